@@ -1,0 +1,22 @@
+#pragma once
+// The system under test: runs one batch and returns only when its outputs are complete.
+#include <cstddef>
+#include <string>
+
+namespace greenbatch {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Runs requests [first_request, first_request + count) as one batch. Requests are numbered
+  // from 0 in arrival order; a backend with real inputs picks them by number.
+  virtual void run(std::size_t first_request, std::size_t count) = 0;
+  // The model as the user named it, in canonical form (for records).
+  virtual std::string model() const = 0;
+  // Where it runs: "synthetic", "cpu", "cuda:0".
+  virtual std::string device() const = 0;
+  // True when its service time follows the engine's clock (so a virtual clock is allowed).
+  virtual bool follows_clock() const = 0;
+};
+
+}  // namespace greenbatch

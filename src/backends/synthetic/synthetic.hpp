@@ -1,0 +1,37 @@
+#pragma once
+// A backend without a network: service time = base + per_item x batch size, spent on the
+// engine's clock (a real sleep on the real clock, a jump on the virtual one).
+#include <memory>
+#include <string_view>
+
+#include "backends/backend.hpp"
+#include "core/clock.hpp"
+
+namespace greenbatch {
+
+struct SyntheticParams {
+  TimeNs base_ns = 0;
+  TimeNs per_item_ns = 0;
+  TimeNs service_ns(std::size_t batch) const { return base_ns + per_item_ns * static_cast<TimeNs>(batch); }
+};
+
+class SyntheticBackend final : public Backend {
+ public:
+  SyntheticBackend(SyntheticParams params, Clock& clock) : params_(params), clock_(clock) {}
+  void run(std::size_t first_request, std::size_t count) override;
+  std::string model() const override;
+  std::string device() const override { return "synthetic"; }
+  bool follows_clock() const override { return true; }
+  const SyntheticParams& params() const { return params_; }
+
+ private:
+  SyntheticParams params_;
+  Clock& clock_;
+};
+
+// True when `spec` names the synthetic backend ("synthetic" or "synthetic:...").
+bool is_synthetic_spec(std::string_view spec);
+// "synthetic" (the null backend) or "synthetic:base=2ms,per_item=100us".
+SyntheticParams parse_synthetic(std::string_view spec);
+
+}  // namespace greenbatch

@@ -1,0 +1,13 @@
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace greenbatch::cli {
+
+// Each subcommand registers its options on `app`; once parsing succeeds, it puts the work to do
+// into `action`, which returns the process exit code.
+using Action = std::function<int()>;
+
+void add_run_command(CLI::App& app, Action& action);
+
+}  // namespace greenbatch::cli

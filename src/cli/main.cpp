@@ -1,0 +1,34 @@
+// greenbatch: measures how batching changes energy per inference and response times.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "build_info.hpp"
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"greenbatch: measure how batching changes the energy per inference and the response times of a "
+               "neural network, and find the batching policy to run"};
+  app.set_version_flag("--version", fmt::format("greenbatch {} ({})", greenbatch::build::kVersion,
+                                                greenbatch::build::kGitRev));
+  app.require_subcommand(1);
+  greenbatch::cli::Action action;
+  greenbatch::cli::add_run_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return action();
+  } catch (const greenbatch::UserError& e) {
+    std::fprintf(stderr, "greenbatch: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "greenbatch: internal error: %s\n(this is a bug in greenbatch; please report it)\n", e.what());
+    return 70;
+  }
+}

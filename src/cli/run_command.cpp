@@ -1,0 +1,119 @@
+// greenbatch run: one configuration, measured, appended to DIR/runs.jsonl and DIR/runs.csv.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/units.hpp"
+#include "engine/execute.hpp"
+#include "io/results.hpp"
+
+namespace greenbatch::cli {
+
+namespace {
+
+struct RunOptions {
+  RunSpec spec;
+  std::string out_dir = "results";
+  std::string requests_out;
+  std::string csv_style = "greenbatch";
+};
+
+std::string energy_line(const Energy& e) {
+  if (!e.measured) return fmt::format("not measured ({})", e.reason);
+  std::string s = fmt::format("{:.4g} J/image ({:.6g} J in {:.3f} s, method {})", e.per_image_j.value_or(0),
+                              e.joules.value_or(0), e.window_s, e.method);
+  if (e.dynamic_per_image_j) s += fmt::format(", {:.4g} J/image above idle", *e.dynamic_per_image_j);
+  return s;
+}
+
+void print_summary(const RunRecord& rec, const std::string& out_dir) {
+  const Summary& s = rec.summary;
+  auto ms = [](double sec) { return format_duration(static_cast<TimeNs>(sec * 1e9 + 0.5)); };
+  std::fprintf(stdout, "%s", fmt::format("greenbatch run: {} on {}, {} at {:g} req/s, {} ({} clock)\n", rec.model,
+                                         rec.device, rec.arrivals, rec.rate_hz, rec.policy, rec.clock)
+                                 .c_str());
+  std::fprintf(stdout, "%s",
+               fmt::format("  {} of {} requests in {} batches (average {:.3g}), {:.3f} s, {:.4g} req/s\n", s.completed,
+                           s.requests, s.batches, s.avg_batch_size, s.duration_s, s.throughput_rps)
+                   .c_str());
+  std::fprintf(stdout, "%s",
+               fmt::format("  latency: mean {}, p50 {}, p99 {}, max {}\n", ms(s.latency_s.mean), ms(s.latency_s.p50),
+                           ms(s.latency_s.p99), ms(s.latency_s.max))
+                   .c_str());
+  if (rec.clock == "real") {
+    std::fprintf(stdout, "%s",
+                 fmt::format("  dispatch lateness: p50 {}, p99 {}, max {}\n", ms(s.dispatch_late_s.p50),
+                             ms(s.dispatch_late_s.p99), ms(s.dispatch_late_s.max))
+                     .c_str());
+  }
+  std::fprintf(stdout, "%s", fmt::format("  energy: {}\n", energy_line(rec.result.energy)).c_str());
+  std::fprintf(stdout, "%s", fmt::format("  appended to {}/runs.jsonl and {}/runs.csv\n", out_dir, out_dir).c_str());
+}
+
+int do_run(const RunOptions& o, bool requests_given) {
+  RunSpec spec = o.spec;
+  spec.requests_given = requests_given;
+  const CsvStyle style = o.csv_style == "paper" ? CsvStyle::kPaper : CsvStyle::kGreenbatch;
+  const std::string jsonl = o.out_dir + "/runs.jsonl";
+  const std::string csv = o.out_dir + "/runs.csv";
+
+  // Everything that can be wrong with the input is found before the run starts.
+  PreparedRun run(spec);
+  check_csv_compatible(csv, style);
+
+  const RunRecord rec = run.execute();
+  // The run's record is saved first: a later failure must not lose a measurement.
+  append_line_durable(jsonl, run_to_json(rec).dump());
+  append_csv(csv, style, rec);
+  if (!o.requests_out.empty()) write_requests_csv(o.requests_out, rec.result);
+  print_summary(rec, o.out_dir);
+  if (!rec.result.error.empty()) {
+    std::fprintf(stderr, "greenbatch: error: the run stopped early: %s\n", rec.result.error.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* sub = app.add_subcommand("run", "Replay a request stream into a batching policy and a model; measure "
+                                            "response times (and energy, with a meter)");
+  sub->add_option("--model", o->spec.model,
+                  "Model: synthetic (null backend) or synthetic:base=D,per_item=D (service time = base + per_item x "
+                  "batch size)")
+      ->capture_default_str();
+  sub->add_option("--rate", o->spec.rate_hz, "Mean arrival rate in requests per second (ignored with trace:)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--arrivals", o->spec.arrivals,
+                  "Arrival process: constant, jitter:F, poisson, bursty[:burst=B,on=D], trace:FILE")
+      ->capture_default_str();
+  sub->add_option("--policy", o->spec.policy, "Batching policy: fixed:N, greedy[:CAP], timeout:N:D")
+      ->capture_default_str();
+  CLI::Option* requests = sub->add_option("--requests", o->spec.requests,
+                                          "Number of requests (default 8192; with trace:, the whole trace)")
+                              ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
+  sub->add_option("--seed", o->spec.seed, "Seed of every random draw (same seed, same schedule)")->capture_default_str();
+  sub->add_option("--meter", o->spec.meter, "Energy meter: none, modelled:idle=P,busy=P")->capture_default_str();
+  sub->add_option("--clock", o->spec.clock, "real, or virtual (simulated time; synthetic models only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"real", "virtual"}));
+  sub->add_option("--out", o->out_dir, "Results folder: runs.jsonl and runs.csv are appended to")->capture_default_str();
+  sub->add_option("--requests-out", o->requests_out,
+                  "Also write per-request records to this CSV (id,arrival_s,dispatch_s,done_s,batch_id,batch_size)");
+  sub->add_option("--csv-style", o->csv_style,
+                  "runs.csv columns: greenbatch, or paper (the study's seven columns)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"greenbatch", "paper"}));
+  sub->callback([&action, o, requests] {
+    const bool given = requests->count() > 0;
+    action = [o, given] { return do_run(*o, given); };
+  });
+}
+
+}  // namespace greenbatch::cli

@@ -1,0 +1,56 @@
+#include "core/stats.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <numeric>
+
+namespace greenbatch {
+
+double mean(std::span<const double> xs) {
+  if (xs.empty()) return 0.0;
+  return std::accumulate(xs.begin(), xs.end(), 0.0) / static_cast<double>(xs.size());
+}
+
+double stddev(std::span<const double> xs) {
+  if (xs.size() < 2) return 0.0;
+  const double m = mean(xs);
+  double ss = 0;
+  for (double x : xs) ss += (x - m) * (x - m);
+  return std::sqrt(ss / static_cast<double>(xs.size() - 1));
+}
+
+double percentile_sorted(std::span<const double> sorted, double q) {
+  assert(!sorted.empty());
+  assert(q >= 0 && q <= 100);
+  const double pos = q / 100.0 * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  const double frac = pos - static_cast<double>(lo);
+  if (frac == 0.0) return sorted[lo];
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
+}
+
+double ci95_half_width(std::span<const double> xs) {
+  if (xs.size() < 2) return 0.0;
+  // Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom, then the normal.
+  static constexpr double kT[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                  2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                  2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  const std::size_t dof = xs.size() - 1;
+  const double t = dof <= 30 ? kT[dof - 1] : 1.960;
+  return t * stddev(xs) / std::sqrt(static_cast<double>(xs.size()));
+}
+
+double ks_statistic_exponential(std::vector<double> xs, double rate) {
+  std::sort(xs.begin(), xs.end());
+  const double n = static_cast<double>(xs.size());
+  double d = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double f = 1.0 - std::exp(-rate * xs[i]);
+    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
+  }
+  return d;
+}
+
+}  // namespace greenbatch

@@ -1,0 +1,21 @@
+#pragma once
+// Pure statistics on plain vectors; tiny and exactly tested.
+#include <span>
+#include <vector>
+
+namespace greenbatch {
+
+double mean(std::span<const double> xs);
+// Sample standard deviation (n - 1); 0 for fewer than two values.
+double stddev(std::span<const double> xs);
+// Percentile q in [0, 100] with linear interpolation between closest ranks (numpy's default,
+// "type 7"). `sorted` must be ascending and non-empty.
+double percentile_sorted(std::span<const double> sorted, double q);
+
+// Half-width of the two-sided 95 % confidence interval of the mean (Student's t).
+double ci95_half_width(std::span<const double> xs);
+
+// Kolmogorov-Smirnov statistic of a sample against an exponential distribution with `rate`.
+double ks_statistic_exponential(std::vector<double> xs, double rate);
+
+}  // namespace greenbatch

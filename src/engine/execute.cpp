@@ -1,0 +1,85 @@
+#include "engine/execute.hpp"
+
+#include <fmt/format.h>
+
+#include "arrivals/schedule.hpp"
+#include "backends/synthetic/synthetic.hpp"
+#include "build_info.hpp"
+#include "core/error.hpp"
+#include "core/sysinfo.hpp"
+
+namespace greenbatch {
+
+struct PreparedRun::Parts {
+  std::unique_ptr<Clock> clock;
+  std::unique_ptr<BatchPolicy> policy;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<EnergyMeter> meter;
+  std::vector<TimeNs> schedule;
+};
+
+namespace {
+
+std::unique_ptr<Backend> make_backend(const std::string& model, Clock& clock) {
+  if (is_synthetic_spec(model)) return std::make_unique<SyntheticBackend>(parse_synthetic(model), clock);
+  throw UserError(fmt::format(
+      "--model '{}': unknown model; this build runs synthetic models only: synthetic (the null backend) or "
+      "synthetic:base=D,per_item=D (service time = base + per_item x batch size, e.g. "
+      "synthetic:base=2ms,per_item=100us)",
+      model));
+}
+
+}  // namespace
+
+PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()) {
+  Parts& p = *parts_;
+  if (spec.clock == "real") p.clock = std::make_unique<RealClock>();
+  else if (spec.clock == "virtual") p.clock = std::make_unique<VirtualClock>();
+  else throw UserError(fmt::format("--clock '{}': accepted: real, virtual", spec.clock));
+
+  const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
+  p.policy = parse_policy(spec.policy);
+  p.meter = parse_meter(spec.meter);
+  p.backend = make_backend(spec.model, *p.clock);
+  if (p.clock->is_virtual() && !(p.backend->follows_clock() && p.meter->follows_clock())) {
+    throw UserError(fmt::format("--clock virtual needs a synthetic model and a modelled or no meter; '{}' runs in real time",
+                                spec.model));
+  }
+  if (spec.requests == 0) throw UserError("--requests: must be at least 1");
+
+  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
+  p.schedule = generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed);
+
+  RunRecord& h = header_;
+  h.model = p.backend->model();
+  h.device = p.backend->device();
+  h.clock = p.clock->name();
+  h.arrivals = arrivals.text;
+  h.policy = p.policy->spec();
+  h.meter = p.meter->spec();
+  h.seed = spec.seed;
+  h.requests = p.schedule.size();
+  if (arrivals.kind == ArrivalSpec::Kind::kTrace) {
+    // The trace's own mean rate.
+    const TimeNs span = p.schedule.back() - p.schedule.front();
+    h.rate_hz = span > 0 ? static_cast<double>(p.schedule.size() - 1) / ns_to_s(span) : 0.0;
+  } else {
+    h.rate_hz = spec.rate_hz;
+  }
+  h.host = hostname();
+  h.tool_version = build::kVersion;
+  h.git_rev = build::kGitRev;
+}
+
+PreparedRun::~PreparedRun() = default;
+
+RunRecord PreparedRun::execute() {
+  Parts& p = *parts_;
+  RunRecord rec = header_;
+  rec.started_utc = utc_now_iso8601();
+  rec.result = run_engine(std::move(p.schedule), *p.policy, *p.backend, *p.meter, *p.clock);
+  rec.summary = summarize(rec.result);
+  return rec;
+}
+
+}  // namespace greenbatch

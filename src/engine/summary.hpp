@@ -1,0 +1,30 @@
+#pragma once
+// Pure functions from a RunResult to the numbers people read.
+#include <cstddef>
+
+#include "engine/engine.hpp"
+
+namespace greenbatch {
+
+struct LatencySummary {
+  double mean = 0, p50 = 0, p90 = 0, p95 = 0, p99 = 0, max = 0;  // seconds
+};
+
+struct LatenessSummary {
+  double p50 = 0, p99 = 0, max = 0;  // seconds
+};
+
+struct Summary {
+  std::size_t requests = 0;
+  std::size_t completed = 0;
+  std::size_t batches = 0;
+  double duration_s = 0;  // first scheduled arrival to last completion
+  double avg_batch_size = 0;
+  double throughput_rps = 0;
+  LatencySummary latency_s;
+  LatenessSummary dispatch_late_s;
+};
+
+Summary summarize(const RunResult& r);
+
+}  // namespace greenbatch

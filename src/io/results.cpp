@@ -1,0 +1,206 @@
+#include "io/results.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "core/error.hpp"
+#include "core/units.hpp"
+
+namespace greenbatch {
+
+namespace {
+
+nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+nlohmann::json energy_to_json(const Energy& e) {
+  nlohmann::json j = {
+      {"method", e.method},
+      {"measured", e.measured},
+      {"joules", opt(e.joules)},
+      {"per_image_j", opt(e.per_image_j)},
+      {"idle_power_w", opt(e.idle_power_w)},
+      {"dynamic_per_image_j", opt(e.dynamic_per_image_j)},
+      {"avg_power_w", opt(e.avg_power_w)},
+      {"busy_power_w", opt(e.busy_power_w)},
+      {"peak_power_w", opt(e.peak_power_w)},
+      {"window_s", e.window_s},
+      {"warnings", e.warnings},
+  };
+  j["reason"] = e.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.reason);
+  return j;
+}
+
+// Locale-independent shortest round-trip form (fmt's default for doubles); "nan" when absent.
+std::string num(double v) { return fmt::format("{}", v); }
+std::string num(const std::optional<double>& v) { return v ? num(*v) : std::string("nan"); }
+
+std::string csv_quote(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void ensure_parent(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) throw UserError(fmt::format("cannot create folder {}: {}", parent.string(), ec.message()));
+}
+
+}  // namespace
+
+nlohmann::json run_to_json(const RunRecord& rec) {
+  const Summary& s = rec.summary;
+  nlohmann::json j;
+  j["schema"] = kRunSchema;
+  j["tool_version"] = rec.tool_version;
+  j["git_rev"] = rec.git_rev;
+  j["started_utc"] = rec.started_utc;
+  j["host"] = rec.host;
+  j["model"] = rec.model;
+  j["device"] = rec.device;
+  j["clock"] = rec.clock;
+  j["rate_hz"] = rec.rate_hz;
+  j["arrivals"] = rec.arrivals;
+  j["seed"] = rec.seed;
+  j["policy"] = rec.policy;
+  j["meter"] = rec.meter;
+  j["requests"] = s.requests;
+  j["completed"] = s.completed;
+  j["duration_s"] = s.duration_s;
+  j["batches"] = s.batches;
+  j["avg_batch_size"] = s.avg_batch_size;
+  j["throughput_rps"] = s.throughput_rps;
+  j["latency_s"] = {{"mean", s.latency_s.mean}, {"p50", s.latency_s.p50}, {"p90", s.latency_s.p90},
+                    {"p95", s.latency_s.p95},   {"p99", s.latency_s.p99}, {"max", s.latency_s.max}};
+  j["dispatch_late_s"] = {{"p50", s.dispatch_late_s.p50}, {"p99", s.dispatch_late_s.p99}, {"max", s.dispatch_late_s.max}};
+  j["energy"] = energy_to_json(rec.result.energy);
+  j["error"] = rec.result.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.result.error);
+  return j;
+}
+
+std::string csv_header(CsvStyle style) {
+  if (style == CsvStyle::kPaper) {
+    return "Batch Size,Average Power(W),Time(s),Energy(J),Average Wait Time(s),Max Wait Time(s),Average Peak Power (W)";
+  }
+  return "started_utc,model,device,clock,rate_hz,arrivals,seed,policy,meter,requests,completed,duration_s,batches,"
+         "avg_batch_size,throughput_rps,latency_mean_s,latency_p50_s,latency_p90_s,latency_p95_s,latency_p99_s,"
+         "latency_max_s,dispatch_late_p99_s,energy_method,energy_j,energy_per_image_j,idle_power_w,"
+         "dynamic_per_image_j,avg_power_w,peak_power_w,error";
+}
+
+std::string csv_row(const RunRecord& rec, CsvStyle style) {
+  const Summary& s = rec.summary;
+  const Energy& e = rec.result.energy;
+  if (style == CsvStyle::kPaper) {
+    // The study's first column: the fixed batch size, or "Greedy (average batch size)".
+    std::string batch;
+    const auto [name, rest] = split_spec(rec.policy);
+    if (name == "fixed") batch = rest;
+    else if (name == "greedy") batch = fmt::format("Greedy ({})", s.avg_batch_size);
+    else batch = csv_quote(fmt::format("{} ({})", rec.policy, s.avg_batch_size));
+    return fmt::format("{},{},{},{},{},{},{}", batch, num(e.avg_power_w), num(s.duration_s), num(e.joules),
+                       num(s.latency_s.mean), num(s.latency_s.max), num(e.peak_power_w));
+  }
+  return fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                     rec.started_utc, csv_quote(rec.model), rec.device, rec.clock, num(rec.rate_hz),
+                     csv_quote(rec.arrivals), rec.seed, rec.policy, csv_quote(rec.meter), s.requests, s.completed,
+                     num(s.duration_s), s.batches, num(s.avg_batch_size), num(s.throughput_rps),
+                     num(s.latency_s.mean), num(s.latency_s.p50), num(s.latency_s.p90), num(s.latency_s.p95),
+                     num(s.latency_s.p99), num(s.latency_s.max), num(s.dispatch_late_s.p99), e.method, num(e.joules),
+                     num(e.per_image_j), num(e.idle_power_w), num(e.dynamic_per_image_j), num(e.avg_power_w),
+                     num(e.peak_power_w), csv_quote(rec.result.error));
+}
+
+void append_line_durable(const std::string& path, const std::string& line) {
+  ensure_parent(path);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw UserError(fmt::format("cannot open {} for appending: {}", path, std::strerror(errno)));
+  const std::string data = line + "\n";
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      throw UserError(fmt::format("cannot write to {}: {}", path, std::strerror(err)));
+    }
+    done += static_cast<std::size_t>(w);
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw UserError(fmt::format("cannot sync {} to disk: {}", path, std::strerror(err)));
+  }
+  ::close(fd);
+}
+
+namespace {
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+}  // namespace
+
+void check_csv_compatible(const std::string& path, CsvStyle style) {
+  ensure_parent(path);
+  if (!std::filesystem::exists(path)) return;
+  const std::string head = first_line(path);
+  if (!head.empty() && head != csv_header(style)) {
+    throw UserError(fmt::format(
+        "{} already holds rows of another format than --csv-style {}; choose another --out folder or the style "
+        "the file was written with",
+        path, style == CsvStyle::kPaper ? "paper" : "greenbatch"));
+  }
+}
+
+void append_csv(const std::string& path, CsvStyle style, const RunRecord& rec) {
+  check_csv_compatible(path, style);
+  const bool fresh = !std::filesystem::exists(path) || std::filesystem::file_size(path) == 0;
+  if (fresh) append_line_durable(path, csv_header(style));
+  append_line_durable(path, csv_row(rec, style));
+}
+
+void write_requests_csv(const std::string& path, const RunResult& r) {
+  ensure_parent(path);
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "w"), &std::fclose);
+  if (!f) throw UserError(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  fmt::memory_buffer buf;
+  fmt::format_to(std::back_inserter(buf), "id,arrival_s,dispatch_s,done_s,batch_id,batch_size\n");
+  for (std::size_t b = 0; b < r.batches.size(); ++b) {
+    const BatchRecord& br = r.batches[b];
+    const std::string dispatch = format_seconds_exact(br.start_ns);
+    const std::string done = format_seconds_exact(br.end_ns);
+    for (std::size_t i = br.first_request; i < br.first_request + br.size; ++i) {
+      fmt::format_to(std::back_inserter(buf), "{},{},{},{},{},{}\n", i, format_seconds_exact(r.arrivals[i]), dispatch,
+                     done, b, br.size);
+    }
+    if (buf.size() > (1 << 20)) {
+      std::fwrite(buf.data(), 1, buf.size(), f.get());
+      buf.clear();
+    }
+  }
+  std::fwrite(buf.data(), 1, buf.size(), f.get());
+  if (std::fflush(f.get()) != 0 || std::ferror(f.get())) {
+    throw UserError(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  }
+}
+
+}  // namespace greenbatch

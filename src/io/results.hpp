@@ -1,0 +1,33 @@
+#pragma once
+// Writers: they only read RunRecords. JSON Lines (one run per line, flushed and fsynced),
+// CSV (ours, or the study's seven columns), and the per-request CSV.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/execute.hpp"
+
+namespace greenbatch {
+
+inline constexpr const char* kRunSchema = "greenbatch.run/1";
+
+enum class CsvStyle { kGreenbatch, kPaper };
+
+nlohmann::json run_to_json(const RunRecord& rec);
+
+// The header line (without newline) and one row for a record.
+std::string csv_header(CsvStyle style);
+std::string csv_row(const RunRecord& rec, CsvStyle style);
+
+// Appends one line and makes it durable (fflush + fsync). Throws UserError if it cannot.
+void append_line_durable(const std::string& path, const std::string& line);
+
+// Fails early (UserError) if `path` exists with a header other than `style`'s, or if the folder
+// cannot be created.
+void check_csv_compatible(const std::string& path, CsvStyle style);
+// Appends the record, writing the header first if the file is new or empty.
+void append_csv(const std::string& path, CsvStyle style, const RunRecord& rec);
+
+// id,arrival_s,dispatch_s,done_s,batch_id,batch_size; times in exact decimal seconds.
+void write_requests_csv(const std::string& path, const RunResult& result);
+
+}  // namespace greenbatch

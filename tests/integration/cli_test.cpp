@@ -1,0 +1,137 @@
+// greenbatch run end to end: files written, human summary, and clear errors with a non-zero exit.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(GREENBATCH_EXE) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gb_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string out() const { return "--out " + dir_.string(); }
+  std::filesystem::path dir_;
+};
+
+constexpr const char* kVirtual = "run --clock virtual --model synthetic:base=5ms --rate 64 ";
+
+TEST_F(Cli, RunWritesJsonlCsvAndRequests) {
+  const auto req = dir_ / "req.csv";
+  const Result r = run(std::string(kVirtual) + "--policy fixed:16 --requests 512 --meter modelled:idle=50W,busy=150W " +
+                       out() + " --requests-out " + req.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("512 of 512 requests in 32 batches"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("max 239.4 ms"), std::string::npos) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(slurp(dir_ / "runs.jsonl"));
+  EXPECT_EQ(j["latency_s"]["max"].get<double>(), 0.239375);
+  EXPECT_EQ(j["energy"]["dynamic_per_image_j"].get<double>(), 0.03125);
+  EXPECT_EQ(j["requests"], 512);
+  const std::string csv = slurp(dir_ / "runs.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 2);
+  const std::string requests = slurp(req);
+  EXPECT_EQ(std::count(requests.begin(), requests.end(), '\n'), 513);
+}
+
+TEST_F(Cli, RunsAppendAndNeverOverwrite) {
+  ASSERT_EQ(run(std::string(kVirtual) + "--policy fixed:16 --requests 64 " + out()).code, 0);
+  ASSERT_EQ(run(std::string(kVirtual) + "--policy greedy --requests 64 " + out()).code, 0);
+  const std::string jsonl = slurp(dir_ / "runs.jsonl");
+  EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 2);
+}
+
+TEST_F(Cli, PaperStyleRefusesToMixWithAnotherStyleBeforeRunning) {
+  ASSERT_EQ(run(std::string(kVirtual) + "--policy fixed:16 --requests 64 --csv-style paper " + out()).code, 0);
+  const std::string before = slurp(dir_ / "runs.csv");
+  EXPECT_EQ(before.rfind("Batch Size,Average Power(W),Time(s),Energy(J)", 0), 0u);
+  const Result r = run(std::string(kVirtual) + "--policy fixed:16 --requests 64 " + out());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("another format"), std::string::npos) << r.output;
+  EXPECT_EQ(slurp(dir_ / "runs.csv"), before);
+  // Nothing ran, so nothing was appended to runs.jsonl either.
+  const std::string jsonl = slurp(dir_ / "runs.jsonl");
+  EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 1);
+}
+
+TEST_F(Cli, ATraceRunUsesTheWholeTrace) {
+  std::filesystem::create_directories(dir_);
+  std::ofstream(dir_ / "t.csv") << "timestamp\n0\n0.01\n0.02\n0.5\n";
+  const Result r = run(std::string(kVirtual) + "--policy greedy --arrivals trace:" + (dir_ / "t.csv").string() + " " + out());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(slurp(dir_ / "runs.jsonl"));
+  EXPECT_EQ(j["requests"], 4);
+  EXPECT_DOUBLE_EQ(j["rate_hz"].get<double>(), 3 / 0.5);
+}
+
+TEST_F(Cli, BadInputIsAClearErrorAndANonZeroExit) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--policy fixd:16", "unknown policy 'fixd'"},
+      {"--policy fixed:0", "N must be from 1"},
+      {"--policy timeout:32", "needs a batch size and a delay"},
+      {"--policy greedy:-1", "CAP must be from 1"},
+      {"--arrivals poison", "unknown arrival process"},
+      {"--arrivals trace:/nonexistent/trace.csv", "cannot open"},
+      {"--model resnet50", "unknown model"},
+      {"--model synthetic:base=2", "no unit"},
+      {"--meter rapl", "unknown meter"},
+      {"--meter modelled:idle=50W", "needs both idle and busy"},
+      {"--rate 0", "--rate"},
+      {"--rate abc", "--rate"},
+      {"--requests 0", "--requests"},
+      {"--clock wall", "--clock"},
+  };
+  for (const auto& [args, fragment] : cases) {
+    const Result r = run("run --clock virtual --requests 8 " + args + " " + out());
+    EXPECT_NE(r.code, 0) << args;
+    EXPECT_NE(r.output.find(fragment), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "runs.jsonl")) << args;
+  }
+}
+
+TEST_F(Cli, VersionAndHelp) {
+  const Result v = run("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_NE(v.output.find("greenbatch 0."), std::string::npos) << v.output;
+  const Result h = run("run --help");
+  EXPECT_EQ(h.code, 0);
+  for (const char* flag : {"--model", "--rate", "--arrivals", "--policy", "--requests", "--seed", "--meter", "--clock",
+                           "--out", "--requests-out", "--csv-style"})
+    EXPECT_NE(h.output.find(flag), std::string::npos) << flag;
+  EXPECT_NE(run("").code, 0);
+}
+
+}  // namespace

@@ -1,0 +1,201 @@
+// The engine on the virtual clock with the synthetic backend: exact, instant.
+#include "engine/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "arrivals/schedule.hpp"
+#include "backends/synthetic/synthetic.hpp"
+#include "energy/modelled.hpp"
+#include "engine/summary.hpp"
+
+namespace greenbatch {
+namespace {
+
+constexpr TimeNs kService = 5 * kNsPerMs;
+constexpr TimeNs kGap64 = 15'625'000;  // 1/64 s
+
+struct Sim {
+  VirtualClock clock;
+  SyntheticBackend backend{SyntheticParams{kService, 0}, clock};
+  NoMeter none{"test"};
+
+  RunResult run(const std::string& policy, std::size_t n, double rate = 64, EnergyMeter* meter = nullptr) {
+    auto p = parse_policy(policy);
+    return run_engine(generate_schedule(parse_arrivals("constant"), rate, n, 1), *p, backend,
+                      meter ? *meter : none, clock);
+  }
+};
+
+TEST(Engine, Fixed16At64HzFormsFullBatchesAndTheMaximumIsExact) {
+  Sim s;
+  const RunResult r = s.run("fixed:16", 512);
+  ASSERT_EQ(r.completed(), 512u);
+  ASSERT_EQ(r.batches.size(), 32u);
+  for (const BatchRecord& b : r.batches) EXPECT_EQ(b.size, 16u);
+  const Summary sum = summarize(r);
+  EXPECT_EQ(sum.latency_s.max, ns_to_s(15 * kGap64 + kService));  // 15/64 s + 5 ms
+  EXPECT_EQ(sum.avg_batch_size, 16);
+  // The newest request of each batch waits only for the service.
+  EXPECT_EQ(r.batches[3].end_ns - r.arrivals[r.batches[3].first_request + 15], kService);
+}
+
+TEST(Engine, GreedyAt64HzServesEachRequestAlone) {
+  Sim s;
+  const RunResult r = s.run("greedy:128", 512);
+  const Summary sum = summarize(r);
+  EXPECT_EQ(sum.avg_batch_size, 1);
+  EXPECT_EQ(sum.latency_s.max, ns_to_s(kService));
+  EXPECT_EQ(sum.latency_s.p50, ns_to_s(kService));
+}
+
+TEST(Engine, TimeoutAt64HzDerivedByHand) {
+  // Arrivals every 15.625 ms. The oldest's 50 ms deadline passes after 4 arrivals (0, 15.625,
+  // 31.25, 46.875 ms; the 5th comes at 62.5 ms), so every batch holds 4 and is dispatched
+  // 50 ms after its oldest, which is done 55 ms after arriving. The newest waits
+  // 50 - 46.875 + 5 = 8.125 ms. The server is free again at 55 ms, before the next batch's
+  // first arrival at 62.5 ms, so the pattern repeats every 62.5 ms. The last batch goes as
+  // soon as its last request arrives: once the stream has ended, waiting gains nothing.
+  Sim s;
+  const RunResult r = s.run("timeout:16:50ms", 512);
+  ASSERT_EQ(r.batches.size(), 128u);
+  for (std::size_t b = 0; b < r.batches.size(); ++b) {
+    EXPECT_EQ(r.batches[b].size, 4u);
+    if (b + 1 < r.batches.size()) {
+      EXPECT_EQ(r.batches[b].start_ns, static_cast<TimeNs>(b) * 62'500'000 + 50 * kNsPerMs);
+    }
+  }
+  EXPECT_EQ(r.batches.back().start_ns, r.arrivals.back());
+  const Summary sum = summarize(r);
+  EXPECT_EQ(sum.latency_s.max, 0.055);
+  EXPECT_EQ(r.batches[0].end_ns - r.arrivals[3], 8'125'000);
+}
+
+TEST(Engine, TimeoutFillsToNWhenArrivalsAreFast) {
+  // At 1000 Hz, 16 arrive within 15 ms, before the 50 ms deadline: batches of 16.
+  Sim s;
+  const RunResult r = s.run("timeout:16:50ms", 160, 1000);
+  ASSERT_EQ(r.batches.size(), 10u);
+  for (const BatchRecord& b : r.batches) EXPECT_EQ(b.size, 16u);
+  EXPECT_EQ(summarize(r).latency_s.max, ns_to_s(15 * kNsPerMs + kService));
+}
+
+TEST(Engine, NeverDropsThePartialBatch) {
+  Sim s;
+  const RunResult r = s.run("fixed:16", 100);
+  EXPECT_EQ(r.completed(), 100u);
+  ASSERT_EQ(r.batches.size(), 7u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(r.batches[i].size, 16u);
+  EXPECT_EQ(r.batches[6].size, 4u);
+  // The last four are sent as soon as the last request has arrived.
+  EXPECT_EQ(r.batches[6].start_ns, r.arrivals[99]);
+}
+
+TEST(Engine, QueueBuildsWhenServiceIsSlowerThanArrivals) {
+  // 20 ms service for one request every 15.625 ms under fixed:1: the queue grows by
+  // 4.375 ms per request; request i completes at 20 ms x (i + 1).
+  VirtualClock clock;
+  SyntheticBackend slow(SyntheticParams{20 * kNsPerMs, 0}, clock);
+  NoMeter none("test");
+  auto p = parse_policy("fixed:1");
+  const RunResult r = run_engine(generate_schedule(parse_arrivals("constant"), 64, 100, 1), *p, slow, none, clock);
+  EXPECT_EQ(r.batches[99].end_ns, 2000 * kNsPerMs);
+  EXPECT_EQ(summarize(r).latency_s.max, ns_to_s(2000 * kNsPerMs - 99 * kGap64));
+}
+
+TEST(Engine, ModelledEnergyInClosedForm) {
+  Sim s;
+  ModelledMeter meter(50, 150);
+  const RunResult r = s.run("fixed:16", 512, 64, &meter);
+  const Energy& e = r.energy;
+  const double window = 511.0 / 64.0 + 0.005;
+  EXPECT_TRUE(e.measured);
+  EXPECT_EQ(e.method, "modelled");
+  EXPECT_DOUBLE_EQ(e.window_s, window);
+  EXPECT_DOUBLE_EQ(*e.joules, 50 * window + 100 * 32 * 0.005);
+  EXPECT_EQ(*e.dynamic_per_image_j, 0.03125);
+  EXPECT_DOUBLE_EQ(*e.per_image_j, *e.joules / 512);
+  EXPECT_DOUBLE_EQ(*e.idle_power_w, 50);
+  EXPECT_DOUBLE_EQ(*e.avg_power_w, *e.joules / window);
+  EXPECT_DOUBLE_EQ(*e.peak_power_w, 150);
+}
+
+TEST(Engine, NoMeterSaysWhyAndReportsNoNumbers) {
+  Sim s;
+  const RunResult r = s.run("fixed:16", 32);
+  EXPECT_FALSE(r.energy.measured);
+  EXPECT_EQ(r.energy.method, "none");
+  EXPECT_EQ(r.energy.reason, "test");
+  EXPECT_FALSE(r.energy.joules.has_value());
+  EXPECT_FALSE(r.energy.per_image_j.has_value());
+}
+
+class FailingBackend final : public Backend {
+ public:
+  explicit FailingBackend(std::size_t fail_at) : fail_at_(fail_at) {}
+  void run(std::size_t, std::size_t) override {
+    if (calls_++ == fail_at_) throw std::runtime_error("out of memory");
+  }
+  std::string model() const override { return "failing"; }
+  std::string device() const override { return "test"; }
+  bool follows_clock() const override { return true; }
+
+ private:
+  std::size_t fail_at_;
+  std::size_t calls_ = 0;
+};
+
+TEST(Engine, ABackendFailureKeepsWhatRanAndSaysWhere) {
+  VirtualClock clock;
+  FailingBackend backend(3);
+  NoMeter none("test");
+  auto p = parse_policy("fixed:16");
+  const RunResult r = run_engine(generate_schedule(parse_arrivals("constant"), 64, 128, 1), *p, backend, none, clock);
+  EXPECT_EQ(r.batches.size(), 3u);
+  EXPECT_EQ(r.completed(), 48u);
+  EXPECT_NE(r.error.find("batch 3 (size 16"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("out of memory"), std::string::npos) << r.error;
+}
+
+class BrokenPolicy final : public BatchPolicy {
+ public:
+  Decision decide(std::span<const TimeNs>, TimeNs, bool) const override { return Decision::wait_for_arrival(); }
+  std::string spec() const override { return "broken"; }
+  std::size_t max_batch() const override { return 1; }
+};
+
+TEST(Engine, APolicyThatWouldHangIsCaughtInsteadOfLooping) {
+  Sim s;
+  BrokenPolicy p;
+  EXPECT_THROW(run_engine(generate_schedule(parse_arrivals("constant"), 64, 4, 1), p, s.backend, s.none, s.clock),
+               std::logic_error);
+}
+
+TEST(Engine, PoissonArrivalsAreAllServedInOrder) {
+  VirtualClock clock;
+  SyntheticBackend backend(SyntheticParams{2 * kNsPerMs, 100 * kNsPerUs}, clock);
+  NoMeter none("test");
+  auto p = parse_policy("timeout:32:20ms");
+  const RunResult r = run_engine(generate_schedule(parse_arrivals("poisson"), 500, 20'000, 9), *p, backend, none, clock);
+  ASSERT_EQ(r.completed(), 20'000u);
+  TimeNs prev_end = 0;
+  std::uint64_t expect_first = 0;
+  for (const BatchRecord& b : r.batches) {
+    EXPECT_EQ(b.first_request, expect_first);
+    EXPECT_GE(b.start_ns, prev_end);  // one batch at a time
+    EXPECT_EQ(b.end_ns - b.start_ns, 2 * kNsPerMs + 100 * kNsPerUs * b.size);
+    EXPECT_LE(b.size, 32u);
+    // Nobody is dispatched before arriving, and nobody waits past the deadline unless the
+    // server was busy.
+    EXPECT_GE(b.start_ns, r.arrivals[b.first_request + b.size - 1]);
+    if (b.start_ns > prev_end) {
+      EXPECT_LE(b.start_ns - r.arrivals[b.first_request], 20 * kNsPerMs);
+    }
+    prev_end = b.end_ns;
+    expect_first += b.size;
+  }
+}
+
+}  // namespace
+}  // namespace greenbatch

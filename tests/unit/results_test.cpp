@@ -1,0 +1,135 @@
+#include "io/results.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace greenbatch {
+namespace {
+
+std::string slurp(const std::string& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class ResultsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gb_results_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  RunRecord record(const std::string& policy, const std::string& meter = "modelled:idle=50W,busy=150W") {
+    RunSpec spec;
+    spec.model = "synthetic:base=5ms";
+    spec.rate_hz = 64;
+    spec.policy = policy;
+    spec.requests = 100;
+    spec.meter = meter;
+    spec.clock = "virtual";
+    PreparedRun run(spec);
+    return run.execute();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ResultsTest, JsonCarriesEveryDocumentedKey) {
+  const nlohmann::json j = run_to_json(record("fixed:16"));
+  for (const char* key : {"schema", "tool_version", "git_rev", "started_utc", "host", "model", "device", "clock",
+                          "rate_hz", "arrivals", "seed", "policy", "requests", "completed", "duration_s", "batches",
+                          "avg_batch_size", "throughput_rps", "latency_s", "dispatch_late_s", "energy"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  for (const char* key : {"mean", "p50", "p90", "p95", "p99", "max"}) EXPECT_TRUE(j["latency_s"].contains(key)) << key;
+  for (const char* key : {"p50", "p99", "max"}) EXPECT_TRUE(j["dispatch_late_s"].contains(key)) << key;
+  for (const char* key : {"method", "joules", "per_image_j", "idle_power_w", "dynamic_per_image_j", "window_s"})
+    EXPECT_TRUE(j["energy"].contains(key)) << key;
+  EXPECT_EQ(j["schema"], kRunSchema);
+  EXPECT_EQ(j["completed"], 100);
+  EXPECT_EQ(j["batches"], 7);
+  EXPECT_EQ(j["policy"], "fixed:16");
+  EXPECT_EQ(j["clock"], "virtual");
+  EXPECT_EQ(j["energy"]["method"], "modelled");
+  // Round trip through text keeps every digit.
+  const nlohmann::json back = nlohmann::json::parse(j.dump());
+  EXPECT_EQ(back["energy"]["joules"].get<double>(), j["energy"]["joules"].get<double>());
+}
+
+TEST_F(ResultsTest, UnmeasuredEnergyIsNullWithAReason) {
+  const nlohmann::json j = run_to_json(record("fixed:16", "none"));
+  EXPECT_TRUE(j["energy"]["joules"].is_null());
+  EXPECT_TRUE(j["energy"]["per_image_j"].is_null());
+  EXPECT_FALSE(j["energy"]["measured"].get<bool>());
+  EXPECT_NE(j["energy"]["reason"].get<std::string>().find("--meter none"), std::string::npos);
+}
+
+TEST_F(ResultsTest, PaperStyleRowsLookLikeTheStudysFiles) {
+  const RunRecord fixed = record("fixed:16");
+  const std::string row = csv_row(fixed, CsvStyle::kPaper);
+  EXPECT_EQ(row.substr(0, 3), "16,");
+  std::vector<std::string> cells;
+  std::stringstream ss(row);
+  for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+  ASSERT_EQ(cells.size(), 7u);
+  EXPECT_DOUBLE_EQ(std::stod(cells[3]), *fixed.result.energy.joules);
+  EXPECT_DOUBLE_EQ(std::stod(cells[5]), fixed.summary.latency_s.max);
+  const std::string greedy = csv_row(record("greedy:128"), CsvStyle::kPaper);
+  EXPECT_EQ(greedy.rfind("Greedy (1),", 0), 0u) << greedy;
+  const std::string none = csv_row(record("fixed:16", "none"), CsvStyle::kPaper);
+  EXPECT_NE(none.find(",nan,"), std::string::npos) << none;
+}
+
+TEST_F(ResultsTest, CsvHeaderIsWrittenOnceAndStylesDoNotMix) {
+  const std::string p = (dir_ / "runs.csv").string();
+  append_csv(p, CsvStyle::kGreenbatch, record("fixed:16"));
+  append_csv(p, CsvStyle::kGreenbatch, record("fixed:32"));
+  const std::string text = slurp(p);
+  EXPECT_EQ(text.rfind(csv_header(CsvStyle::kGreenbatch) + "\n", 0), 0u);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_THROW(check_csv_compatible(p, CsvStyle::kPaper), UserError);
+  EXPECT_NO_THROW(check_csv_compatible(p, CsvStyle::kGreenbatch));
+}
+
+TEST_F(ResultsTest, JsonLinesAppend) {
+  const std::string p = (dir_ / "sub" / "runs.jsonl").string();
+  append_line_durable(p, run_to_json(record("fixed:16")).dump());
+  append_line_durable(p, run_to_json(record("greedy:128")).dump());
+  std::ifstream in(p);
+  std::string line;
+  std::vector<nlohmann::json> rows;
+  while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1]["policy"], "greedy:128");
+}
+
+TEST_F(ResultsTest, PerRequestCsvIsExact) {
+  const RunRecord rec = record("fixed:16");
+  const std::string p = (dir_ / "req.csv").string();
+  write_requests_csv(p, rec.result);
+  std::ifstream in(p);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "id,arrival_s,dispatch_s,done_s,batch_id,batch_size");
+  std::getline(in, line);
+  EXPECT_EQ(line, "0,0.000000000,0.234375000,0.239375000,0,16");
+  int rows = 1;
+  std::string last;
+  while (std::getline(in, line)) {
+    ++rows;
+    last = line;
+  }
+  EXPECT_EQ(rows, 100);
+  EXPECT_EQ(last, "99,1.546875000,1.546875000,1.551875000,6,4");
+}
+
+}  // namespace
+}  // namespace greenbatch

@@ -1,0 +1,55 @@
+#include "engine/summary.hpp"
+
+#include <gtest/gtest.h>
+
+namespace greenbatch {
+namespace {
+
+// A hand-made run: 5 requests in two batches.
+RunResult hand_made() {
+  RunResult r;
+  r.arrivals = {0, 100, 200, 300, 400};
+  BatchRecord a;
+  a.start_ns = 250;
+  a.end_ns = 1000;
+  a.late_ns = 10;
+  a.first_request = 0;
+  a.size = 3;
+  BatchRecord b;
+  b.start_ns = 1000;
+  b.end_ns = 2000;
+  b.late_ns = 30;
+  b.first_request = 3;
+  b.size = 2;
+  r.batches = {a, b};
+  return r;
+}
+
+TEST(Summary, NumbersFromAHandMadeRun) {
+  const Summary s = summarize(hand_made());
+  EXPECT_EQ(s.requests, 5u);
+  EXPECT_EQ(s.completed, 5u);
+  EXPECT_EQ(s.batches, 2u);
+  EXPECT_DOUBLE_EQ(s.avg_batch_size, 2.5);
+  EXPECT_DOUBLE_EQ(s.duration_s, 2000e-9);
+  EXPECT_DOUBLE_EQ(s.throughput_rps, 5 / 2000e-9);
+  // Latencies: 1000, 900, 800, 1700, 1600 ns -> sorted 800 900 1000 1600 1700.
+  EXPECT_DOUBLE_EQ(s.latency_s.mean, 6000e-9 / 5);
+  EXPECT_DOUBLE_EQ(s.latency_s.p50, 1000e-9);
+  EXPECT_DOUBLE_EQ(s.latency_s.p90, 1660e-9);  // 1600 + 0.6 x 100
+  EXPECT_DOUBLE_EQ(s.latency_s.max, 1700e-9);
+  EXPECT_DOUBLE_EQ(s.dispatch_late_s.p50, 20e-9);
+  EXPECT_DOUBLE_EQ(s.dispatch_late_s.max, 30e-9);
+}
+
+TEST(Summary, AnEmptyRunHasNoNumbersButDoesNotCrash) {
+  RunResult r;
+  r.arrivals = {0, 1};
+  const Summary s = summarize(r);
+  EXPECT_EQ(s.completed, 0u);
+  EXPECT_EQ(s.batches, 0u);
+  EXPECT_EQ(s.throughput_rps, 0);
+}
+
+}  // namespace
+}  // namespace greenbatch

@@ -2,6 +2,7 @@
 
 #include <sys/prctl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -15,7 +16,8 @@ long long steady_ns() {
 }
 }  // namespace
 
-RealClock::RealClock(TimeNs spin_ns) : origin_ns_(steady_ns()), spin_ns_(spin_ns) {
+RealClock::RealClock(TimeNs min_spin_ns)
+    : origin_ns_(steady_ns()), min_spin_ns_(min_spin_ns), spin_ns_(min_spin_ns + 50 * kNsPerUs) {
   // The default 50 us timer slack would make every sleep overshoot; ask for 1 ns.
   // Failure only costs precision, so the result is not checked.
   (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
@@ -28,6 +30,9 @@ void RealClock::sleep_until(TimeNs t) {
   if (now() < sleep_to) {
     std::this_thread::sleep_until(std::chrono::steady_clock::time_point(
         std::chrono::nanoseconds(origin_ns_ + sleep_to)));
+    const double over = static_cast<double>(now() - sleep_to);
+    oversleep_ns_ = std::max(over, oversleep_ns_ * 0.99);
+    spin_ns_ = std::clamp(static_cast<TimeNs>(oversleep_ns_) + 20 * kNsPerUs, min_spin_ns_, 2 * kNsPerMs);
   }
   while (now() < t) {
     // spin for the last few microseconds

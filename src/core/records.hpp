@@ -11,7 +11,7 @@ namespace greenbatch {
 struct BatchRecord {
   TimeNs start_ns = 0;  // dispatch: the backend was called
   TimeNs end_ns = 0;    // the backend returned (outputs complete)
-  TimeNs late_ns = 0;   // dispatch minus the time the policy asked for (real clock)
+  TimeNs late_ns = 0;   // dispatch minus the time the engine meant to dispatch (engine.hpp)
   std::uint64_t first_request = 0;
   std::uint32_t size = 0;
 };

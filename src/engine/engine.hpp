@@ -4,6 +4,7 @@
 // the oldest waiting requests. A request's latency is its completion minus its *scheduled*
 // arrival, so time spent queueing is never hidden (no coordinated omission).
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,16 @@ struct RunResult {
   }
   TimeNs window_end_ns() const { return batches.empty() ? 0 : batches.back().end_ns; }
 };
+
+// Dispatch lateness: the engine meant to dispatch a batch at the earliest time, from the
+// moment the server was free (the previous batch's end, or the start), at which the policy
+// fed the arrivals so far would have said "dispatch". Lateness is the actual dispatch minus
+// that time: wake-up overshoot, loop overhead and stalls, never the queueing the policy chose.
+// With a pure policy this replays exactly; on the virtual clock it is 0.
+TimeNs intended_dispatch(const BatchPolicy& policy, std::span<const TimeNs> arrivals, std::size_t head,
+                         TimeNs free_at, TimeNs limit);
+void fill_dispatch_lateness(const BatchPolicy& policy, std::span<const TimeNs> arrivals,
+                            std::span<BatchRecord> batches);
 
 // Runs the whole schedule. Never drops a request; stops early only if the backend throws
 // (the error is recorded in the result). Policy contract violations throw std::logic_error.

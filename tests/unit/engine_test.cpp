@@ -199,3 +199,47 @@ TEST(Engine, PoissonArrivalsAreAllServedInOrder) {
 
 }  // namespace
 }  // namespace greenbatch
+
+namespace greenbatch {
+namespace {
+
+TEST(Lateness, IsZeroOnTheVirtualClockForEveryPolicy) {
+  for (const char* policy : {"fixed:16", "greedy:128", "timeout:16:20ms", "timeout:4:1ms"}) {
+    VirtualClock clock;
+    SyntheticBackend backend(SyntheticParams{3 * kNsPerMs, 50 * kNsPerUs}, clock);
+    NoMeter none("test");
+    auto p = parse_policy(policy);
+    const RunResult r = run_engine(generate_schedule(parse_arrivals("poisson"), 300, 5000, 5), *p, backend, none, clock);
+    for (const BatchRecord& b : r.batches) ASSERT_EQ(b.late_ns, 0) << policy << " batch at " << b.start_ns;
+  }
+}
+
+TEST(Lateness, ReplaysWhenTheEngineShouldHaveDispatched) {
+  const std::vector<TimeNs> a = {0, 100, 200, 300, 400};
+  GreedyPolicy greedy(128);
+  // Free since 0, request 0 arrived at 0: meant to go at 0.
+  EXPECT_EQ(intended_dispatch(greedy, a, 0, 0, 70), 0);
+  // Free since 150 (the last batch ended), request 2 arrives at 200: meant to go at 200.
+  EXPECT_EQ(intended_dispatch(greedy, a, 2, 150, 260), 200);
+  FixedPolicy fixed(3);
+  // Fixed:3 from request 1: the third (request 3) arrives at 300.
+  EXPECT_EQ(intended_dispatch(fixed, a, 1, 120, 305), 300);
+  // A backlog: requests 1..3 arrived before the server was free at 350.
+  EXPECT_EQ(intended_dispatch(fixed, a, 1, 350, 351), 350);
+  TimeoutPolicy timeout(8, 150);
+  // Oldest (request 0) waited 150 at 150.
+  EXPECT_EQ(intended_dispatch(timeout, a, 0, 0, 190), 150);
+  // The stream ends at 400 with requests 3 and 4 waiting: dispatch at once.
+  EXPECT_EQ(intended_dispatch(timeout, a, 3, 320, 420), 400);
+
+  // A stalled engine: greedy batches that went 40 ns after they should have.
+  std::vector<BatchRecord> batches(2);
+  batches[0] = {40, 60, 0, 0, 1};
+  batches[1] = {140, 170, 0, 1, 1};
+  fill_dispatch_lateness(greedy, a, batches);
+  EXPECT_EQ(batches[0].late_ns, 40);
+  EXPECT_EQ(batches[1].late_ns, 40);
+}
+
+}  // namespace
+}  // namespace greenbatch

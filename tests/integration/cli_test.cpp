@@ -9,7 +9,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/temp_dir.hpp"
+
 namespace {
+
+using greenbatch::testing::slurp;
 
 struct Result {
   int code;
@@ -27,24 +31,9 @@ Result run(const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class Cli : public ::testing::Test {
+class Cli : public greenbatch::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gb_cli_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string out() const { return "--out " + dir_.string(); }
-  std::filesystem::path dir_;
 };
 
 constexpr const char* kVirtual = "run --clock virtual --model synthetic:base=5ms --rate 64 ";
@@ -87,9 +76,8 @@ TEST_F(Cli, PaperStyleRefusesToMixWithAnotherStyleBeforeRunning) {
 }
 
 TEST_F(Cli, ATraceRunUsesTheWholeTrace) {
-  std::filesystem::create_directories(dir_);
-  std::ofstream(dir_ / "t.csv") << "timestamp\n0\n0.01\n0.02\n0.5\n";
-  const Result r = run(std::string(kVirtual) + "--policy greedy --arrivals trace:" + (dir_ / "t.csv").string() + " " + out());
+  const std::string trace = write("t.csv", "timestamp\n0\n0.01\n0.02\n0.5\n");
+  const Result r = run(std::string(kVirtual) + "--policy greedy --arrivals trace:" + trace + " " + out());
   ASSERT_EQ(r.code, 0) << r.output;
   const nlohmann::json j = nlohmann::json::parse(slurp(dir_ / "runs.jsonl"));
   EXPECT_EQ(j["requests"], 4);

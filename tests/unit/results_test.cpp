@@ -1,33 +1,21 @@
 #include "io/results.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.hpp"
+#include "support/temp_dir.hpp"
 
 namespace greenbatch {
 namespace {
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::slurp;
 
-class ResultsTest : public ::testing::Test {
+class ResultsTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gb_results_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   RunRecord record(const std::string& policy, const std::string& meter = "modelled:idle=50W,busy=150W") {
     RunSpec spec;
     spec.model = "synthetic:base=5ms";
@@ -39,7 +27,6 @@ class ResultsTest : public ::testing::Test {
     PreparedRun run(spec);
     return run.execute();
   }
-  std::filesystem::path dir_;
 };
 
 TEST_F(ResultsTest, JsonCarriesEveryDocumentedKey) {

@@ -9,19 +9,8 @@ namespace {
 RunResult hand_made() {
   RunResult r;
   r.arrivals = {0, 100, 200, 300, 400};
-  BatchRecord a;
-  a.start_ns = 250;
-  a.end_ns = 1000;
-  a.late_ns = 10;
-  a.first_request = 0;
-  a.size = 3;
-  BatchRecord b;
-  b.start_ns = 1000;
-  b.end_ns = 2000;
-  b.late_ns = 30;
-  b.first_request = 3;
-  b.size = 2;
-  r.batches = {a, b};
+  // start, end, lateness, first request, size
+  r.batches = {BatchRecord{250, 1000, 10, 0, 3}, BatchRecord{1000, 2000, 30, 3, 2}};
   return r;
 }
 

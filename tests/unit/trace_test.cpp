@@ -1,29 +1,14 @@
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
 
 #include "arrivals/schedule.hpp"
 #include "core/error.hpp"
+#include "support/temp_dir.hpp"
 
 namespace greenbatch {
 namespace {
 
-class TraceTest : public ::testing::Test {
+class TraceTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gb_trace_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string write(const std::string& name, const std::string& body) {
-    const auto p = (dir_ / name).string();
-    std::ofstream(p) << body;
-    return p;
-  }
   // Expects read_trace to fail with a message naming the file and the line.
   void expect_error(const std::string& body, const std::string& line, const std::string& fragment) {
     const std::string p = write("t.txt", body);
@@ -36,7 +21,6 @@ class TraceTest : public ::testing::Test {
       EXPECT_NE(msg.find(fragment), std::string::npos) << msg;
     }
   }
-  std::filesystem::path dir_;
 };
 
 TEST_F(TraceTest, OneTimePerLineRelativeToTheFirst) {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages greenbatch needs to build and test, only those missing.
 set -euo pipefail
+# LibTorch (CPU) and libjpeg-turbo for real networks; Python's torch and torchvision (Debian's
+# /usr/bin/python3) to export models and torchvision's reference tensors for the tests.
 packages=(cmake g++ ninja-build git pkg-config
   libcli11-dev nlohmann-json3-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev)
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libtorch-dev libjpeg-dev python3-torch python3-torchvision python3-pil)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 #pragma once
 // The system under test: runs one batch and returns only when its outputs are complete.
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace greenbatch {
@@ -17,6 +18,10 @@ class Backend {
   virtual std::string device() const = 0;
   // True when its service time follows the engine's clock (so a virtual clock is allowed).
   virtual bool follows_clock() const = 0;
+  // Runs `batches` batches of `batch_size` before measuring (start-up, caches, kernels).
+  virtual void warmup(std::size_t /*batches*/, std::size_t /*batch_size*/) {}
+  // Self-description for the run record: versions, device, threads, model facts.
+  virtual nlohmann::json facts() const { return nlohmann::json::object(); }
 };
 
 }  // namespace greenbatch

@@ -9,5 +9,6 @@ namespace greenbatch::cli {
 using Action = std::function<int()>;
 
 void add_run_command(CLI::App& app, Action& action);
+void add_info_command(CLI::App& app, Action& action);
 
 }  // namespace greenbatch::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   greenbatch::cli::Action action;
   greenbatch::cli::add_run_command(app, action);
+  greenbatch::cli::add_info_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -84,8 +84,28 @@ void add_run_command(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand("run", "Replay a request stream into a batching policy and a model; measure "
                                             "response times (and energy, with a meter)");
   sub->add_option("--model", o->spec.model,
-                  "Model: synthetic (null backend) or synthetic:base=D,per_item=D (service time = base + per_item x "
-                  "batch size)")
+                  "Model: NAME (models/NAME.pt, see scripts/export_models.py), PATH.pt (any TorchScript file), "
+                  "synthetic (null backend) or synthetic:base=D,per_item=D (service time = base + per_item x batch "
+                  "size)")
+      ->capture_default_str();
+  sub->add_option("--device", o->spec.device, "Where a real network runs: cpu, cuda, cuda:N")->capture_default_str();
+  sub->add_option("--threads", o->spec.threads, "CPU intra-op threads for LibTorch (0: every core this process may use)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--graph-optimize", o->spec.graph_optimize,
+                "Turn TorchScript's graph-executor optimisation on (off by default: on a GPU its profiling runs "
+                "can stall the first batches for minutes)");
+  sub->add_option("--preprocess", o->spec.preprocess,
+                  "cached: decode and transform the images once, measure the network alone; per-request: decode "
+                  "and transform every request in the serving path, as the study did")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cached", "per-request"}));
+  sub->add_option("--models-dir", o->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
+  sub->add_option("--images", o->spec.images_dir, "Folder of JPEG images cycled through by the requests")
+      ->capture_default_str();
+  sub->add_option("--warmup-batches", o->spec.warmup_batches, "Batches run before measuring (real networks)")
+      ->capture_default_str();
+  sub->add_option("--warmup-batch-size", o->spec.warmup_batch_size, "Size of the warm-up batches")
       ->capture_default_str();
   sub->add_option("--rate", o->spec.rate_hz, "Mean arrival rate in requests per second (ignored with trace:)")
       ->capture_default_str()

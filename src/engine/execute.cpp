@@ -4,6 +4,9 @@
 
 #include "arrivals/schedule.hpp"
 #include "backends/synthetic/synthetic.hpp"
+#ifdef GREENBATCH_WITH_TORCH
+#include "backends/torchscript/torchscript_backend.hpp"
+#endif
 #include "build_info.hpp"
 #include "core/error.hpp"
 #include "core/sysinfo.hpp"
@@ -20,13 +23,24 @@ struct PreparedRun::Parts {
 
 namespace {
 
-std::unique_ptr<Backend> make_backend(const std::string& model, Clock& clock) {
-  if (is_synthetic_spec(model)) return std::make_unique<SyntheticBackend>(parse_synthetic(model), clock);
+std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
+  if (is_synthetic_spec(spec.model)) return std::make_unique<SyntheticBackend>(parse_synthetic(spec.model), clock);
+#ifdef GREENBATCH_WITH_TORCH
+  TorchScriptOptions o;
+  o.model = spec.model;
+  o.models_dir = spec.models_dir;
+  o.device = spec.device;
+  o.threads = spec.threads;
+  o.optimize = spec.graph_optimize;
+  o.preprocess = spec.preprocess;
+  o.images_dir = spec.images_dir;
+  return make_torchscript_backend(o);
+#else
   throw UserError(fmt::format(
-      "--model '{}': unknown model; this build runs synthetic models only: synthetic (the null backend) or "
-      "synthetic:base=D,per_item=D (service time = base + per_item x batch size, e.g. "
-      "synthetic:base=2ms,per_item=100us)",
-      model));
+      "--model '{}': this build has no LibTorch backend (configured with GREENBATCH_WITH_TORCH=OFF); it runs "
+      "synthetic models only: synthetic or synthetic:base=D,per_item=D",
+      spec.model));
+#endif
 }
 
 }  // namespace
@@ -40,7 +54,10 @@ PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()
   const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
   p.policy = parse_policy(spec.policy);
   p.meter = parse_meter(spec.meter);
-  p.backend = make_backend(spec.model, *p.clock);
+  if (spec.warmup_batches > 0 && spec.warmup_batch_size == 0) {
+    throw UserError("--warmup-batch-size: must be at least 1 when --warmup-batches is not 0");
+  }
+  p.backend = make_backend(spec, *p.clock);
   if (p.clock->is_virtual() && !(p.backend->follows_clock() && p.meter->follows_clock())) {
     throw UserError(fmt::format("--clock virtual needs a synthetic model and a modelled or no meter; '{}' runs in real time",
                                 spec.model));
@@ -66,6 +83,12 @@ PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()
   } else {
     h.rate_hz = spec.rate_hz;
   }
+  h.backend = p.backend->facts();
+  // Warm-up matters for real networks only; a synthetic model has nothing to warm.
+  if (!p.backend->follows_clock()) {
+    h.warmup_batches = spec.warmup_batches;
+    h.warmup_batch_size = spec.warmup_batch_size;
+  }
   h.host = hostname();
   h.tool_version = build::kVersion;
   h.git_rev = build::kGitRev;
@@ -76,6 +99,7 @@ PreparedRun::~PreparedRun() = default;
 RunRecord PreparedRun::execute() {
   Parts& p = *parts_;
   RunRecord rec = header_;
+  p.backend->warmup(rec.warmup_batches, rec.warmup_batch_size);
   rec.started_utc = utc_now_iso8601();
   rec.result = run_engine(std::move(p.schedule), *p.policy, *p.backend, *p.meter, *p.clock);
   rec.summary = summarize(rec.result);

@@ -3,6 +3,7 @@
 // the schedule, run the engine, summarise. The CLI and later the sweep call this.
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "engine/engine.hpp"
@@ -20,6 +21,15 @@ struct RunSpec {
   std::uint64_t seed = 1;
   std::string meter = "none";
   std::string clock = "real";  // "real" or "virtual"
+  // Real networks (TorchScript).
+  std::string device = "cpu";
+  int threads = 0;
+  bool graph_optimize = false;
+  std::string preprocess = "cached";
+  std::string models_dir = "models";
+  std::string images_dir = "data/images";
+  std::size_t warmup_batches = 256;
+  std::size_t warmup_batch_size = 32;
 };
 
 struct RunRecord {
@@ -28,8 +38,10 @@ struct RunRecord {
   double rate_hz = 0;
   std::uint64_t seed = 0;
   std::size_t requests = 0;
+  std::size_t warmup_batches = 0, warmup_batch_size = 0;
   // When and where.
   std::string started_utc, host, tool_version, git_rev;
+  nlohmann::json backend;  // the backend's self-description (versions, threads, model facts)
   // What happened.
   RunResult result;
   Summary summary;
@@ -44,6 +56,7 @@ class PreparedRun {
   PreparedRun(const PreparedRun&) = delete;
   PreparedRun& operator=(const PreparedRun&) = delete;
   const RunRecord& header() const { return header_; }
+  // Warms the backend up (real networks), then runs and summarises.
   RunRecord execute();
 
  private:

@@ -79,6 +79,8 @@ nlohmann::json run_to_json(const RunRecord& rec) {
   j["seed"] = rec.seed;
   j["policy"] = rec.policy;
   j["meter"] = rec.meter;
+  j["warmup"] = {{"batches", rec.warmup_batches}, {"batch_size", rec.warmup_batch_size}};
+  j["backend"] = rec.backend;
   j["requests"] = s.requests;
   j["completed"] = s.completed;
   j["duration_s"] = s.duration_s;

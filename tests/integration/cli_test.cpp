@@ -1,7 +1,6 @@
 // greenbatch run end to end: files written, human summary, and clear errors with a non-zero exit.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,27 +8,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/cli.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
 
+using greenbatch::testing::run_greenbatch;
 using greenbatch::testing::slurp;
-
-struct Result {
-  int code;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(GREENBATCH_EXE) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 class Cli : public greenbatch::testing::TempDirTest {
  protected:
@@ -40,7 +25,7 @@ constexpr const char* kVirtual = "run --clock virtual --model synthetic:base=5ms
 
 TEST_F(Cli, RunWritesJsonlCsvAndRequests) {
   const auto req = dir_ / "req.csv";
-  const Result r = run(std::string(kVirtual) + "--policy fixed:16 --requests 512 --meter modelled:idle=50W,busy=150W " +
+  const auto r = run_greenbatch(std::string(kVirtual) + "--policy fixed:16 --requests 512 --meter modelled:idle=50W,busy=150W " +
                        out() + " --requests-out " + req.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("512 of 512 requests in 32 batches"), std::string::npos) << r.output;
@@ -56,17 +41,17 @@ TEST_F(Cli, RunWritesJsonlCsvAndRequests) {
 }
 
 TEST_F(Cli, RunsAppendAndNeverOverwrite) {
-  ASSERT_EQ(run(std::string(kVirtual) + "--policy fixed:16 --requests 64 " + out()).code, 0);
-  ASSERT_EQ(run(std::string(kVirtual) + "--policy greedy --requests 64 " + out()).code, 0);
+  ASSERT_EQ(run_greenbatch(std::string(kVirtual) + "--policy fixed:16 --requests 64 " + out()).code, 0);
+  ASSERT_EQ(run_greenbatch(std::string(kVirtual) + "--policy greedy --requests 64 " + out()).code, 0);
   const std::string jsonl = slurp(dir_ / "runs.jsonl");
   EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 2);
 }
 
 TEST_F(Cli, PaperStyleRefusesToMixWithAnotherStyleBeforeRunning) {
-  ASSERT_EQ(run(std::string(kVirtual) + "--policy fixed:16 --requests 64 --csv-style paper " + out()).code, 0);
+  ASSERT_EQ(run_greenbatch(std::string(kVirtual) + "--policy fixed:16 --requests 64 --csv-style paper " + out()).code, 0);
   const std::string before = slurp(dir_ / "runs.csv");
   EXPECT_EQ(before.rfind("Batch Size,Average Power(W),Time(s),Energy(J)", 0), 0u);
-  const Result r = run(std::string(kVirtual) + "--policy fixed:16 --requests 64 " + out());
+  const auto r = run_greenbatch(std::string(kVirtual) + "--policy fixed:16 --requests 64 " + out());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("another format"), std::string::npos) << r.output;
   EXPECT_EQ(slurp(dir_ / "runs.csv"), before);
@@ -77,7 +62,7 @@ TEST_F(Cli, PaperStyleRefusesToMixWithAnotherStyleBeforeRunning) {
 
 TEST_F(Cli, ATraceRunUsesTheWholeTrace) {
   const std::string trace = write("t.csv", "timestamp\n0\n0.01\n0.02\n0.5\n");
-  const Result r = run(std::string(kVirtual) + "--policy greedy --arrivals trace:" + trace + " " + out());
+  const auto r = run_greenbatch(std::string(kVirtual) + "--policy greedy --arrivals trace:" + trace + " " + out());
   ASSERT_EQ(r.code, 0) << r.output;
   const nlohmann::json j = nlohmann::json::parse(slurp(dir_ / "runs.jsonl"));
   EXPECT_EQ(j["requests"], 4);
@@ -92,7 +77,7 @@ TEST_F(Cli, BadInputIsAClearErrorAndANonZeroExit) {
       {"--policy greedy:-1", "CAP must be from 1"},
       {"--arrivals poison", "unknown arrival process"},
       {"--arrivals trace:/nonexistent/trace.csv", "cannot open"},
-      {"--model resnet50", "unknown model"},
+      {"--model resnet50", "--model 'resnet50'"},
       {"--model synthetic:base=2", "no unit"},
       {"--meter rapl", "unknown meter"},
       {"--meter modelled:idle=50W", "needs both idle and busy"},
@@ -102,7 +87,7 @@ TEST_F(Cli, BadInputIsAClearErrorAndANonZeroExit) {
       {"--clock wall", "--clock"},
   };
   for (const auto& [args, fragment] : cases) {
-    const Result r = run("run --clock virtual --requests 8 " + args + " " + out());
+    const auto r = run_greenbatch("run --clock virtual --requests 8 " + args + " " + out());
     EXPECT_NE(r.code, 0) << args;
     EXPECT_NE(r.output.find(fragment), std::string::npos) << args << "\n" << r.output;
     EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
@@ -111,15 +96,15 @@ TEST_F(Cli, BadInputIsAClearErrorAndANonZeroExit) {
 }
 
 TEST_F(Cli, VersionAndHelp) {
-  const Result v = run("--version");
+  const auto v = run_greenbatch("--version");
   EXPECT_EQ(v.code, 0);
   EXPECT_NE(v.output.find("greenbatch 0."), std::string::npos) << v.output;
-  const Result h = run("run --help");
+  const auto h = run_greenbatch("run --help");
   EXPECT_EQ(h.code, 0);
   for (const char* flag : {"--model", "--rate", "--arrivals", "--policy", "--requests", "--seed", "--meter", "--clock",
                            "--out", "--requests-out", "--csv-style"})
     EXPECT_NE(h.output.find(flag), std::string::npos) << flag;
-  EXPECT_NE(run("").code, 0);
+  EXPECT_NE(run_greenbatch("").code, 0);
 }
 
 }  // namespace

@@ -1,0 +1,277 @@
+#include "backends/torchscript/torchscript_backend.hpp"
+
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <fmt/format.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+#include <torch/version.h>
+
+#ifdef GREENBATCH_TORCH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+#include <sched.h>
+
+#include <algorithm>
+#include <thread>
+#include <filesystem>
+#include <fstream>
+
+#include "backends/torchscript/jpeg.hpp"
+#include "backends/torchscript/preprocess.hpp"
+#include "core/error.hpp"
+#include "core/sysinfo.hpp"
+#include "core/units.hpp"
+
+namespace greenbatch {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// One line saying what went wrong: LibTorch errors carry a C++ backtrace after their first
+// line; errors raised inside a TorchScript model end with the Python-level exception.
+std::string short_error(const std::exception& e) {
+  const auto* c10e = dynamic_cast<const c10::Error*>(&e);
+  std::string msg = c10e ? c10e->what_without_backtrace() : e.what();
+  std::vector<std::string> lines;
+  for (std::size_t start = 0; start < msg.size();) {
+    std::size_t nl = msg.find('\n', start);
+    if (nl == std::string::npos) nl = msg.size();
+    if (msg.find_first_not_of(" \t", start) < nl) lines.push_back(msg.substr(start, nl - start));
+    start = nl + 1;
+  }
+  if (lines.empty()) return msg;
+  if (msg.find("Traceback of TorchScript") != std::string::npos) return lines.back();
+  return lines.front();
+}
+
+torch::Device parse_device(const std::string& spec) {
+  constexpr std::string_view kAccepted = "cpu, cuda, cuda:N";
+  if (spec == "cpu") return torch::Device(torch::kCPU);
+  if (spec != "cuda" && spec.rfind("cuda:", 0) != 0) {
+    throw UserError(fmt::format("--device '{}': unknown device; accepted: {}", spec, kAccepted));
+  }
+  const long long index = spec == "cuda" ? 0 : parse_integer(spec.substr(5), fmt::format("--device '{}'", spec));
+  if (!torch::cuda::is_available()) {
+    throw UserError(fmt::format(
+        "--device '{}': CUDA is not available: {}; use --device cpu", spec,
+#ifdef GREENBATCH_TORCH_CUDA
+        "no CUDA device is visible"
+#else
+        "this LibTorch build has no CUDA (Debian's libtorch is CPU-only; build against a CUDA LibTorch such as a "
+        "torch wheel's)"
+#endif
+        ));
+  }
+  const auto count = static_cast<long long>(torch::cuda::device_count());
+  if (index < 0 || index >= count) {
+    throw UserError(fmt::format("--device '{}': there are {} CUDA devices (cuda:0 to cuda:{})", spec, count, count - 1));
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+// The cores this process may run on (its CPU affinity), at least 1. Some LibTorch builds
+// (Debian's) default to one thread; greenbatch uses the whole machine unless told otherwise.
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::string cuda_device_name(int index) {
+#ifdef GREENBATCH_TORCH_CUDA
+  return at::cuda::getDeviceProperties(index)->name;
+#else
+  (void)index;
+  return "unknown";
+#endif
+}
+
+// models_dir/NAME.pt for a bare name, else the path itself.
+std::string resolve_model_path(const TorchScriptOptions& o) {
+  const bool is_path = o.model.find('/') != std::string::npos || o.model.ends_with(".pt");
+  const std::string path = is_path ? o.model : (fs::path(o.models_dir) / (o.model + ".pt")).string();
+  if (!fs::exists(path)) {
+    if (is_path) throw UserError(fmt::format("--model '{}': no such file", o.model));
+    throw UserError(fmt::format(
+        "--model '{}': {} not found; export it with `/usr/bin/python3 scripts/export_models.py {}` (any Python with "
+        "torch and torchvision), give --models-dir, or give the path of a TorchScript file",
+        o.model, path, o.model));
+  }
+  if (fs::is_directory(path)) throw UserError(fmt::format("--model '{}': {} is a folder, not a TorchScript file", o.model, path));
+  return path;
+}
+
+class TorchScriptBackend final : public Backend {
+ public:
+  explicit TorchScriptBackend(const TorchScriptOptions& o) : options_(o), device_(parse_device(o.device)) {
+    if (o.preprocess != "cached" && o.preprocess != "per-request") {
+      throw UserError(fmt::format("--preprocess '{}': accepted: cached, per-request", o.preprocess));
+    }
+    if (o.threads < 0) throw UserError("--threads: must be 0 (every core this process may use) or more");
+    at::set_num_threads(o.threads > 0 ? o.threads : usable_cores());
+    path_ = resolve_model_path(o);
+    name_ = o.model.find('/') == std::string::npos && !o.model.ends_with(".pt") ? o.model : fs::path(path_).stem().string();
+    torch::jit::setGraphExecutorOptimize(o.optimize);
+    try {
+      module_ = torch::jit::load(path_, device_);
+    } catch (const std::exception& e) {
+      throw UserError(fmt::format("--model '{}': {} is not a TorchScript file LibTorch {} can load ({})", o.model, path_,
+                                  TORCH_VERSION, short_error(e)));
+    }
+    module_.eval();
+    load_sidecar();
+    load_images();
+    // The model must take what the study feeds it: a batch of 3x224x224 images.
+    try {
+      forward(0, 1);
+    } catch (const std::exception& e) {
+      throw UserError(fmt::format("--model '{}': the model rejects a 1x3x224x224 input: {}", o.model, short_error(e)));
+    }
+  }
+
+  void run(std::size_t first_request, std::size_t count) override {
+    try {
+      forward(first_request, count);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), count));
+    }
+  }
+
+  void warmup(std::size_t batches, std::size_t batch_size) override {
+    for (std::size_t b = 0; b < batches; ++b) {
+      try {
+        forward(b * batch_size, batch_size);
+      } catch (const std::exception& e) {
+        throw UserError(fmt::format("warm-up failed at batch size {} (batch {} of {}): {}; choose a smaller "
+                                    "--warmup-batch-size",
+                                    batch_size, b + 1, batches, short_error(e)));
+      }
+    }
+  }
+
+  std::string model() const override { return name_; }
+  std::string device() const override { return device_.str(); }
+  bool follows_clock() const override { return false; }
+
+  nlohmann::json facts() const override {
+    nlohmann::json f = torch_runtime_info();
+    f["backend"] = "torchscript";
+    f["model_path"] = path_;
+    f["threads"] = at::get_num_threads();
+    f["cpu_model"] = cpu_model();
+    f["graph_optimize"] = options_.optimize;
+    f["preprocess"] = options_.preprocess;
+    f["images"] = image_names_;
+    if (device_.is_cuda()) f["device_name"] = cuda_device_name(device_.index());
+    f["model_info"] = sidecar_;
+    return f;
+  }
+
+ private:
+  void load_sidecar() {
+    const fs::path side = fs::path(path_).replace_extension(".json");
+    sidecar_ = nullptr;
+    if (!fs::exists(side)) return;
+    try {
+      std::ifstream in(side);
+      sidecar_ = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw UserError(fmt::format("model sidecar {}: not valid JSON ({})", side.string(), e.what()));
+    }
+  }
+
+  void load_images() {
+    std::vector<fs::path> files;
+    if (fs::is_directory(options_.images_dir)) {
+      for (const auto& entry : fs::directory_iterator(options_.images_dir)) {
+        auto ext = entry.path().extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (entry.is_regular_file() && (ext == ".jpg" || ext == ".jpeg")) files.push_back(entry.path());
+      }
+    }
+    if (files.empty()) {
+      throw UserError(fmt::format("--images '{}': no JPEG images found (the repository ships three in data/images)",
+                                  options_.images_dir));
+    }
+    std::sort(files.begin(), files.end());
+    preprocessor_ = std::make_unique<Preprocessor>(device_);
+    for (const fs::path& f : files) {
+      image_names_.push_back(f.filename().string());
+      jpegs_.push_back(read_file_bytes(f.string()));
+      const RgbImage img = decode_jpeg(jpegs_.back(), f.string());
+      cached_.push_back((*preprocessor_)(img));
+    }
+  }
+
+  // Runs requests [first, first + count): request i uses image i mod the number of images.
+  void forward(std::size_t first, std::size_t count) {
+    c10::InferenceMode guard;
+    std::vector<torch::Tensor> items;
+    items.reserve(count);
+    const std::size_t n = cached_.size();
+    for (std::size_t i = first; i < first + count; ++i) {
+      if (options_.preprocess == "per-request") {
+        items.push_back((*preprocessor_)(decode_jpeg(jpegs_[i % n], image_names_[i % n])));
+      } else {
+        items.push_back(cached_[i % n]);
+      }
+    }
+    const torch::jit::IValue out = module_.forward({torch::stack(items)});
+    // Outputs are complete only once the device has finished.
+    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+    (void)out;
+  }
+
+  TorchScriptOptions options_;
+  torch::Device device_;
+  std::string path_, name_;
+  torch::jit::script::Module module_;
+  nlohmann::json sidecar_;
+  std::unique_ptr<Preprocessor> preprocessor_;
+  std::vector<std::string> image_names_;
+  std::vector<std::vector<std::uint8_t>> jpegs_;
+  std::vector<torch::Tensor> cached_;
+};
+
+}  // namespace
+
+bool is_torchscript_model(const std::string& model) { return split_spec(model).first != "synthetic"; }
+
+std::unique_ptr<Backend> make_torchscript_backend(const TorchScriptOptions& options) {
+  return std::make_unique<TorchScriptBackend>(options);
+}
+
+nlohmann::json torch_runtime_info() {
+  nlohmann::json j;
+  j["libtorch_version"] = TORCH_VERSION;
+  j["cuda_available"] = torch::cuda::is_available();
+  j["cuda_version"] = nullptr;
+  j["cudnn_version"] = nullptr;
+#ifdef GREENBATCH_TORCH_CUDA
+  j["cuda_build"] = true;
+  const auto& hooks = at::detail::getCUDAHooks();
+  if (torch::cuda::is_available()) {
+    const long rt = hooks.versionCUDART();
+    j["cuda_version"] = fmt::format("{}.{}", rt / 1000, (rt % 1000) / 10);
+    if (torch::cuda::cudnn_is_available()) j["cudnn_version"] = hooks.versionCuDNN();
+  }
+#else
+  j["cuda_build"] = false;
+#endif
+  nlohmann::json devices = nlohmann::json::array();
+  if (torch::cuda::is_available()) {
+    for (std::size_t i = 0; i < torch::cuda::device_count(); ++i) {
+      devices.push_back({{"index", i}, {"name", cuda_device_name(static_cast<int>(i))}});
+    }
+  }
+  j["cuda_devices"] = devices;
+  j["default_threads"] = at::get_num_threads();
+  return j;
+}
+
+}  // namespace greenbatch

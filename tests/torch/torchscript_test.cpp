@@ -1,0 +1,158 @@
+// The TorchScript backend on the CPU with small models exported by scripts/export_models.py.
+#include "backends/torchscript/torchscript_backend.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <torch/version.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "arrivals/schedule.hpp"
+#include "batching/policy.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "engine/engine.hpp"
+#include "support/cli.hpp"
+#include "support/temp_dir.hpp"
+
+namespace greenbatch {
+namespace {
+
+using testing::run_greenbatch;
+
+TorchScriptOptions options(const std::string& model) {
+  TorchScriptOptions o;
+  o.model = model;
+  o.models_dir = GB_TEST_MODELS;
+  o.images_dir = GB_IMAGES;
+  return o;
+}
+
+void expect_user_error(const TorchScriptOptions& o, const std::string& fragment) {
+  try {
+    make_torchscript_backend(o);
+    FAIL() << "accepted model " << o.model << " on " << o.device;
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(TorchScript, ATinyModelRunsBatchesAndDescribesItself) {
+  auto b = make_torchscript_backend(options("tiny_cnn"));
+  b->warmup(2, 3);
+  b->run(0, 5);
+  b->run(5, 1);
+  EXPECT_EQ(b->model(), "tiny_cnn");
+  EXPECT_EQ(b->device(), "cpu");
+  EXPECT_FALSE(b->follows_clock());
+  const nlohmann::json f = b->facts();
+  EXPECT_EQ(f["libtorch_version"], TORCH_VERSION);
+  EXPECT_EQ(f["preprocess"], "cached");
+  EXPECT_EQ(f["images"].size(), 3u);
+  EXPECT_EQ(f["model_info"]["name"], "tiny_cnn");
+  EXPECT_GE(f["threads"].get<int>(), 1);
+}
+
+TEST(TorchScript, PerRequestPreprocessingRuns) {
+  auto o = options("tiny_cnn");
+  o.preprocess = "per-request";
+  o.threads = 1;
+  auto b = make_torchscript_backend(o);
+  b->run(0, 4);
+  EXPECT_EQ(b->facts()["preprocess"], "per-request");
+  EXPECT_EQ(b->facts()["threads"], 1);
+}
+
+TEST(TorchScript, BadModelsAndDevicesAreClearErrors) {
+  expect_user_error(options("no_such_model"), "export_models.py no_such_model");
+  expect_user_error(options("/nonexistent/model.pt"), "no such file");
+  expect_user_error(options("tiny_flat"), "rejects a 1x3x224x224 input");
+  auto o = options("tiny_cnn");
+  o.device = "tpu";
+  expect_user_error(o, "unknown device");
+  o.device = "cuda";
+  expect_user_error(o, "CUDA is not available");
+  o.device = "cuda:x";
+  expect_user_error(o, "not a whole number");
+  o.device = "cpu";
+  o.images_dir = "/nonexistent";
+  expect_user_error(o, "no JPEG images");
+}
+
+class TorchScriptFiles : public testing::TempDirTest {};
+
+TEST_F(TorchScriptFiles, AFileThatIsNotTorchScriptIsAClearError) {
+  const std::string p = write("text.pt", "this is not a model\n");
+  expect_user_error(options(p), "is not a TorchScript file");
+}
+
+TEST(TorchScript, AFailureAtABatchSizeIsThatRunsErrorNotACrash) {
+  // tiny_fails_over_8 raises for batches larger than 8, as an out-of-memory would.
+  auto backend = make_torchscript_backend(options("tiny_fails_over_8"));
+  VirtualClock clock;
+  NoMeter none("test");
+  auto policy = parse_policy("fixed:4");
+  RunResult ok = run_engine(generate_schedule(parse_arrivals("constant"), 1000, 12, 1), *policy, *backend, none, clock);
+  EXPECT_TRUE(ok.error.empty()) << ok.error;
+  EXPECT_EQ(ok.completed(), 12u);
+  policy = parse_policy("fixed:16");
+  RunResult bad = run_engine(generate_schedule(parse_arrivals("constant"), 1000, 40, 1), *policy, *backend, none, clock);
+  EXPECT_EQ(bad.completed(), 0u);
+  EXPECT_NE(bad.error.find("batch size 16"), std::string::npos) << bad.error;
+}
+
+class TorchCli : public testing::TempDirTest {
+ protected:
+  std::string common() const {
+    return fmt::format("run --models-dir {} --images {} --out {} ", GB_TEST_MODELS, GB_IMAGES, dir_.string());
+  }
+};
+
+TEST_F(TorchCli, ShuffleNetRunsEndToEndOnTheCpu) {
+  const auto r = run_greenbatch(common() +
+                           "--model shufflenet_v2_x0_5 --device cpu --rate 200 --requests 24 --policy fixed:8 "
+                           "--warmup-batches 1 --warmup-batch-size 2 --meter modelled:idle=10W,busy=30W");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(testing::slurp(dir_ / "runs.jsonl"));
+  EXPECT_EQ(j["model"], "shufflenet_v2_x0_5");
+  EXPECT_EQ(j["device"], "cpu");
+  EXPECT_EQ(j["completed"], 24);
+  EXPECT_EQ(j["batches"], 3);
+  EXPECT_EQ(j["warmup"]["batches"], 1);
+  EXPECT_EQ(j["backend"]["libtorch_version"], TORCH_VERSION);
+  EXPECT_EQ(j["backend"]["model_info"]["torchvision_name"], "shufflenet_v2_x0_5");
+  EXPECT_EQ(j["backend"]["preprocess"], "cached");
+  // A real network takes real time: every batch's latency includes its forward pass.
+  EXPECT_GT(j["latency_s"]["max"].get<double>(), 0.0);
+  EXPECT_TRUE(j["error"].is_null());
+}
+
+TEST_F(TorchCli, AFailingBatchSizeIsRecordedAndExitsNonZero) {
+  const auto r = run_greenbatch(common() + "--model tiny_fails_over_8 --rate 1000 --requests 32 --policy fixed:16 "
+                                      "--warmup-batches 1 --warmup-batch-size 2");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("batch size 16"), std::string::npos) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(testing::slurp(dir_ / "runs.jsonl"));
+  EXPECT_NE(j["error"].get<std::string>().find("batch size 16"), std::string::npos);
+}
+
+TEST_F(TorchCli, ModelErrorsExitWithAMessage) {
+  for (const auto& [args, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"--model no_such_model", "export_models.py"},
+           {"--model tiny_flat", "rejects a 1x3x224x224 input"},
+           {"--model tiny_cnn --device cuda", "CUDA is not available"},
+           {"--model tiny_cnn --device tpu", "unknown device"},
+           {"--model tiny_cnn --clock virtual", "--clock virtual"},
+           {"--model tiny_fails_over_8 --warmup-batches 1 --warmup-batch-size 32", "warm-up failed at batch size 32"},
+       }) {
+    const auto r = run_greenbatch(common() + args + " --requests 4");
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(fragment), std::string::npos) << args << "\n" << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "runs.jsonl")) << args;
+  }
+}
+
+}  // namespace
+}  // namespace greenbatch

@@ -18,14 +18,23 @@ struct RunOptions {
   RunSpec spec;
   std::string out_dir = "results";
   std::string requests_out;
+  std::string power_trace;
+  std::string idle_window = "5s";
   std::string csv_style = "greenbatch";
 };
 
 std::string energy_line(const Energy& e) {
   if (!e.measured) return fmt::format("not measured ({})", e.reason);
+  std::string cross;
+  if (e.cross_check && e.cross_check->per_image_j) {
+    cross = fmt::format("; {} says {:.4g} J/image ({:+.1f} %)", e.cross_check->method, *e.cross_check->per_image_j,
+                        e.cross_check->difference_pct.value_or(0));
+  }
   std::string s = fmt::format("{:.4g} J/image ({:.6g} J in {:.3f} s, method {})", e.per_image_j.value_or(0),
                               e.joules.value_or(0), e.window_s, e.method);
   if (e.dynamic_per_image_j) s += fmt::format(", {:.4g} J/image above idle", *e.dynamic_per_image_j);
+  s += cross;
+  for (const std::string& w : e.warnings) s += "\n  warning: " + w;
   return s;
 }
 
@@ -56,6 +65,7 @@ void print_summary(const RunRecord& rec, const std::string& out_dir) {
 int do_run(const RunOptions& o, bool requests_given) {
   RunSpec spec = o.spec;
   spec.requests_given = requests_given;
+  spec.idle_window_ns = parse_duration_ns(o.idle_window, "--idle-window");
   const CsvStyle style = o.csv_style == "paper" ? CsvStyle::kPaper : CsvStyle::kGreenbatch;
   const std::string jsonl = o.out_dir + "/runs.jsonl";
   const std::string csv = o.out_dir + "/runs.csv";
@@ -69,6 +79,7 @@ int do_run(const RunOptions& o, bool requests_given) {
   append_line_durable(jsonl, run_to_json(rec).dump());
   append_csv(csv, style, rec);
   if (!o.requests_out.empty()) write_requests_csv(o.requests_out, rec.result);
+  if (!o.power_trace.empty()) write_power_trace(o.power_trace, rec.result);
   print_summary(rec, o.out_dir);
   if (!rec.result.error.empty()) {
     std::fprintf(stderr, "greenbatch: error: the run stopped early: %s\n", rec.result.error.c_str());
@@ -119,7 +130,16 @@ void add_run_command(CLI::App& app, Action& action) {
                                           "Number of requests (default 8192; with trace:, the whole trace)")
                               ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   sub->add_option("--seed", o->spec.seed, "Seed of every random draw (same seed, same schedule)")->capture_default_str();
-  sub->add_option("--meter", o->spec.meter, "Energy meter: none, modelled:idle=P,busy=P")->capture_default_str();
+  sub->add_option("--meter", o->spec.meter,
+                  "Energy meter: auto (NVML on a CUDA device, RAPL on the CPU where readable, else none), nvml "
+                  "(the GPU's energy counter), nvml-sampled (power sampled every 10 ms, the study's method), rapl, "
+                  "modelled:idle=P,busy=P, none; nvml and rapl take :period=D")
+      ->capture_default_str();
+  sub->add_option("--idle-window", o->idle_window, "How long idle power is measured before the run (0s: not at all)")
+      ->capture_default_str();
+  sub->add_option("--power-trace", o->power_trace,
+                  "Write the power timeline to this CSV (t_s,power_w,instant_w) and the batches beside it "
+                  "(NAME.batches.csv)");
   sub->add_option("--clock", o->spec.clock, "real, or virtual (simulated time; synthetic models only)")
       ->capture_default_str()
       ->check(CLI::IsMember({"real", "virtual"}));

@@ -2,6 +2,7 @@
 // Energy meters measure one window (start .. stop) around a run. The engine does not know
 // which meter it has. A meter that cannot measure says why; it never reports zero instead.
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "core/records.hpp"
 #include "core/time.hpp"
+#include "energy/sampler.hpp"
 
 namespace greenbatch {
 
@@ -25,7 +27,16 @@ struct Energy {
   std::optional<double> avg_power_w;          // joules / window
   std::optional<double> busy_power_w;         // mean power while batches ran
   std::optional<double> peak_power_w;         // highest power while a batch ran
+  std::size_t samples = 0;                    // power readings taken in the window
   std::vector<std::string> warnings;
+  // The other method's figure for the same window, so that disagreements show.
+  struct CrossCheck {
+    std::string method;
+    std::optional<double> joules, per_image_j, difference_pct, instant_joules;
+  };
+  std::optional<CrossCheck> cross_check;
+  nlohmann::json sensor = nlohmann::json::object();  // device name, driver, limits, zones...
+  std::vector<PowerSample> trace;                    // power over the window (for --power-trace)
 };
 
 class EnergyMeter {
@@ -37,6 +48,9 @@ class EnergyMeter {
   virtual Energy stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) = 0;
   // True when its figure is computed from the clock (allowed with a virtual clock).
   virtual bool follows_clock() const = 0;
+  // Mean power with nothing running, measured over `window` before a run (real sensors);
+  // nullopt when the meter has no sensor. Throws on a sensor error.
+  virtual std::optional<double> measure_idle_w(TimeNs /*window_ns*/) { return std::nullopt; }
 };
 
 // Measures nothing and says why.
@@ -52,7 +66,17 @@ class NoMeter final : public EnergyMeter {
   std::string reason_;
 };
 
-// "none" or "modelled:idle=50W,busy=150W". Throws UserError with the accepted forms.
-std::unique_ptr<EnergyMeter> parse_meter(std::string_view spec);
+// What the meter factory needs to know about the run.
+struct MeterContext {
+  std::string device;       // "cpu", "cuda:0", "synthetic"
+  std::string device_uuid;  // the CUDA device's UUID ("GPU-..."), when known
+};
+
+// none, auto, modelled:idle=P,busy=P, nvml[:period=D,gpu=N], nvml-sampled[:period=D,gpu=N],
+// rapl[:period=D,root=DIR]. Throws UserError with the accepted forms, or when the sensor
+// cannot be opened (auto falls back to none with the reason instead).
+std::unique_ptr<EnergyMeter> make_meter(std::string_view spec, const MeterContext& context);
+// Syntax only (no sensor is opened), for checking a spec early.
+void check_meter_spec(std::string_view spec);
 
 }  // namespace greenbatch

@@ -26,6 +26,16 @@ Energy ModelledMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std
     e.busy_power_w = busy_w_;
     e.peak_power_w = busy_w_;
   }
+  // The power timeline: idle, a step up to busy power for each batch, and back.
+  e.trace.push_back({0, idle_w_, idle_w_});
+  for (const BatchRecord& b : batches) {
+    const TimeNs s = b.start_ns - start_ns_, t = b.end_ns - start_ns_;
+    e.trace.push_back({s, idle_w_, idle_w_});
+    e.trace.push_back({s, busy_w_, busy_w_});
+    e.trace.push_back({t, busy_w_, busy_w_});
+    e.trace.push_back({t, idle_w_, idle_w_});
+  }
+  e.trace.push_back({window_ns, idle_w_, idle_w_});
   return e;
 }
 

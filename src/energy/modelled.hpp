@@ -9,6 +9,7 @@ class ModelledMeter final : public EnergyMeter {
  public:
   ModelledMeter(double idle_w, double busy_w) : idle_w_(idle_w), busy_w_(busy_w) {}
   std::string spec() const override;
+  std::optional<double> measure_idle_w(TimeNs) override { return idle_w_; }
   void start(TimeNs now) override { start_ns_ = now; }
   Energy stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) override;
   bool follows_clock() const override { return true; }

@@ -53,11 +53,16 @@ PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()
 
   const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
   p.policy = parse_policy(spec.policy);
-  p.meter = parse_meter(spec.meter);
+  check_meter_spec(spec.meter);
   if (spec.warmup_batches > 0 && spec.warmup_batch_size == 0) {
     throw UserError("--warmup-batch-size: must be at least 1 when --warmup-batches is not 0");
   }
   p.backend = make_backend(spec, *p.clock);
+  const nlohmann::json facts = p.backend->facts();
+  MeterContext ctx;
+  ctx.device = p.backend->device();
+  if (facts.contains("device_uuid") && facts["device_uuid"].is_string()) ctx.device_uuid = facts["device_uuid"];
+  p.meter = make_meter(spec.meter, ctx);
   if (p.clock->is_virtual() && !(p.backend->follows_clock() && p.meter->follows_clock())) {
     throw UserError(fmt::format("--clock virtual needs a synthetic model and a modelled or no meter; '{}' runs in real time",
                                 spec.model));
@@ -83,7 +88,8 @@ PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()
   } else {
     h.rate_hz = spec.rate_hz;
   }
-  h.backend = p.backend->facts();
+  h.backend = facts;
+  idle_window_ns_ = spec.idle_window_ns;
   // Warm-up matters for real networks only; a synthetic model has nothing to warm.
   if (!p.backend->follows_clock()) {
     h.warmup_batches = spec.warmup_batches;
@@ -99,6 +105,12 @@ PreparedRun::~PreparedRun() = default;
 RunRecord PreparedRun::execute() {
   Parts& p = *parts_;
   RunRecord rec = header_;
+  // Idle power first, with the model loaded but nothing running; then warm-up; then the run.
+  try {
+    p.meter->measure_idle_w(idle_window_ns_);
+  } catch (const std::exception& e) {
+    throw UserError(fmt::format("measuring idle power failed: {}", e.what()));
+  }
   p.backend->warmup(rec.warmup_batches, rec.warmup_batch_size);
   rec.started_utc = utc_now_iso8601();
   rec.result = run_engine(std::move(p.schedule), *p.policy, *p.backend, *p.meter, *p.clock);

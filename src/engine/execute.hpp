@@ -19,7 +19,8 @@ struct RunSpec {
   std::size_t requests = 8192;
   bool requests_given = false;  // with a trace, the default is the whole trace
   std::uint64_t seed = 1;
-  std::string meter = "none";
+  std::string meter = "auto";
+  TimeNs idle_window_ns = 5 * kNsPerS;  // idle power measured before the run (real sensors)
   std::string clock = "real";  // "real" or "virtual"
   // Real networks (TorchScript).
   std::string device = "cpu";
@@ -63,6 +64,7 @@ class PreparedRun {
   struct Parts;
   std::unique_ptr<Parts> parts_;
   RunRecord header_;
+  TimeNs idle_window_ns_ = 0;
 };
 
 }  // namespace greenbatch

@@ -33,8 +33,20 @@ nlohmann::json energy_to_json(const Energy& e) {
       {"busy_power_w", opt(e.busy_power_w)},
       {"peak_power_w", opt(e.peak_power_w)},
       {"window_s", e.window_s},
+      {"samples", e.samples},
       {"warnings", e.warnings},
+      {"sensor", e.sensor},
   };
+  if (e.cross_check) {
+    const auto& c = *e.cross_check;
+    j["cross_check"] = {{"method", c.method},
+                        {"joules", opt(c.joules)},
+                        {"per_image_j", opt(c.per_image_j)},
+                        {"difference_pct", opt(c.difference_pct)},
+                        {"instant_joules", opt(c.instant_joules)}};
+  } else {
+    j["cross_check"] = nullptr;
+  }
   j["reason"] = e.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.reason);
   return j;
 }
@@ -178,6 +190,29 @@ void append_csv(const std::string& path, CsvStyle style, const RunRecord& rec) {
   const bool fresh = !std::filesystem::exists(path) || std::filesystem::file_size(path) == 0;
   if (fresh) append_line_durable(path, csv_header(style));
   append_line_durable(path, csv_row(rec, style));
+}
+
+void write_power_trace(const std::string& path, const RunResult& r) {
+  ensure_parent(path);
+  std::string samples = "t_s,power_w,instant_w\n";
+  for (const PowerSample& p : r.energy.trace) {
+    samples += fmt::format("{},{},{}\n", format_seconds_exact(p.t_ns), num(p.power_w), num(p.instant_w));
+  }
+  std::string batches = "batch_id,start_s,end_s,size\n";
+  for (std::size_t b = 0; b < r.batches.size(); ++b) {
+    batches += fmt::format("{},{},{},{}\n", b, format_seconds_exact(r.batches[b].start_ns),
+                           format_seconds_exact(r.batches[b].end_ns), r.batches[b].size);
+  }
+  for (const auto& [file, text] : {std::pair{path, samples}, std::pair{batches_path(path), batches}}) {
+    std::ofstream out(file);
+    out << text;
+    if (!out) throw UserError(fmt::format("cannot write {}", file));
+  }
+}
+
+std::string batches_path(const std::string& trace_path) {
+  const std::filesystem::path p(trace_path);
+  return (p.parent_path() / (p.stem().string() + ".batches.csv")).string();
 }
 
 void write_requests_csv(const std::string& path, const RunResult& r) {

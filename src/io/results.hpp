@@ -27,6 +27,11 @@ void check_csv_compatible(const std::string& path, CsvStyle style);
 // Appends the record, writing the header first if the file is new or empty.
 void append_csv(const std::string& path, CsvStyle style, const RunRecord& rec);
 
+// The power timeline: PATH holds t_s,power_w,instant_w (the run's clock); batches_path(PATH)
+// (NAME.batches.csv beside it) holds batch_id,start_s,end_s,size, to draw power against batches.
+void write_power_trace(const std::string& path, const RunResult& result);
+std::string batches_path(const std::string& trace_path);
+
 // id,arrival_s,dispatch_s,done_s,batch_id,batch_size; times in exact decimal seconds.
 void write_requests_csv(const std::string& path, const RunResult& result);
 

@@ -82,6 +82,24 @@ int usable_cores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+// The CUDA device's UUID in NVML's form ("GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"), so that
+// the energy meter reads the same GPU whatever CUDA_VISIBLE_DEVICES did to the indices.
+std::string cuda_device_uuid(int index) {
+#ifdef GREENBATCH_TORCH_CUDA
+  const auto* p = at::cuda::getDeviceProperties(index);
+  const auto* b = reinterpret_cast<const unsigned char*>(p->uuid.bytes);
+  std::string hex;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) hex += '-';
+    hex += fmt::format("{:02x}", b[i]);
+  }
+  return "GPU-" + hex;
+#else
+  (void)index;
+  return "";
+#endif
+}
+
 std::string cuda_device_name(int index) {
 #ifdef GREENBATCH_TORCH_CUDA
   return at::cuda::getDeviceProperties(index)->name;
@@ -167,7 +185,11 @@ class TorchScriptBackend final : public Backend {
     f["graph_optimize"] = options_.optimize;
     f["preprocess"] = options_.preprocess;
     f["images"] = image_names_;
-    if (device_.is_cuda()) f["device_name"] = cuda_device_name(device_.index());
+    if (device_.is_cuda()) {
+      f["device_name"] = cuda_device_name(device_.index());
+      const std::string uuid = cuda_device_uuid(device_.index());
+      if (!uuid.empty()) f["device_uuid"] = uuid;
+    }
     f["model_info"] = sidecar_;
     return f;
   }

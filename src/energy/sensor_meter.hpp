@@ -1,0 +1,80 @@
+#pragma once
+// Meters backed by a real sensor: NVML (energy counter, or power sampled as in the study) and
+// RAPL. One SensorMeter drives any PowerSensor: it reads the counter at the window's edges and
+// samples power on a background thread for the cross-check, busy and peak power, and the trace.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "energy/meter.hpp"
+#include "energy/nvml.hpp"
+#include "energy/rapl.hpp"
+
+namespace greenbatch {
+
+class PowerSensor {
+ public:
+  virtual ~PowerSensor() = default;
+  // One reading for the sampler thread; may throw.
+  virtual PowerSample sample(TimeNs t_ns) = 0;
+  // A cumulative energy counter in joules, read at the window's edges; nullopt if none.
+  virtual std::optional<double> counter_j() = 0;
+  // How often the sensor's value changes (for the short-window warning).
+  virtual TimeNs update_period_ns() const = 0;
+  virtual nlohmann::json facts() const = 0;
+};
+
+class NvmlSensor final : public PowerSensor {
+ public:
+  // The NVML device with `uuid` when given, else NVML index `index`.
+  NvmlSensor(std::shared_ptr<Nvml> nvml, const std::string& uuid, unsigned index);
+  PowerSample sample(TimeNs t_ns) override;
+  std::optional<double> counter_j() override;
+  TimeNs update_period_ns() const override { return 100 * kNsPerMs; }  // measured on an H100
+  nlohmann::json facts() const override;
+
+ private:
+  std::shared_ptr<Nvml> nvml_;
+  Nvml::Device device_;
+  NvmlDeviceInfo info_;
+  bool matched_by_uuid_;
+};
+
+class RaplSensor final : public PowerSensor {
+ public:
+  explicit RaplSensor(std::unique_ptr<Rapl> rapl);
+  PowerSample sample(TimeNs t_ns) override;  // power from the counter's change since the last sample
+  std::optional<double> counter_j() override { return rapl_->joules(); }
+  TimeNs update_period_ns() const override { return kNsPerMs; }
+  nlohmann::json facts() const override;
+
+ private:
+  std::unique_ptr<Rapl> rapl_;
+  double last_j_ = 0;
+  TimeNs last_t_ = -1;
+};
+
+class SensorMeter final : public EnergyMeter {
+ public:
+  enum class Primary { kCounter, kSampled };
+  SensorMeter(std::string method, Primary primary, std::unique_ptr<PowerSensor> sensor, TimeNs period_ns,
+              std::string spec);
+  std::string spec() const override { return spec_; }
+  void start(TimeNs now) override;
+  Energy stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) override;
+  bool follows_clock() const override { return false; }
+  std::optional<double> measure_idle_w(TimeNs window_ns) override;
+
+ private:
+  std::string method_;
+  Primary primary_;
+  std::unique_ptr<PowerSensor> sensor_;
+  TimeNs period_ns_;
+  std::string spec_;
+  std::unique_ptr<Sampler> sampler_;
+  std::optional<double> counter_start_j_;
+  std::optional<std::string> counter_error_;
+  std::optional<double> idle_w_;
+};
+
+}  // namespace greenbatch

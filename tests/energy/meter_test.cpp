@@ -1,0 +1,221 @@
+// Energy meters over real time with the fake NVML, the sampler, the modelled meter's trace,
+// and the CLI end to end.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "arrivals/schedule.hpp"
+#include "backends/synthetic/synthetic.hpp"
+#include "batching/policy.hpp"
+#include "core/clock.hpp"
+#include "energy/fake_nvml.hpp"
+#include "energy/meter.hpp"
+#include "energy/modelled.hpp"
+#include "energy/sampler.hpp"
+#include "engine/engine.hpp"
+#include "support/cli.hpp"
+#include "support/temp_dir.hpp"
+
+namespace greenbatch {
+namespace {
+
+using namespace std::chrono_literals;
+const MeterContext kGpu0{"cuda:0", ""};
+
+Energy measure_for(EnergyMeter& m, std::chrono::milliseconds d) {
+  m.start(0);
+  std::this_thread::sleep_for(d);
+  return m.stop(0, {}, 100);
+}
+
+TEST(NvmlMeter, CounterAndSamplingAgreeOnASteadyLoad) {
+  testing::FakeNvml fake(1, 120.0);
+  auto counter = make_meter("nvml", kGpu0);
+  const Energy e = measure_for(*counter, 600ms);
+  ASSERT_TRUE(e.measured) << e.reason;
+  EXPECT_EQ(e.method, "nvml");
+  EXPECT_NEAR(*e.joules, 120.0 * e.window_s, 0.03 * 120.0 * e.window_s);
+  EXPECT_NEAR(*e.per_image_j, *e.joules / 100, 1e-12);
+  ASSERT_TRUE(e.cross_check.has_value());
+  EXPECT_EQ(e.cross_check->method, "nvml-sampled");
+  EXPECT_LT(std::abs(*e.cross_check->difference_pct), 5.0);
+  EXPECT_GT(e.samples, 30u);  // every 10 ms
+  ASSERT_FALSE(e.warnings.empty());  // 0.6 s is shorter than ten 100 ms sensor updates
+  EXPECT_NE(e.warnings[0].find("shorter than ten sensor updates"), std::string::npos);
+}
+
+TEST(NvmlMeter, AfterALoadChangeTheTwoMethodsDisagreeInPlainSight) {
+  // 300 W until the window opens, then 100 W: the counter sees 100 W; the 1-second averaged
+  // power still remembers the 300 W (the effect measured on an H100: up to 94 % apart).
+  testing::FakeNvml fake(1, 300.0);
+  fake.set_power(0, 100.0);
+  auto counter = make_meter("nvml", kGpu0);
+  const Energy e = measure_for(*counter, 500ms);
+  ASSERT_TRUE(e.measured);
+  EXPECT_NEAR(*e.joules, 100.0 * e.window_s, 0.05 * 100.0 * e.window_s);
+  // The averaged reading falls from 300 W to 200 W over the window: about 250 W on average.
+  EXPECT_GT(*e.cross_check->difference_pct, 100.0);
+  EXPECT_NEAR(*e.cross_check->instant_joules, *e.joules, 0.1 * *e.joules);
+
+  testing::FakeNvml again(1, 300.0);
+  again.set_power(0, 100.0);
+  auto sampled = make_meter("nvml-sampled", kGpu0);
+  const Energy s = measure_for(*sampled, 500ms);
+  EXPECT_EQ(s.method, "nvml-sampled");
+  EXPECT_EQ(s.cross_check->method, "nvml");
+  EXPECT_GT(*s.joules, 2.0 * *s.cross_check->joules);
+}
+
+class PoweredBackend final : public Backend {
+ public:
+  PoweredBackend(testing::FakeNvml& fake, Clock& clock) : fake_(fake), clock_(clock) {}
+  void run(std::size_t, std::size_t) override {
+    fake_.set_power(0, 300.0);
+    clock_.sleep_until(clock_.now() + 20 * kNsPerMs);
+    fake_.set_power(0, 100.0);
+  }
+  std::string model() const override { return "powered"; }
+  std::string device() const override { return "cuda:0"; }
+  bool follows_clock() const override { return false; }
+
+ private:
+  testing::FakeNvml& fake_;
+  Clock& clock_;
+};
+
+TEST(NvmlMeter, ARunsEnergyIdleBusyAndPeak) {
+  testing::FakeNvml fake(1, 100.0);
+  auto meter = make_meter("nvml", kGpu0);
+  const double idle = *meter->measure_idle_w(300 * kNsPerMs);
+  EXPECT_NEAR(idle, 100.0, 3.0);
+  RealClock clock;
+  PoweredBackend backend(fake, clock);
+  auto policy = parse_policy("fixed:1");
+  const RunResult r =
+      run_engine(generate_schedule(parse_arrivals("constant"), 20, 30, 1), *policy, backend, *meter, clock);
+  const Energy& e = r.energy;
+  ASSERT_TRUE(e.measured) << e.reason;
+  TimeNs busy_ns = 0;
+  for (const BatchRecord& b : r.batches) busy_ns += b.end_ns - b.start_ns;
+  const double expected = 100.0 * e.window_s + 200.0 * ns_to_s(busy_ns);
+  EXPECT_NEAR(*e.joules, expected, 0.03 * expected);
+  EXPECT_NEAR(*e.idle_power_w, idle, 1e-9);
+  EXPECT_NEAR(*e.dynamic_per_image_j, (*e.joules - idle * e.window_s) / 30, 1e-9);
+  EXPECT_NEAR(*e.dynamic_per_image_j, 200.0 * 0.020, 0.4);  // 200 W above idle for 20 ms each
+  EXPECT_NEAR(*e.peak_power_w, 300.0, 1.0);
+  EXPECT_TRUE(e.warnings.empty()) << e.warnings.front();  // 1.45 s: long enough
+  EXPECT_EQ(e.sensor["gpu_name"], "Fake GPU 0");
+  EXPECT_FALSE(e.trace.empty());
+}
+
+TEST(NvmlMeter, ASensorFailingMidRunKeepsTheRunAndSaysWhy) {
+  testing::FakeNvml fake(1, 100.0);
+  auto meter = make_meter("nvml", kGpu0);
+  meter->start(0);
+  std::this_thread::sleep_for(100ms);
+  fake.fail_power(0);
+  std::this_thread::sleep_for(100ms);
+  const Energy e = meter->stop(0, {}, 10);
+  EXPECT_FALSE(e.measured);
+  EXPECT_FALSE(e.joules.has_value());
+  EXPECT_NE(e.reason.find("the power sensor failed"), std::string::npos) << e.reason;
+  EXPECT_NE(e.reason.find("nvmlDeviceGetPowerUsage"), std::string::npos) << e.reason;
+
+  testing::FakeNvml counter_breaks(1, 100.0);
+  auto m2 = make_meter("nvml", kGpu0);
+  m2->start(0);
+  counter_breaks.fail_energy(0);
+  const Energy e2 = m2->stop(0, {}, 10);
+  EXPECT_FALSE(e2.measured);
+  EXPECT_NE(e2.reason.find("energy counter failed"), std::string::npos) << e2.reason;
+}
+
+TEST(Sampler, StopsAtOnceEvenWithALongPeriod) {
+  int reads = 0;
+  Sampler s(60 * kNsPerS, [&](TimeNs t) {
+    ++reads;
+    return PowerSample{t, 1, 1};
+  });
+  s.start();
+  std::this_thread::sleep_for(20ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  s.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // not the 60 s period
+  EXPECT_EQ(reads, 1);
+}
+
+TEST(Sampler, HandsItsErrorToTheCaller) {
+  Sampler s(kNsPerMs, [](TimeNs t) -> PowerSample {
+    if (t > 5 * kNsPerMs) throw std::runtime_error("sensor gone");
+    return {t, 1, 1};
+  });
+  s.start();
+  std::this_thread::sleep_for(50ms);
+  s.stop();
+  ASSERT_TRUE(s.error().has_value());
+  EXPECT_EQ(*s.error(), "sensor gone");
+  EXPECT_GE(*s.error_at_ns(), 5 * kNsPerMs);
+}
+
+TEST(Sampler, IntegrationIsExactForStepsAndRamps) {
+  const std::vector<PowerSample> ramp = {{0, 0, 0}, {kNsPerS, 100, 10}};
+  EXPECT_DOUBLE_EQ(integrate_samples(ramp, 0, kNsPerS, false), 50.0);
+  EXPECT_DOUBLE_EQ(integrate_samples(ramp, 0, kNsPerS, true), 5.0);
+  // Held past the last sample and before the first.
+  const std::vector<PowerSample> one = {{kNsPerS, 10, 10}};
+  EXPECT_DOUBLE_EQ(integrate_samples(one, 0, 3 * kNsPerS, false), 30.0);
+}
+
+TEST(ModelledMeter, ItsPowerTraceIntegratesToItsEnergy) {
+  VirtualClock clock;
+  SyntheticBackend backend(SyntheticParams{5 * kNsPerMs, 0}, clock);
+  ModelledMeter meter(50, 150);
+  auto policy = parse_policy("fixed:16");
+  const RunResult r = run_engine(generate_schedule(parse_arrivals("constant"), 64, 512, 1), *policy, backend, meter, clock);
+  const Energy& e = r.energy;
+  ASSERT_EQ(e.trace.size(), 2 + 4 * r.batches.size());
+  EXPECT_NEAR(integrate_samples(e.trace, 0, r.window_end_ns(), false), *e.joules, 1e-9);
+  EXPECT_EQ(e.trace[2].t_ns, r.batches[0].start_ns);
+  EXPECT_EQ(e.trace[2].power_w, 150);
+}
+
+class EnergyCli : public testing::TempDirTest {};
+
+TEST_F(EnergyCli, PowerTraceFilesHoldSamplesAndBatches) {
+  const std::string trace = (dir_ / "power.csv").string();
+  const auto r = testing::run_greenbatch("run --clock virtual --model synthetic:base=5ms --rate 64 --policy fixed:16 "
+                                         "--requests 64 --meter modelled:idle=50W,busy=150W --out " +
+                                         dir_.string() + " --power-trace " + trace);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string samples = testing::slurp(trace);
+  EXPECT_EQ(samples.rfind("t_s,power_w,instant_w\n0.000000000,50,50\n", 0), 0u) << samples.substr(0, 80);
+  const std::string batches = testing::slurp(dir_ / "power.batches.csv");
+  EXPECT_EQ(batches.rfind("batch_id,start_s,end_s,size\n0,0.234375000,0.239375000,16\n", 0), 0u) << batches;
+  EXPECT_EQ(std::count(batches.begin(), batches.end(), '\n'), 5);
+}
+
+TEST_F(EnergyCli, NvmlThroughTheCliWithTheFakeDriver) {
+  // Sets GREENBATCH_NVML_LIBRARY for the child process too; the child's fake starts at its
+  // default, one GPU drawing 75 W.
+  testing::FakeNvml fake;
+  const auto r = testing::run_greenbatch("run --model synthetic:base=2ms --rate 200 --policy fixed:4 --requests 64 "
+                                         "--meter nvml:gpu=0 --idle-window 200ms --out " + dir_.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("nvml-sampled says"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("warning: the window"), std::string::npos) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(testing::slurp(dir_ / "runs.jsonl"));
+  const auto& e = j["energy"];
+  EXPECT_EQ(e["method"], "nvml");
+  EXPECT_TRUE(e["measured"].get<bool>());
+  EXPECT_NEAR(e["idle_power_w"].get<double>(), 75.0, 2.0);
+  EXPECT_NEAR(e["avg_power_w"].get<double>(), 75.0, 2.0);
+  EXPECT_EQ(e["cross_check"]["method"], "nvml-sampled");
+  EXPECT_EQ(e["sensor"]["gpu_name"], "Fake GPU 0");
+  EXPECT_EQ(e["sensor"]["driver_version"], "999.99-fake");
+  EXPECT_GT(e["samples"].get<int>(), 10);
+  EXPECT_NE(e["warnings"][0].get<std::string>().find("shorter than ten sensor updates"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace greenbatch

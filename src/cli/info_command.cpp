@@ -27,7 +27,7 @@ nlohmann::json collect() {
 #else
   j["libtorch"] = nullptr;
 #endif
-  j["meters"] = {"none", "modelled"};
+  j["meters"] = {"auto", "nvml", "nvml-sampled", "rapl", "modelled", "none"};
   nlohmann::json sensors = nlohmann::json::array();
   for (const SensorProbe& p : probe_sensors()) {
     sensors.push_back({{"name", p.name}, {"present", p.present}, {"readable", p.readable}, {"detail", p.detail}});
@@ -60,7 +60,7 @@ int print_info(bool as_json) {
       fmt::print("cuda      CUDA {}, cuDNN {}\n", t["cuda_version"].dump(), t["cudnn_version"].dump());
     }
   }
-  fmt::print("meters    none, modelled:idle=P,busy=P\n");
+  fmt::print("meters    auto, nvml, nvml-sampled, rapl, modelled:idle=P,busy=P, none\n");
   for (const auto& s : j["sensors"]) {
     fmt::print("sensor    {}: {}\n", s["name"].get<std::string>(), s["detail"].get<std::string>());
   }

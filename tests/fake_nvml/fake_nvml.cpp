@@ -4,6 +4,8 @@
 // like nvmlDeviceGetPowerUsage on recent GPUs, an instant power field, and errors on demand.
 // Control functions (fake_nvml_*) are called by the tests through dlopen of the same file.
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -158,7 +160,7 @@ int nvmlDeviceGetPowerUsage(void* h, unsigned* mw) {
   if (!d) return kInvalidArgument;
   if (d->fail == 1) return kUnknown;
   const double t = now_s();
-  *mw = static_cast<unsigned>((energy_until(*d, t) - energy_until(*d, t - 1.0)) * 1000.0);  // 1 s average
+  *mw = static_cast<unsigned>(std::llround((energy_until(*d, t) - energy_until(*d, t - 1.0)) * 1000.0));  // 1 s average
   return kSuccess;
 }
 int nvmlDeviceGetTotalEnergyConsumption(void* h, unsigned long long* mj) {
@@ -166,7 +168,7 @@ int nvmlDeviceGetTotalEnergyConsumption(void* h, unsigned long long* mj) {
   Dev* d = dev(h);
   if (!d) return kInvalidArgument;
   if (d->fail == 2) return kUnknown;
-  *mj = 123456789ULL + static_cast<unsigned long long>(energy_until(*d, now_s()) * 1000.0);
+  *mj = 123456789ULL + static_cast<unsigned long long>(std::llround(energy_until(*d, now_s()) * 1000.0));
   return kSuccess;
 }
 int nvmlDeviceGetFieldValues(void* h, int n, FieldValue* values) {
@@ -176,7 +178,7 @@ int nvmlDeviceGetFieldValues(void* h, int n, FieldValue* values) {
   for (int i = 0; i < n; ++i) {
     values[i].nvmlReturn = d->fail == 1 ? kUnknown : kSuccess;
     values[i].valueType = 1;  // unsigned int
-    values[i].value.uiVal = static_cast<unsigned>(power_at(*d, now_s()) * 1000.0);
+    values[i].value.uiVal = static_cast<unsigned>(std::llround(power_at(*d, now_s()) * 1000.0));
   }
   return kSuccess;
 }

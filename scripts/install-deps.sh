@@ -4,7 +4,7 @@ set -euo pipefail
 # LibTorch (CPU) and libjpeg-turbo for real networks; Python's torch and torchvision (Debian's
 # /usr/bin/python3) to export models and torchvision's reference tensors for the tests.
 packages=(cmake g++ ninja-build git pkg-config
-  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtorch-dev libjpeg-dev python3-torch python3-torchvision python3-pil)
 missing=()

@@ -10,5 +10,7 @@ using Action = std::function<int()>;
 
 void add_run_command(CLI::App& app, Action& action);
 void add_info_command(CLI::App& app, Action& action);
+void add_sweep_command(CLI::App& app, Action& action);  // sweep and merge
+void add_summarize_command(CLI::App& app, Action& action);
 
 }  // namespace greenbatch::cli

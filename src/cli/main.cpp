@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   greenbatch::cli::Action action;
   greenbatch::cli::add_run_command(app, action);
   greenbatch::cli::add_info_command(app, action);
+  greenbatch::cli::add_sweep_command(app, action);
+  greenbatch::cli::add_summarize_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -8,7 +8,7 @@
 namespace greenbatch {
 
 RunResult run_engine(std::vector<TimeNs> arrivals, const BatchPolicy& policy, Backend& backend,
-                     EnergyMeter& meter, Clock& clock) {
+                     EnergyMeter& meter, Clock& clock, const std::atomic<bool>* cancel) {
   RunResult r;
   r.arrivals = std::move(arrivals);
   const std::vector<TimeNs>& a = r.arrivals;
@@ -24,6 +24,11 @@ RunResult run_engine(std::vector<TimeNs> arrivals, const BatchPolicy& policy, Ba
   std::size_t next = 0;  // first request not yet arrived
   std::size_t head = 0;  // oldest waiting request
   while (head < n) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) {
+      r.interrupted = true;
+      r.error = "interrupted";
+      break;
+    }
     const TimeNs now = now_rel();
     while (next < n && a[next] <= now) ++next;
     const std::span<const TimeNs> waiting(a.data() + head, next - head);

@@ -3,6 +3,7 @@
 // scheduled arrival is <= now is waiting; the policy decides; the engine sleeps or dispatches
 // the oldest waiting requests. A request's latency is its completion minus its *scheduled*
 // arrival, so time spent queueing is never hidden (no coordinated omission).
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -21,6 +22,7 @@ struct RunResult {
   std::vector<BatchRecord> batches;   // in dispatch order; together they cover requests [0, completed)
   Energy energy;
   std::string error;                  // set when the backend failed; what ran before is kept
+  bool interrupted = false;           // stopped by the cancel flag
 
   std::size_t requests() const { return arrivals.size(); }
   std::size_t completed() const {
@@ -41,7 +43,9 @@ void fill_dispatch_lateness(const BatchPolicy& policy, std::span<const TimeNs> a
 
 // Runs the whole schedule. Never drops a request; stops early only if the backend throws
 // (the error is recorded in the result). Policy contract violations throw std::logic_error.
+// `cancel`, when given and set (from a signal handler), ends the run between two decisions; the
+// result then carries error "interrupted".
 RunResult run_engine(std::vector<TimeNs> arrivals, const BatchPolicy& policy, Backend& backend,
-                     EnergyMeter& meter, Clock& clock);
+                     EnergyMeter& meter, Clock& clock, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace greenbatch

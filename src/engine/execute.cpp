@@ -14,9 +14,9 @@
 namespace greenbatch {
 
 struct PreparedRun::Parts {
-  std::unique_ptr<Clock> clock;
+  RunSession own;              // used when the caller gives no session
+  RunSession* session = nullptr;
   std::unique_ptr<BatchPolicy> policy;
-  std::unique_ptr<Backend> backend;
   std::unique_ptr<EnergyMeter> meter;
   std::vector<TimeNs> schedule;
 };
@@ -45,11 +45,16 @@ std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
 
 }  // namespace
 
-PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()) {
+RunSession::RunSession() = default;
+RunSession::~RunSession() = default;
+
+PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std::make_unique<Parts>()) {
   Parts& p = *parts_;
-  if (spec.clock == "real") p.clock = std::make_unique<RealClock>();
-  else if (spec.clock == "virtual") p.clock = std::make_unique<VirtualClock>();
-  else throw UserError(fmt::format("--clock '{}': accepted: real, virtual", spec.clock));
+  p.session = session ? session : &p.own;
+  RunSession& ses = *p.session;
+  if (spec.clock != "real" && spec.clock != "virtual") {
+    throw UserError(fmt::format("--clock '{}': accepted: real, virtual", spec.clock));
+  }
 
   const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
   p.policy = parse_policy(spec.policy);
@@ -57,13 +62,26 @@ PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()
   if (spec.warmup_batches > 0 && spec.warmup_batch_size == 0) {
     throw UserError("--warmup-batch-size: must be at least 1 when --warmup-batches is not 0");
   }
-  p.backend = make_backend(spec, *p.clock);
-  const nlohmann::json facts = p.backend->facts();
+  // A session keeps its model loaded (and warm) while the runs that use it go on.
+  const std::string identity = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, spec.clock, spec.threads,
+                                           spec.preprocess, spec.graph_optimize, spec.models_dir, spec.images_dir);
+  if (!ses.backend || ses.identity != identity) {
+    ses.backend.reset();
+    ses.clock.reset();
+    if (spec.clock == "real") ses.clock = std::make_unique<RealClock>();
+    else ses.clock = std::make_unique<VirtualClock>();
+    ses.backend = make_backend(spec, *ses.clock);
+    ses.identity = identity;
+    ses.warmed_up = false;
+  }
+  Backend& backend = *ses.backend;
+  Clock& clock = *ses.clock;
+  const nlohmann::json facts = backend.facts();
   MeterContext ctx;
-  ctx.device = p.backend->device();
+  ctx.device = backend.device();
   if (facts.contains("device_uuid") && facts["device_uuid"].is_string()) ctx.device_uuid = facts["device_uuid"];
   p.meter = make_meter(spec.meter, ctx);
-  if (p.clock->is_virtual() && !(p.backend->follows_clock() && p.meter->follows_clock())) {
+  if (clock.is_virtual() && !(backend.follows_clock() && p.meter->follows_clock())) {
     throw UserError(fmt::format("--clock virtual needs a synthetic model and a modelled or no meter; '{}' runs in real time",
                                 spec.model));
   }
@@ -73,9 +91,9 @@ PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()
   p.schedule = generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed);
 
   RunRecord& h = header_;
-  h.model = p.backend->model();
-  h.device = p.backend->device();
-  h.clock = p.clock->name();
+  h.model = backend.model();
+  h.device = backend.device();
+  h.clock = clock.name();
   h.arrivals = arrivals.text;
   h.policy = p.policy->spec();
   h.meter = p.meter->spec();
@@ -91,7 +109,7 @@ PreparedRun::PreparedRun(const RunSpec& spec) : parts_(std::make_unique<Parts>()
   h.backend = facts;
   idle_window_ns_ = spec.idle_window_ns;
   // Warm-up matters for real networks only; a synthetic model has nothing to warm.
-  if (!p.backend->follows_clock()) {
+  if (!backend.follows_clock()) {
     h.warmup_batches = spec.warmup_batches;
     h.warmup_batch_size = spec.warmup_batch_size;
   }
@@ -111,9 +129,15 @@ RunRecord PreparedRun::execute() {
   } catch (const std::exception& e) {
     throw UserError(fmt::format("measuring idle power failed: {}", e.what()));
   }
-  p.backend->warmup(rec.warmup_batches, rec.warmup_batch_size);
+  RunSession& ses = *p.session;
+  if (!ses.warmed_up) {
+    ses.backend->warmup(rec.warmup_batches, rec.warmup_batch_size);
+    ses.warmed_up = true;
+  } else {
+    rec.warmup_batches = rec.warmup_batch_size = 0;  // warm already: this model ran just before
+  }
   rec.started_utc = utc_now_iso8601();
-  rec.result = run_engine(std::move(p.schedule), *p.policy, *p.backend, *p.meter, *p.clock);
+  rec.result = run_engine(std::move(p.schedule), *p.policy, *ses.backend, *p.meter, *ses.clock, cancel_);
   rec.summary = summarize(rec.result);
   return rec;
 }

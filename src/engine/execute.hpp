@@ -1,6 +1,7 @@
 #pragma once
 // One run from its specification: parse every part (all errors before anything runs), build
 // the schedule, run the engine, summarise. The CLI and later the sweep call this.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,8 @@ struct RunRecord {
   std::uint64_t seed = 0;
   std::size_t requests = 0;
   std::size_t warmup_batches = 0, warmup_batch_size = 0;
+  std::string sweep;   // the experiment's name, for runs of a sweep
+  int repetition = 0;  // 0-based
   // When and where.
   std::string started_utc, host, tool_version, git_rev;
   nlohmann::json backend;  // the backend's self-description (versions, threads, model facts)
@@ -48,11 +51,25 @@ struct RunRecord {
   Summary summary;
 };
 
+// A loaded model and its clock, kept across runs (a sweep loads each model once and warms it
+// up once).
+struct RunSession {
+  RunSession();
+  ~RunSession();
+  std::unique_ptr<Clock> clock;
+  std::unique_ptr<Backend> backend;
+  std::string identity;  // model, device and backend options it was loaded with
+  bool warmed_up = false;
+};
+
 // A run prepared and validated, ready to execute; lets callers check output files between
 // validation and the (possibly long) run.
 class PreparedRun {
  public:
-  explicit PreparedRun(const RunSpec& spec);  // throws UserError on any bad part
+  // Throws UserError on any bad part. With a session, reuses its model when it matches.
+  explicit PreparedRun(const RunSpec& spec, RunSession* session = nullptr);
+  // Stop the run early (Ctrl-C) when *flag becomes true.
+  void set_cancel_flag(const std::atomic<bool>* flag) { cancel_ = flag; }
   ~PreparedRun();
   PreparedRun(const PreparedRun&) = delete;
   PreparedRun& operator=(const PreparedRun&) = delete;
@@ -65,6 +82,7 @@ class PreparedRun {
   std::unique_ptr<Parts> parts_;
   RunRecord header_;
   TimeNs idle_window_ns_ = 0;
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 }  // namespace greenbatch

@@ -92,6 +92,8 @@ nlohmann::json run_to_json(const RunRecord& rec) {
   j["policy"] = rec.policy;
   j["meter"] = rec.meter;
   j["warmup"] = {{"batches", rec.warmup_batches}, {"batch_size", rec.warmup_batch_size}};
+  j["sweep"] = rec.sweep.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.sweep);
+  j["repetition"] = rec.repetition;
   j["backend"] = rec.backend;
   j["requests"] = s.requests;
   j["completed"] = s.completed;
@@ -142,9 +144,14 @@ std::string csv_row(const RunRecord& rec, CsvStyle style) {
 
 void append_line_durable(const std::string& path, const std::string& line) {
   ensure_parent(path);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw UserError(fmt::format("cannot open {} for appending: {}", path, std::strerror(errno)));
-  const std::string data = line + "\n";
+  std::string data = line + "\n";
+  // A run killed mid-write can leave a last line without its newline: never append to it.
+  if (const off_t size = ::lseek(fd, 0, SEEK_END); size > 0) {
+    char last = '\n';
+    if (::pread(fd, &last, 1, size - 1) == 1 && last != '\n') data.insert(data.begin(), '\n');
+  }
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t w = ::write(fd, data.data() + done, data.size() - done);

@@ -2,19 +2,26 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 #include "core/error.hpp"
 #include "core/units.hpp"
 
 namespace greenbatch {
 
 void SyntheticBackend::run(std::size_t, std::size_t count) {
+  if (params_.max_batch > 0 && count > params_.max_batch) {
+    throw std::runtime_error(fmt::format("out of memory at batch size {} (synthetic model: max_batch={})", count,
+                                         params_.max_batch));
+  }
   const TimeNs service = params_.service_ns(count);
   if (service > 0) clock_.sleep_until(clock_.now() + service);
 }
 
 std::string SyntheticBackend::model() const {
-  return fmt::format("synthetic:base={},per_item={}", duration_spec(params_.base_ns),
-                     duration_spec(params_.per_item_ns));
+  return fmt::format("synthetic:base={},per_item={}{}", duration_spec(params_.base_ns),
+                     duration_spec(params_.per_item_ns),
+                     params_.max_batch ? fmt::format(",max_batch={}", params_.max_batch) : "");
 }
 
 bool is_synthetic_spec(std::string_view spec) { return split_spec(spec).first == "synthetic"; }
@@ -24,9 +31,14 @@ SyntheticParams parse_synthetic(std::string_view spec) {
   const std::string what = fmt::format("--model '{}'", spec);
   if (name != "synthetic") throw UserError(fmt::format("{}: not a synthetic model", what));
   SyntheticParams p;
-  const auto kv = parse_key_values(rest, what, "base,per_item");
+  const auto kv = parse_key_values(rest, what, "base,per_item,max_batch");
   if (auto it = kv.find("base"); it != kv.end()) p.base_ns = parse_duration_ns(it->second, what);
   if (auto it = kv.find("per_item"); it != kv.end()) p.per_item_ns = parse_duration_ns(it->second, what);
+  if (auto it = kv.find("max_batch"); it != kv.end()) {
+    const long long m = parse_integer(it->second, what);
+    if (m < 1) throw UserError(fmt::format("{}: max_batch must be at least 1", what));
+    p.max_batch = static_cast<std::size_t>(m);
+  }
   return p;
 }
 

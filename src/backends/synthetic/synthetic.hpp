@@ -12,6 +12,7 @@ namespace greenbatch {
 struct SyntheticParams {
   TimeNs base_ns = 0;
   TimeNs per_item_ns = 0;
+  std::size_t max_batch = 0;  // > 0: larger batches fail, as on a device out of memory (a test seam)
   TimeNs service_ns(std::size_t batch) const { return base_ns + per_item_ns * static_cast<TimeNs>(batch); }
 };
 
@@ -31,7 +32,7 @@ class SyntheticBackend final : public Backend {
 
 // True when `spec` names the synthetic backend ("synthetic" or "synthetic:...").
 bool is_synthetic_spec(std::string_view spec);
-// "synthetic" (the null backend) or "synthetic:base=2ms,per_item=100us".
+// "synthetic" (the null backend) or "synthetic:base=2ms,per_item=100us[,max_batch=N]".
 SyntheticParams parse_synthetic(std::string_view spec);
 
 }  // namespace greenbatch

@@ -1,0 +1,50 @@
+#pragma once
+// Experiment files (TOML): a grid of models x rates x arrivals x policies x repetitions, run by
+// `greenbatch sweep`. Everything is validated before any run starts; errors name the file,
+// the line and the key.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/execute.hpp"
+
+namespace greenbatch {
+
+struct Experiment {
+  std::string name;  // recorded as `sweep` in every run
+  std::string file;
+  std::vector<std::string> models, arrivals{"constant"}, policies;
+  std::vector<double> rates;
+  int repetitions = 1;
+  // Every run's settings but the grid's (requests, seed: repetition r uses seed + r, device,
+  // meter, clock, preprocess, threads, warm-up, idle window, folders).
+  RunSpec base;
+  TimeNs cooldown_ns = 0;
+  std::string order = "grid";  // grid, or random (within each model, seeded by order_seed)
+  std::uint64_t order_seed = 1;
+  std::string out;  // default results/NAME
+};
+
+struct PlannedRun {
+  RunSpec spec;
+  int repetition = 0;
+  std::size_t grid_index = 0;  // position in the full grid (models, rates, arrivals, policies, repetitions)
+  std::string key;             // identity for resuming and merging
+};
+
+// Loads FILE, applies `--set key=value` overrides (value in TOML syntax: rates=[16,64]),
+// validates every part. Throws UserError ("FILE:LINE: key 'K': what is wrong; accepted ...").
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& sets = {});
+
+// Every run of the grid in the experiment's order, keeping those of shard `index` of `count`
+// (1-based; runs are dealt round-robin over the full grid, so shards are disjoint and whole).
+std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index = 1, int shard_count = 1);
+
+// The identity of a run: model, device, rate, arrivals, seed, policy, requests, repetition.
+std::string run_key(const nlohmann::json& record);
+
+// "I/N" -> (I, N); throws UserError.
+std::pair<int, int> parse_shard(const std::string& text);
+
+}  // namespace greenbatch

@@ -1,0 +1,227 @@
+// greenbatch sweep / merge / summarize end to end, and experiment files.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fcntl.h>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "core/error.hpp"
+#include "io/experiment.hpp"
+#include "io/records.hpp"
+#include "support/cli.hpp"
+#include "support/temp_dir.hpp"
+
+namespace greenbatch {
+namespace {
+
+using testing::run_greenbatch;
+const std::string kCi = std::string(GB_SOURCE_DIR) + "/configs/ci.toml";
+
+class Sweep : public testing::TempDirTest {
+ protected:
+  std::string dir(const std::string& name) const { return (dir_ / name).string(); }
+  std::vector<nlohmann::json> records(const std::string& name) const { return read_jsonl(dir(name) + "/runs.jsonl"); }
+  // Starts greenbatch in the background (output to a file); returns its pid.
+  pid_t spawn(const std::vector<std::string>& args) {
+    std::filesystem::create_directories(dir_);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      const int fd = ::open((dir_ / "spawn.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(GREENBATCH_EXE));
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(GREENBATCH_EXE, argv.data());
+      _exit(127);
+    }
+    return pid;
+  }
+  void wait_for_lines(const std::string& name, std::size_t n) {
+    for (int i = 0; i < 400 && records(name).size() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+};
+
+TEST_F(Sweep, AKillDashNineThenAResumeGivesEveryRunExactlyOnce) {
+  const pid_t pid = spawn({"sweep", kCi, "--out", dir("k")});
+  wait_for_lines("k", 3);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::size_t before = records("k").size();
+  ASSERT_GE(before, 3u);
+  ASSERT_LT(before, 24u) << "the sweep ended before the kill; the test proves nothing";
+  const auto r = run_greenbatch("sweep " + kCi + " --out " + dir("k"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(std::to_string(before) + " already done"), std::string::npos) << r.output;
+  std::map<std::string, int> seen;
+  for (const auto& rec : records("k")) {
+    ASSERT_TRUE(is_complete(rec));
+    EXPECT_EQ(rec["sweep"], "ci");
+    ++seen[run_key(rec)];
+  }
+  EXPECT_EQ(seen.size(), 24u);
+  for (const auto& [key, count] : seen) EXPECT_EQ(count, 1) << key;
+  // A third pass has nothing to do.
+  const auto again = run_greenbatch("sweep " + kCi + " --out " + dir("k"));
+  EXPECT_NE(again.output.find("24 already done, 0 to run"), std::string::npos) << again.output;
+  EXPECT_EQ(records("k").size(), 24u);
+}
+
+TEST_F(Sweep, ThreeShardsMergedEqualTheWholeGrid) {
+  const std::string virt = " --set clock=\"virtual\" ";
+  ASSERT_EQ(run_greenbatch("sweep " + kCi + virt + "--out " + dir("all")).code, 0);
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_EQ(run_greenbatch("sweep " + kCi + virt + "--shard " + std::to_string(i) + "/3 --out " + dir("s" + std::to_string(i))).code, 0);
+  }
+  std::set<std::string> union_keys;
+  std::size_t total = 0;
+  for (int i = 1; i <= 3; ++i) {
+    for (const auto& r : records("s" + std::to_string(i))) {
+      union_keys.insert(run_key(r));
+      ++total;
+    }
+  }
+  EXPECT_EQ(total, 24u);  // disjoint
+  const auto m = run_greenbatch("merge " + dir("s1") + " " + dir("s2") + " " + dir("s3") + " --out " + dir("m"));
+  ASSERT_EQ(m.code, 0) << m.output;
+  std::map<std::string, nlohmann::json> whole, merged;
+  for (const auto& r : records("all")) whole[run_key(r)] = r;
+  for (const auto& r : records("m")) merged[run_key(r)] = r;
+  ASSERT_EQ(whole.size(), 24u);
+  ASSERT_EQ(merged.size(), 24u);
+  for (const auto& [key, r] : whole) {
+    ASSERT_TRUE(merged.contains(key)) << key;
+    EXPECT_EQ(merged[key]["latency_s"], r["latency_s"]) << key;
+    EXPECT_EQ(merged[key]["energy"]["joules"], r["energy"]["joules"]) << key;
+    EXPECT_EQ(merged[key]["batches"], r["batches"]) << key;
+  }
+  // Merging again is idempotent; a conflicting result for the same run is refused.
+  EXPECT_EQ(run_greenbatch("merge " + dir("s1") + " --out " + dir("m")).code, 0);
+  EXPECT_EQ(records("m").size(), 24u);
+  auto first = records("s1").front();
+  first["latency_s"]["max"] = 123.0;
+  std::filesystem::create_directories(dir_ / "bad");
+  write("bad/runs.jsonl", first.dump() + "\n");
+  const auto conflict = run_greenbatch("merge " + dir("s1") + " " + dir("bad") + " --out " + dir("m2"));
+  EXPECT_EQ(conflict.code, 2);
+  EXPECT_NE(conflict.output.find("two different results"), std::string::npos) << conflict.output;
+}
+
+TEST_F(Sweep, AFailingConfigurationDoesNotStopTheOthers) {
+  const auto r = run_greenbatch("sweep " + kCi +
+                                " --set 'models=[\"synthetic:base=1ms,max_batch=8\"]' --set 'policies=[\"fixed:16\",\"fixed:8\"]'"
+                                " --set clock=\"virtual\" --set repetitions=1 --out " + dir("f"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("2 failed"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("out of memory at batch size 16"), std::string::npos) << r.output;
+  std::size_t ok = 0, failed = 0;
+  for (const auto& rec : records("f")) (is_complete(rec) ? ok : failed)++;
+  EXPECT_EQ(ok, 2u);
+  EXPECT_EQ(failed, 2u);
+}
+
+TEST_F(Sweep, CtrlCStopsKeepsWhatWasWrittenAndSaysHowToResume) {
+  const pid_t pid = spawn({"sweep", kCi, "--set", "requests=400", "--out", dir("c")});
+  wait_for_lines("c", 1);
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string log = testing::slurp(dir_ / "spawn.log");
+  EXPECT_NE(log.find("resume with"), std::string::npos) << log;
+  for (const auto& rec : records("c")) EXPECT_TRUE(is_complete(rec));  // no half run on file
+  EXPECT_LT(records("c").size(), 24u);
+}
+
+TEST_F(Sweep, DryRunListsWithoutRunning) {
+  const auto r = run_greenbatch("sweep " + kCi + " --dry-run --out " + dir("d"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("24 runs in shard 1/1, 0 already done, 24 to run"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "d" / "runs.jsonl"));
+}
+
+TEST_F(Sweep, SummarizeGivesMeanAndConfidencePerConfiguration) {
+  ASSERT_EQ(run_greenbatch("sweep " + kCi + " --set clock=\"virtual\" --out " + dir("s")).code, 0);
+  const auto r = run_greenbatch("summarize --json " + dir("s"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j.size(), 12u);  // 24 runs, 2 repetitions each
+  for (const auto& g : j) {
+    EXPECT_EQ(g["repetitions"], 2);
+    EXPECT_EQ(g["energy_per_image_j"]["n"], 2);
+    EXPECT_GE(g["latency_p99_s"]["ci95"].get<double>(), 0.0);
+  }
+}
+
+class ExperimentFile : public testing::TempDirTest {
+ protected:
+  void expect_refused(const std::string& body, const std::string& fragment, const std::vector<std::string>& sets = {}) {
+    const std::string p = write("e.toml", body);
+    try {
+      load_experiment(p, sets);
+      FAIL() << "accepted:\n" << body;
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+    }
+  }
+};
+
+constexpr const char* kGood = "models = [\"synthetic\"]\nrates = [16, 32]\npolicies = [\"fixed:16\", \"greedy\"]\n";
+
+TEST_F(ExperimentFile, AGoodFilePlansItsGrid) {
+  const Experiment e = load_experiment(write("good.toml", std::string(kGood) + "repetitions = 3\n"));
+  EXPECT_EQ(e.name, "good");
+  EXPECT_EQ(e.out, "results/good");
+  EXPECT_EQ(plan_runs(e).size(), 2u * 2u * 3u);
+  const Experiment s = load_experiment(write("good.toml", kGood), {"rates=[16,64,128]", "name=\"other\""});
+  EXPECT_EQ(s.rates, (std::vector<double>{16, 64, 128}));
+  EXPECT_EQ(s.name, "other");
+}
+
+TEST_F(ExperimentFile, BadFilesAreRefusedWithTheKeyAndTheLine) {
+  expect_refused(std::string(kGood) + "reqests = 5\n", "e.toml:4: key 'reqests': unknown key");
+  expect_refused(std::string(kGood) + "requests = \"many\"\n", "e.toml:4: key 'requests': expected a whole number");
+  expect_refused("models = [\"synthetic\"]\nrates = []\npolicies = [\"fixed:16\"]\n", "e.toml:2: key 'rates': the list is empty");
+  expect_refused("models = [\"synthetic\"]\nrates = [16]\npolicies = [\"fixed:16\",\n  \"fixd:16\"]\n",
+                 "e.toml:4: key 'policies': --policy 'fixd:16': unknown policy");
+  expect_refused("models = [\"no_such_model\"]\nrates = [16]\npolicies = [\"fixed:16\"]\n",
+                 "e.toml:1: key 'models': model 'no_such_model' not found");
+  expect_refused("models = [\"synthetic\"]\npolicies = [\"fixed:16\"]\n", "key 'rates' is missing");
+  expect_refused(std::string(kGood) + "meter = \"wattmeter\"\n", "e.toml:4: key 'meter'");
+  expect_refused("models = [\"synthetic\"\n", "not valid TOML");
+  expect_refused(kGood, "--set 'rates': expected key=value", {"rates"});
+  expect_refused(kGood, "key 'rates': expected numbers, got a string", {"rates=[16,"});
+  EXPECT_EQ(load_experiment(write("g.toml", kGood), {"device=cuda"}).base.device, "cuda");  // a bare word is a string
+  expect_refused(kGood, "is not a valid TOML key", {"a b=1"});
+  EXPECT_THROW(parse_shard("3/2"), UserError);
+  EXPECT_EQ(parse_shard("2/8"), std::make_pair(2, 8));
+}
+
+TEST_F(ExperimentFile, ShardsAreDisjointAndCoverTheGrid) {
+  const Experiment e = load_experiment(kCi);
+  std::set<std::string> all;
+  for (const auto& p : plan_runs(e)) all.insert(p.key);
+  EXPECT_EQ(all.size(), 24u);
+  std::set<std::string> joined;
+  for (int i = 1; i <= 5; ++i)
+    for (const auto& p : plan_runs(e, i, 5)) EXPECT_TRUE(joined.insert(p.key).second) << p.key;
+  EXPECT_EQ(joined, all);
+  // The random order is the same on every call (seeded), and differs from the grid order.
+  const auto a = plan_runs(e), b = plan_runs(e);
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].key, b[i].key);
+  bool moved = false;
+  for (std::size_t i = 0; i < a.size(); ++i) moved |= a[i].grid_index != i;
+  EXPECT_TRUE(moved);
+}
+
+}  // namespace
+}  // namespace greenbatch

@@ -158,7 +158,7 @@ std::pair<int, int> parse_shard(const std::string& text) {
   return {i, n};
 }
 
-Experiment load_experiment(const std::string& path, const std::vector<std::string>& sets) {
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& sets, bool check_models) {
   toml::table table;
   try {
     table = toml::parse_file(path);
@@ -237,6 +237,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
         parse_synthetic(m);
         return;
       }
+      if (!check_models) return;
       const bool is_path = m.find('/') != std::string::npos || m.ends_with(".pt");
       const fs::path file = is_path ? fs::path(m) : fs::path(b.models_dir) / (m + ".pt");
       if (!fs::exists(file)) {

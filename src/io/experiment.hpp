@@ -35,7 +35,9 @@ struct PlannedRun {
 
 // Loads FILE, applies `--set key=value` overrides (value in TOML syntax: rates=[16,64]),
 // validates every part. Throws UserError ("FILE:LINE: key 'K': what is wrong; accepted ...").
-Experiment load_experiment(const std::string& path, const std::vector<std::string>& sets = {});
+// `check_models` false skips the check that each model can be found (simulate replaces them).
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& sets = {},
+                           bool check_models = true);
 
 // Every run of the grid in the experiment's order, keeping those of shard `index` of `count`
 // (1-based; runs are dealt round-robin over the full grid, so shards are disjoint and whole).

@@ -1,0 +1,317 @@
+// greenbatch profile | simulate | tune: measure a model once per batch size, then predict any
+// rate, arrival process and policy on the virtual clock, and search for the best policy.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "cli/commands.hpp"
+#include "arrivals/schedule.hpp"
+#include "batching/policy.hpp"
+#include "core/error.hpp"
+#include "core/units.hpp"
+#include "engine/profile.hpp"
+#include "io/experiment.hpp"
+#include "io/results.hpp"
+
+namespace greenbatch::cli {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    std::size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+Profile load_profile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UserError(fmt::format("--profile {}: cannot read the file", path));
+  try {
+    return Profile::from_json(nlohmann::json::parse(in), path);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw UserError(fmt::format("--profile {}: not JSON ({})", path, e.what()));
+  }
+}
+
+// ---- profile ----
+struct ProfileCli {
+  RunSpec spec;
+  std::string batch_sizes = "1,2,4,8,16,32,64,128";
+  std::string min_window = "1s";
+  std::string idle_window = "5s";
+  std::string out = "profile.json";
+};
+
+int do_profile(const ProfileCli& c) {
+  ProfileOptions o;
+  o.spec = c.spec;
+  o.spec.idle_window_ns = parse_duration_ns(c.idle_window, "--idle-window");
+  o.min_window_ns = parse_duration_ns(c.min_window, "--min-window");
+  o.batch_sizes.clear();
+  for (const std::string& b : split_list(c.batch_sizes)) {
+    const long long v = parse_integer(b, "--batch-sizes");
+    if (v < 1) throw UserError("--batch-sizes: sizes must be at least 1");
+    o.batch_sizes.push_back(static_cast<std::size_t>(v));
+  }
+  const Profile p = measure_profile(o);
+  append_line_durable(c.out + ".tmp", p.to_json().dump(2));
+  std::filesystem::rename(c.out + ".tmp", c.out);
+  fmt::print("profile of {} on {} ({}), idle {}\n", p.model, p.device, p.meter,
+             p.idle_power_w ? fmt::format("{:.4g} W", *p.idle_power_w) : "not measured");
+  fmt::print("{:>6} {:>8} {:>14} {:>14} {:>16}\n", "batch", "batches", "service med", "p10..p90", "energy J/image");
+  for (const auto& pt : p.points) {
+    fmt::print("{:>6} {:>8} {:>14} {:>14} {:>16}\n", pt.batch_size, pt.batches,
+               format_duration(static_cast<TimeNs>(pt.service_median_s * 1e9)),
+               fmt::format("{:.3g}..{:.3g} ms", pt.service_p10_s * 1e3, pt.service_p90_s * 1e3),
+               pt.energy_per_batch_j ? fmt::format("{:.4g}", *pt.energy_per_batch_j / pt.batch_size) : "n/a");
+  }
+  fmt::print("wrote {}\n", c.out);
+  return 0;
+}
+
+// ---- simulate ----
+struct SimulateCli {
+  std::string profile, rates = "64", policies = "greedy:128", arrivals = "constant", out = "results/simulated", sweep;
+  std::size_t requests = 8192;
+  std::uint64_t seed = 1;
+};
+
+void write_simulated(const RunRecord& rec, const std::string& profile_path, const std::string& out, int repetition,
+                     const std::string& sweep) {
+  nlohmann::json j = run_to_json(rec);
+  j["simulated"] = true;
+  j["profile"] = profile_path;
+  j["repetition"] = repetition;
+  j["sweep"] = sweep.empty() ? nlohmann::json(nullptr) : nlohmann::json(sweep);
+  append_line_durable(out + "/runs.jsonl", j.dump());
+  append_csv(out + "/runs.csv", CsvStyle::kGreenbatch, rec);
+}
+
+int do_simulate(const SimulateCli& c) {
+  std::vector<std::pair<std::string, Profile>> profiles;
+  for (const std::string& path : split_list(c.profile)) profiles.emplace_back(path, load_profile(path));
+  std::vector<std::pair<RunSpec, int>> specs;
+  std::string sweep_name;
+  if (!c.sweep.empty()) {
+    const Experiment e = load_experiment(c.sweep, {}, /*check_models=*/false);
+    sweep_name = e.name;
+    // The file's models are replaced by the profiles' (one profile per model).
+    Experiment one = e;
+    one.models = {one.models.front()};
+    for (const PlannedRun& r : plan_runs(one)) specs.emplace_back(r.spec, r.repetition);
+  } else {
+    for (const std::string& rate : split_list(c.rates)) {
+      for (const std::string& policy : split_list(c.policies)) {
+        RunSpec s;
+        s.rate_hz = parse_double(rate, "--rate");
+        if (!(s.rate_hz > 0)) throw UserError(fmt::format("--rate {}: must be above 0", rate));
+        s.policy = policy;
+        s.arrivals = c.arrivals;
+        s.requests = c.requests;
+        s.requests_given = true;
+        s.seed = c.seed;
+        parse_policy(policy);  // every spec is checked before anything runs
+        specs.emplace_back(s, 0);
+      }
+    }
+    parse_arrivals(c.arrivals);
+  }
+  check_csv_compatible(c.out + "/runs.csv", CsvStyle::kGreenbatch);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::size_t requests = 0;
+  std::size_t runs = 0;
+  for (const auto& [path, p] : profiles)
+  for (const auto& [s, rep] : specs) {
+    const RunRecord rec = simulate_run(p, s);
+    requests += rec.summary.completed;
+    ++runs;
+    write_simulated(rec, path, c.out, rep, sweep_name);
+    const auto& e = rec.result.energy;
+    fmt::print("{:<24} {:>6g}/s {:<18} p99 {:>10}  max {:>10}  avg batch {:>6.2f}  {}\n", rec.model, s.rate_hz, rec.policy,
+               format_duration(static_cast<TimeNs>(rec.summary.latency_s.p99 * 1e9)),
+               format_duration(static_cast<TimeNs>(rec.summary.latency_s.max * 1e9)), rec.summary.avg_batch_size,
+               e.per_image_j ? fmt::format("{:.4g} J/image", *e.per_image_j) : "energy n/a");
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print(stderr, "simulated {} run(s), {} requests, in {:.3f} s; appended to {}/runs.jsonl\n", runs, requests, s,
+             c.out);
+  return 0;
+}
+
+// ---- tune ----
+struct TuneCli {
+  std::string profile, arrivals = "constant", slo = "p99=200ms", out = "results/tune";
+  double rate = 64;
+  std::size_t requests = 2048, cap = 128, top = 5;
+  std::uint64_t seed = 1;
+  bool verify = false;
+};
+
+struct Slo {
+  std::string metric;  // p50, p90, p95, p99, max, mean
+  double limit_s = 0;
+  double of(const Summary& s) const {
+    if (metric == "max") return s.latency_s.max;
+    if (metric == "p99") return s.latency_s.p99;
+    if (metric == "p95") return s.latency_s.p95;
+    if (metric == "p90") return s.latency_s.p90;
+    if (metric == "p50") return s.latency_s.p50;
+    return s.latency_s.mean;
+  }
+};
+
+Slo parse_slo(const std::string& text) {
+  const auto eq = text.find('=');
+  const std::string accepted = "p50, p90, p95, p99, max or mean = a duration, e.g. p99=200ms or max=1s";
+  if (eq == std::string::npos) throw UserError(fmt::format("--slo '{}': expected {}", text, accepted));
+  Slo s{text.substr(0, eq), 0};
+  if (s.metric != "p50" && s.metric != "p90" && s.metric != "p95" && s.metric != "p99" && s.metric != "max" &&
+      s.metric != "mean") {
+    throw UserError(fmt::format("--slo '{}': unknown latency figure '{}'; expected {}", text, s.metric, accepted));
+  }
+  s.limit_s = ns_to_s(parse_duration_ns(text.substr(eq + 1), "--slo"));
+  return s;
+}
+
+struct Candidate {
+  std::string policy;
+  double energy = 0, latency = 0, p99 = 0, max = 0, avg_batch = 0;
+};
+
+int do_tune(const TuneCli& c) {
+  const Profile p = load_profile(c.profile);
+  const Slo slo = parse_slo(c.slo);
+  parse_arrivals(c.arrivals);
+  if (!p.dynamic_energy_j(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
+  std::vector<std::string> policies;
+  for (std::size_t n = 1; n <= c.cap; ++n) policies.push_back(fmt::format("fixed:{}", n));
+  for (std::size_t n = 1; n <= c.cap; ++n) policies.push_back(fmt::format("greedy:{}", n));
+  // Delays on a fine logarithmic grid from 0.5 ms up to the latency target.
+  std::vector<TimeNs> delays;
+  // (rounded to 0.1 ms, or to 1 ms above 10 ms, so that the specs read well).
+  for (double d = 0.5e-3; d < slo.limit_s; d *= 1.25) {
+    const TimeNs unit = d < 0.01 ? 100 * kNsPerUs : kNsPerMs;
+    const TimeNs ns = std::llround(d * 1e9 / static_cast<double>(unit)) * unit;
+    if (delays.empty() || delays.back() != ns) delays.push_back(ns);
+  }
+  for (std::size_t n = 2; n <= c.cap; ++n)
+    for (TimeNs d : delays) policies.push_back(fmt::format("timeout:{}:{}", n, duration_spec(d)));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Candidate> ok;
+  for (const std::string& policy : policies) {
+    RunSpec s;
+    s.rate_hz = c.rate;
+    s.arrivals = c.arrivals;
+    s.policy = policy;
+    s.requests = c.requests;
+    s.requests_given = true;
+    s.seed = c.seed;
+    const RunRecord rec = simulate_run(p, s);
+    const double lat = slo.of(rec.summary);
+    if (lat <= slo.limit_s && rec.result.energy.per_image_j) {
+      ok.push_back({rec.policy, *rec.result.energy.per_image_j, lat, rec.summary.latency_s.p99, rec.summary.latency_s.max,
+                    rec.summary.avg_batch_size});
+    }
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print("tune: {} policies simulated in {:.2f} s ({} at {:g}/s, {} requests each); {} meet {} <= {}\n",
+             policies.size(), secs, c.arrivals, c.rate, c.requests, ok.size(), slo.metric,
+             format_duration(static_cast<TimeNs>(slo.limit_s * 1e9)));
+  if (ok.empty()) {
+    fmt::print("no policy meets the target at this rate: the model is too slow for it, or the target too tight\n");
+    return 1;
+  }
+  std::stable_sort(ok.begin(), ok.end(), [](const Candidate& a, const Candidate& b) { return a.energy < b.energy; });
+  fmt::print("{:<20} {:>16} {:>12} {:>12} {:>10}\n", "policy", "energy J/image", "p99", "max", "avg batch");
+  for (std::size_t i = 0; i < std::min(c.top, ok.size()); ++i) {
+    const Candidate& k = ok[i];
+    fmt::print("{:<20} {:>16.5g} {:>12} {:>12} {:>10.2f}\n", k.policy, k.energy,
+               format_duration(static_cast<TimeNs>(k.p99 * 1e9)), format_duration(static_cast<TimeNs>(k.max * 1e9)),
+               k.avg_batch);
+  }
+  if (!c.verify) return 0;
+  fmt::print("verifying the best {} for real ({} on {}):\n", std::min<std::size_t>(3, ok.size()), p.model, p.device);
+  for (std::size_t i = 0; i < std::min<std::size_t>(3, ok.size()); ++i) {
+    RunSpec s;
+    s.model = p.model;
+    s.device = p.device == "synthetic" ? "cpu" : p.device;
+    s.meter = p.meter;
+    s.rate_hz = c.rate;
+    s.arrivals = c.arrivals;
+    s.policy = ok[i].policy;
+    s.requests = c.requests;
+    s.requests_given = true;
+    s.seed = c.seed;
+    s.idle_window_ns = 0;
+    PreparedRun run(s);
+    const RunRecord rec = run.execute();
+    append_line_durable(c.out + "/runs.jsonl", run_to_json(rec).dump());
+    const auto& e = rec.result.energy;
+    fmt::print("  {:<20} predicted {:.5g} J/image, {} {}; measured {} J/image, {} {}\n", ok[i].policy, ok[i].energy,
+               slo.metric, format_duration(static_cast<TimeNs>(ok[i].latency * 1e9)),
+               e.per_image_j ? fmt::format("{:.5g}", *e.per_image_j) : "n/a", slo.metric,
+               format_duration(static_cast<TimeNs>(slo.of(rec.summary) * 1e9)));
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_profile_commands(CLI::App& app, Action& action) {
+  auto pc = std::make_shared<ProfileCli>();
+  CLI::App* prof = app.add_subcommand("profile", "Measure service time and energy per batch size (for simulate and tune)");
+  prof->add_option("--model", pc->spec.model, "Model (as for run)")->required();
+  prof->add_option("--device", pc->spec.device, "cpu, cuda, cuda:N")->capture_default_str();
+  prof->add_option("--meter", pc->spec.meter, "Energy meter (as for run)")->capture_default_str();
+  prof->add_option("--clock", pc->spec.clock, "real, or virtual (synthetic models: instant and exact)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"real", "virtual"}));
+  prof->add_option("--batch-sizes", pc->batch_sizes, "Comma-separated batch sizes")->capture_default_str();
+  prof->add_option("--min-window", pc->min_window, "Measure each batch size at least this long")->capture_default_str();
+  prof->add_option("--idle-window", pc->idle_window, "Idle power measured first over this window")->capture_default_str();
+  prof->add_option("--threads", pc->spec.threads, "CPU threads (0: all)")->capture_default_str();
+  prof->add_option("--preprocess", pc->spec.preprocess, "cached or per-request")->capture_default_str();
+  prof->add_option("--models-dir", pc->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
+  prof->add_option("--images", pc->spec.images_dir, "JPEG images folder")->capture_default_str();
+  prof->add_option("--warmup-batches", pc->spec.warmup_batches, "Warm-up batches")->capture_default_str();
+  prof->add_option("--warmup-batch-size", pc->spec.warmup_batch_size, "Warm-up batch size")->capture_default_str();
+  prof->add_option("--out", pc->out, "Profile file to write")->capture_default_str();
+  prof->callback([&action, pc] { action = [pc] { return do_profile(*pc); }; });
+
+  auto sc = std::make_shared<SimulateCli>();
+  CLI::App* sim = app.add_subcommand("simulate", "Predict runs from a profile on the virtual clock (same outputs as run)");
+  sim->add_option("--profile", sc->profile, "Profile(s) from greenbatch profile, comma-separated (one per model)")->required();
+  sim->add_option("--rate", sc->rates, "Rate(s), comma-separated: 16,32,64,128")->capture_default_str();
+  sim->add_option("--policy", sc->policies, "Policy(ies), comma-separated")->capture_default_str();
+  sim->add_option("--arrivals", sc->arrivals, "Arrival process (as for run)")->capture_default_str();
+  sim->add_option("--requests", sc->requests, "Requests per run")->capture_default_str();
+  sim->add_option("--seed", sc->seed, "Seed")->capture_default_str();
+  sim->add_option("--sweep", sc->sweep, "Simulate the grid of an experiment file instead (its models are replaced by the profile's)");
+  sim->add_option("--out", sc->out, "Results folder")->capture_default_str();
+  sim->callback([&action, sc] { action = [sc] { return do_simulate(*sc); }; });
+
+  auto tc = std::make_shared<TuneCli>();
+  CLI::App* tune = app.add_subcommand("tune", "Search fixed, greedy and timeout policies for the least energy under a latency target");
+  tune->add_option("--profile", tc->profile, "Profile from greenbatch profile")->required();
+  tune->add_option("--rate", tc->rate, "Request rate")->capture_default_str();
+  tune->add_option("--arrivals", tc->arrivals, "Arrival process")->capture_default_str();
+  tune->add_option("--slo", tc->slo, "Latency target: p50|p90|p95|p99|max|mean=DURATION")->capture_default_str();
+  tune->add_option("--requests", tc->requests, "Requests per simulated run")->capture_default_str();
+  tune->add_option("--cap", tc->cap, "Largest batch size searched")->capture_default_str();
+  tune->add_option("--top", tc->top, "How many of the best to print")->capture_default_str();
+  tune->add_option("--seed", tc->seed, "Seed")->capture_default_str();
+  tune->add_flag("--verify", tc->verify, "Run the best three for real and compare");
+  tune->add_option("--out", tc->out, "Where --verify appends its runs")->capture_default_str();
+  tune->callback([&action, tc] { action = [tc] { return do_tune(*tc); }; });
+}
+
+}  // namespace greenbatch::cli

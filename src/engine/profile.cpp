@@ -1,0 +1,307 @@
+#include "engine/profile.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "arrivals/schedule.hpp"
+#include "batching/policy.hpp"
+#include "build_info.hpp"
+#include "core/error.hpp"
+#include "core/stats.hpp"
+#include "core/sysinfo.hpp"
+
+namespace greenbatch {
+
+namespace {
+
+// Linear interpolation over (batch size, value) points; extrapolated from the nearest two.
+double interpolate(const std::vector<std::pair<double, double>>& pts, double x) {
+  if (pts.size() == 1) return pts.front().second * x / pts.front().first;  // proportional from one point
+  std::size_t i = 1;
+  while (i + 1 < pts.size() && pts[i].first < x) ++i;
+  const auto& [x0, y0] = pts[i - 1];
+  const auto& [x1, y1] = pts[i];
+  const double y = y0 + (y1 - y0) * (x - x0) / (x1 - x0);
+  return std::max(0.0, y);
+}
+
+nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+std::optional<double> opt_from(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  return j[key].get<double>();
+}
+
+}  // namespace
+
+double Profile::service_s(std::size_t batch) const {
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& p : points) pts.emplace_back(static_cast<double>(p.batch_size), p.service_median_s);
+  return interpolate(pts, static_cast<double>(batch));
+}
+
+double Profile::draw_service_s(std::size_t batch, double idle_s, double u) const {
+  auto at = [u](const std::vector<double>& q) {
+    const double pos = u * static_cast<double>(q.size() - 1);
+    const auto lo = static_cast<std::size_t>(pos);
+    const std::size_t hi = std::min(lo + 1, q.size() - 1);
+    return q[lo] + (q[hi] - q[lo]) * (pos - static_cast<double>(lo));
+  };
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& p : points) {
+    double v = p.service_median_s;
+    if (!p.quantiles_s.empty()) {
+      v = at(p.quantiles_s);
+      // A step, not a blend: on the CPU measured (validate.sh) a batch after 20 ms of idleness
+      // was as slow as one after 200 ms; a log-time blend underestimated both.
+      if (!p.after_idle_quantiles_s.empty() && idle_s > 1e-3) v = at(p.after_idle_quantiles_s);
+    }
+    pts.emplace_back(static_cast<double>(p.batch_size), v);
+  }
+  return interpolate(pts, static_cast<double>(batch));
+}
+
+std::optional<double> Profile::dynamic_power_w(std::size_t batch) const {
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& p : points) {
+    if (!p.dynamic_energy_per_batch_j || p.service_mean_s <= 0) return std::nullopt;
+    pts.emplace_back(static_cast<double>(p.batch_size), *p.dynamic_energy_per_batch_j / p.service_mean_s);
+  }
+  if (pts.size() == 1) return pts.front().second;  // power does not scale like energy
+  return interpolate(pts, static_cast<double>(batch));
+}
+
+std::optional<double> Profile::dynamic_energy_j(std::size_t batch) const {
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& p : points) {
+    if (!p.dynamic_energy_per_batch_j) return std::nullopt;
+    pts.emplace_back(static_cast<double>(p.batch_size), *p.dynamic_energy_per_batch_j);
+  }
+  return interpolate(pts, static_cast<double>(batch));
+}
+
+nlohmann::json Profile::to_json() const {
+  nlohmann::json pts = nlohmann::json::array();
+  for (const auto& p : points) {
+    pts.push_back({{"batch_size", p.batch_size},
+                   {"batches", p.batches},
+                   {"service_s",
+                    {{"median", p.service_median_s},
+                     {"mean", p.service_mean_s},
+                     {"p10", p.service_p10_s},
+                     {"p90", p.service_p90_s},
+                     {"std", p.service_std_s}}},
+                   {"energy_per_batch_j", opt(p.energy_per_batch_j)},
+                   {"energy_per_image_j",
+                    p.energy_per_batch_j ? nlohmann::json(*p.energy_per_batch_j / static_cast<double>(p.batch_size))
+                                         : nlohmann::json(nullptr)},
+                   {"dynamic_energy_per_batch_j", opt(p.dynamic_energy_per_batch_j)},
+                   {"window_s", p.window_s},
+                   {"service_quantiles_s", {{"back_to_back", p.quantiles_s}, {"after_idle", p.after_idle_quantiles_s}}},
+                   {"after_idle_gap_s", p.after_idle_gap_s}});
+  }
+  nlohmann::json j = meta;
+  j["schema"] = kProfileSchema;
+  j["model"] = model;
+  j["device"] = device;
+  j["meter"] = meter;
+  j["idle_power_w"] = opt(idle_power_w);
+  j["points"] = pts;
+  return j;
+}
+
+Profile Profile::from_json(const nlohmann::json& j, const std::string& source) {
+  try {
+    if (!j.is_object() || !j.contains("schema") || !j["schema"].is_string() || j["schema"] != kProfileSchema) {
+      throw UserError(fmt::format("profile {}: not a greenbatch profile (schema {} expected)", source, kProfileSchema));
+    }
+    Profile p;
+    p.model = j.at("model");
+    p.device = j.at("device");
+    p.meter = j.at("meter");
+    p.idle_power_w = opt_from(j, "idle_power_w");
+    p.meta = j;
+    p.meta.erase("points");
+    for (const auto& q : j.at("points")) {
+      ProfilePoint pt;
+      pt.batch_size = q.at("batch_size");
+      pt.batches = q.at("batches");
+      const auto& s = q.at("service_s");
+      pt.service_median_s = s.at("median");
+      pt.service_mean_s = s.at("mean");
+      pt.service_p10_s = s.at("p10");
+      pt.service_p90_s = s.at("p90");
+      pt.service_std_s = s.at("std");
+      pt.energy_per_batch_j = opt_from(q, "energy_per_batch_j");
+      pt.dynamic_energy_per_batch_j = opt_from(q, "dynamic_energy_per_batch_j");
+      pt.window_s = q.at("window_s");
+      if (q.contains("service_quantiles_s")) {
+        pt.quantiles_s = q["service_quantiles_s"].value("back_to_back", std::vector<double>{});
+        pt.after_idle_quantiles_s = q["service_quantiles_s"].value("after_idle", std::vector<double>{});
+      }
+      pt.after_idle_gap_s = q.value("after_idle_gap_s", 0.0);
+      p.points.push_back(pt);
+    }
+    if (p.points.empty()) throw UserError(fmt::format("profile {}: no batch sizes", source));
+    std::sort(p.points.begin(), p.points.end(), [](auto& a, auto& b) { return a.batch_size < b.batch_size; });
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(fmt::format("profile {}: malformed ({})", source, e.what()));
+  }
+}
+
+Profile measure_profile(const ProfileOptions& o) {
+  if (o.batch_sizes.empty()) throw UserError("--batch-sizes: give at least one batch size");
+  Profile prof;
+  RunSession session;
+  std::optional<double> idle;
+  for (std::size_t b : o.batch_sizes) {
+    if (b == 0) throw UserError("--batch-sizes: sizes must be at least 1");
+    // A probe of a few batches estimates the service time; then enough batches to fill the window.
+    RunSpec spec = o.spec;
+    spec.policy = fmt::format("fixed:{}", b);
+    spec.arrivals = "constant";
+    spec.rate_hz = 1e9;  // every request has arrived before the first dispatch: batches back to back
+    spec.requests = b * 3;
+    spec.requests_given = true;
+    spec.meter = "none";
+    spec.idle_window_ns = 0;
+    double probe_s = 0;
+    {
+      PreparedRun probe(spec, &session);
+      const RunRecord r = probe.execute();
+      if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
+      probe_s = r.summary.duration_s / 3;
+    }
+    const auto needed = static_cast<std::size_t>(std::ceil(ns_to_s(o.min_window_ns) / std::max(probe_s, 1e-9)));
+    const std::size_t batches = std::clamp<std::size_t>(needed, o.min_batches, 100000);
+    spec.requests = b * batches;
+    spec.meter = o.spec.meter;
+    spec.idle_window_ns = idle ? 0 : o.spec.idle_window_ns;  // idle power once, first
+    PreparedRun run(spec, &session);
+    const RunRecord r = run.execute();
+    if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
+    if (!idle) idle = r.result.energy.idle_power_w;
+    auto service_times = [](const RunRecord& rr) {
+      std::vector<double> v;
+      for (const BatchRecord& br : rr.result.batches) v.push_back(ns_to_s(br.end_ns - br.start_ns));
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    auto quantiles = [](const std::vector<double>& sorted) {
+      std::vector<double> q;
+      for (int k = 0; k <= 20; ++k) q.push_back(percentile_sorted(sorted, 5.0 * k));
+      return q;
+    };
+    const std::vector<double> svc = service_times(r);
+    ProfilePoint pt;
+    pt.quantiles_s = quantiles(svc);
+    {
+      // The same batch size arriving all at once every `gap`: the server idles (3x the service
+      // time or more) before each batch, as it does at low request rates.
+      const double gap = std::max(4 * percentile_sorted(svc, 50), 0.2);
+      const auto k = std::clamp<std::size_t>(
+          static_cast<std::size_t>(std::ceil(ns_to_s(o.min_window_ns) / gap)), o.min_batches, 50);
+      RunSpec idle_spec = spec;
+      idle_spec.meter = "none";
+      idle_spec.idle_window_ns = 0;
+      idle_spec.rate_hz = static_cast<double>(b) / gap;
+      idle_spec.requests = b * k;
+      PreparedRun spaced(idle_spec, &session);
+      const RunRecord sr = spaced.execute();
+      if (!sr.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, sr.result.error));
+      pt.after_idle_quantiles_s = quantiles(service_times(sr));
+      pt.after_idle_gap_s = gap - percentile_sorted(svc, 50);
+    }
+    pt.batch_size = b;
+    pt.batches = svc.size();
+    pt.service_median_s = percentile_sorted(svc, 50);
+    pt.service_mean_s = mean(svc);
+    pt.service_p10_s = percentile_sorted(svc, 10);
+    pt.service_p90_s = percentile_sorted(svc, 90);
+    pt.service_std_s = stddev(svc);
+    pt.window_s = r.summary.duration_s;
+    const Energy& e = r.result.energy;
+    if (e.joules) {
+      pt.energy_per_batch_j = *e.joules / static_cast<double>(svc.size());
+      // Busy energy above idle: the window's energy minus idle power over it, per batch.
+      if (idle) pt.dynamic_energy_per_batch_j = (*e.joules - *idle * e.window_s) / static_cast<double>(svc.size());
+    }
+    prof.points.push_back(pt);
+    if (prof.model.empty()) {
+      prof.model = r.model;
+      prof.device = r.device;
+      prof.meter = r.meter;
+      prof.meta = {{"created_utc", utc_now_iso8601()}, {"host", hostname()},         {"tool_version", build::kVersion},
+                   {"git_rev", build::kGitRev},         {"backend", r.backend},      {"clock", r.clock}};
+    }
+  }
+  prof.idle_power_w = idle;
+  std::sort(prof.points.begin(), prof.points.end(), [](auto& a, auto& b) { return a.batch_size < b.batch_size; });
+  return prof;
+}
+
+void ProfileBackend::run(std::size_t, std::size_t count) {
+  const TimeNs now = clock_.now();
+  const double idle_s = last_end_ns_ ? ns_to_s(now - *last_end_ns_) : 1e9;  // the first batch follows idleness
+  const double s = profile_.draw_service_s(count, idle_s, rng_.uniform01());
+  clock_.sleep_until(now + static_cast<TimeNs>(std::llround(s * 1e9)));
+  last_end_ns_ = clock_.now();
+}
+
+Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) {
+  Energy e;
+  e.method = "simulated";
+  e.window_s = ns_to_s(now - start_ns_);
+  if (!profile_.idle_power_w || !profile_.dynamic_power_w(1)) {
+    e.reason = "the profile has no energy figures (it was measured without an energy meter)";
+    return e;
+  }
+  double dynamic = 0, busy_s = 0;
+  for (const BatchRecord& b : batches) {
+    const double d = ns_to_s(b.end_ns - b.start_ns);
+    dynamic += *profile_.dynamic_power_w(b.size) * d;
+    busy_s += d;
+  }
+  e.measured = true;
+  e.idle_power_w = profile_.idle_power_w;
+  e.joules = *profile_.idle_power_w * e.window_s + dynamic;
+  if (images > 0) {
+    e.per_image_j = *e.joules / static_cast<double>(images);
+    e.dynamic_per_image_j = dynamic / static_cast<double>(images);
+  }
+  if (e.window_s > 0) e.avg_power_w = *e.joules / e.window_s;
+  if (busy_s > 0) e.busy_power_w = *profile_.idle_power_w + dynamic / busy_s;
+  return e;
+}
+
+RunRecord simulate_run(const Profile& profile, const RunSpec& spec) {
+  VirtualClock clock;
+  ProfileBackend backend(profile, clock, spec.seed);
+  ProfileMeter meter(profile);
+  const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
+  const auto policy = parse_policy(spec.policy);
+  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
+  RunRecord rec;
+  rec.model = profile.model;
+  rec.device = profile.device;
+  rec.clock = "virtual";
+  rec.arrivals = arrivals.text;
+  rec.policy = policy->spec();
+  rec.meter = meter.spec();
+  rec.seed = spec.seed;
+  rec.rate_hz = spec.rate_hz;
+  rec.started_utc = utc_now_iso8601();
+  rec.host = hostname();
+  rec.tool_version = build::kVersion;
+  rec.git_rev = build::kGitRev;
+  rec.backend = {{"backend", "simulated"}, {"profile_model", profile.model}, {"profile_meter", profile.meter}};
+  rec.result = run_engine(generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed), *policy,
+                          backend, meter, clock);
+  rec.requests = rec.result.requests();
+  rec.summary = summarize(rec.result);
+  return rec;
+}
+
+}  // namespace greenbatch

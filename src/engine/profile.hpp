@@ -1,0 +1,97 @@
+#pragma once
+// A short measured profile of a model (service time and energy per batch size) and the parts
+// that replay it: a backend and a meter driven by the profile, for the engine on the virtual
+// clock. Together they are the simulator: any rate, arrival process and policy in milliseconds.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "arrivals/rng.hpp"
+#include "backends/backend.hpp"
+#include "core/clock.hpp"
+#include "energy/meter.hpp"
+#include "engine/execute.hpp"
+
+namespace greenbatch {
+
+inline constexpr const char* kProfileSchema = "greenbatch.profile/1";
+
+struct ProfilePoint {
+  std::size_t batch_size = 0;
+  std::size_t batches = 0;
+  double service_median_s = 0, service_mean_s = 0, service_p10_s = 0, service_p90_s = 0, service_std_s = 0;
+  std::optional<double> energy_per_batch_j;          // the meter's joules over back-to-back batches / batches
+  std::optional<double> dynamic_energy_per_batch_j;  // above idle power
+  double window_s = 0;
+  // Service time distributions, 21 quantiles (0, 5, ..., 100 %): batches back to back, and
+  // batches that follow an idle server (caches cold, threads asleep: slower on a CPU).
+  std::vector<double> quantiles_s, after_idle_quantiles_s;
+  double after_idle_gap_s = 0;  // how long the server idled before each of those batches (about)
+};
+
+struct Profile {
+  std::string model, device, meter;
+  std::optional<double> idle_power_w;
+  std::vector<ProfilePoint> points;  // ascending batch sizes
+  nlohmann::json meta;               // host, versions, backend facts, created_utc
+
+  // Piecewise-linear in the batch size between measured sizes; linear beyond the last two.
+  double service_s(std::size_t batch) const;  // the median, back to back
+  // A draw from the service-time distribution: quantile u in [0, 1), after the server idled for
+  // `idle_s` (0: back to back): the after-idle quantiles once it idled over 1 ms.
+  double draw_service_s(std::size_t batch, double idle_s, double u) const;
+  std::optional<double> dynamic_energy_j(std::size_t batch) const;
+  // Power above idle while a batch of this size runs (its dynamic energy over its mean time).
+  std::optional<double> dynamic_power_w(std::size_t batch) const;
+  nlohmann::json to_json() const;
+  static Profile from_json(const nlohmann::json& j, const std::string& source);  // throws UserError
+};
+
+struct ProfileOptions {
+  RunSpec spec;  // model, device, meter, clock, warm-up, idle window...
+  std::vector<std::size_t> batch_sizes{1, 2, 4, 8, 16, 32, 64, 128};
+  TimeNs min_window_ns = kNsPerS;  // at least this long per batch size (and ten sensor updates)
+  std::size_t min_batches = 5;
+};
+
+// Measures the profile: per batch size, batches back to back through the engine (every request
+// already waiting, fixed:B) with the run's meter. Throws UserError on bad input.
+Profile measure_profile(const ProfileOptions& o);
+
+// The backend of a simulation: sleeps (on the virtual clock) a service time drawn, with a seed,
+// from the profile's distribution for the batch size and the time the server idled before it.
+class ProfileBackend final : public Backend {
+ public:
+  ProfileBackend(const Profile& p, Clock& clock, std::uint64_t seed) : profile_(p), clock_(clock), rng_(seed) {}
+  void run(std::size_t, std::size_t count) override;
+  std::string model() const override { return profile_.model; }
+  std::string device() const override { return profile_.device; }
+  bool follows_clock() const override { return true; }
+
+ private:
+  const Profile& profile_;
+  Clock& clock_;
+  Rng rng_;
+  std::optional<TimeNs> last_end_ns_;
+};
+
+// The meter of a simulation: idle power over the window plus, for each batch, the profile's
+// power above idle for its size times the batch's (simulated) duration.
+class ProfileMeter final : public EnergyMeter {
+ public:
+  explicit ProfileMeter(const Profile& p) : profile_(p) {}
+  std::string spec() const override { return "profile:" + profile_.meter; }
+  void start(TimeNs now) override { start_ns_ = now; }
+  Energy stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) override;
+  bool follows_clock() const override { return true; }
+
+ private:
+  const Profile& profile_;
+  TimeNs start_ns_ = 0;
+};
+
+// One simulated run: the schedule of `spec` (rate, arrivals, requests, seed, policy) through the
+// profile on the virtual clock. The record says simulated and which profile.
+RunRecord simulate_run(const Profile& profile, const RunSpec& spec);
+
+}  // namespace greenbatch

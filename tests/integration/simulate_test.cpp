@@ -1,0 +1,125 @@
+// profile, simulate and tune: the simulator agrees with real runs of the synthetic backend, and
+// tune finds an optimum derived by hand.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "engine/profile.hpp"
+#include "io/records.hpp"
+#include "support/cli.hpp"
+#include "support/temp_dir.hpp"
+
+namespace greenbatch {
+namespace {
+
+using testing::run_greenbatch;
+
+Profile synthetic_profile(const std::string& model, std::vector<std::size_t> sizes = {1, 2, 4, 8, 16, 32, 64, 128}) {
+  ProfileOptions o;
+  o.spec.model = model;
+  o.spec.clock = "virtual";
+  o.spec.meter = "modelled:idle=50W,busy=150W";
+  o.batch_sizes = std::move(sizes);
+  return measure_profile(o);
+}
+
+TEST(Profile, ASyntheticProfileIsExact) {
+  const Profile p = synthetic_profile("synthetic:base=2ms,per_item=100us");
+  ASSERT_EQ(p.points.size(), 8u);
+  EXPECT_DOUBLE_EQ(*p.idle_power_w, 50.0);
+  for (const ProfilePoint& pt : p.points) {
+    const double service = 0.002 + 0.0001 * static_cast<double>(pt.batch_size);
+    EXPECT_NEAR(pt.service_median_s, service, 1e-12);
+    EXPECT_NEAR(*pt.dynamic_energy_per_batch_j, 100.0 * service, 1e-9);  // 100 W above idle while busy
+    EXPECT_GE(pt.window_s, 1.0);                                          // the default 1 s window
+    EXPECT_GE(pt.batches, 5u);
+  }
+  // Between and beyond the measured sizes: linear.
+  EXPECT_NEAR(p.service_s(24), 0.002 + 0.0024, 1e-12);
+  EXPECT_NEAR(p.service_s(256), 0.002 + 0.0256, 1e-12);
+  const Profile back = Profile::from_json(p.to_json(), "round trip");
+  EXPECT_EQ(back.points.size(), 8u);
+  EXPECT_DOUBLE_EQ(back.service_s(24), p.service_s(24));
+}
+
+TEST(Simulate, EqualsARunOfTheSyntheticBackend) {
+  const std::string model = "synthetic:base=2ms,per_item=100us";
+  const Profile p = synthetic_profile(model);
+  for (const char* policy : {"fixed:16", "greedy:128", "timeout:8:20ms", "fixed:3"}) {
+    for (const char* arrivals : {"constant", "poisson", "bursty"}) {
+      RunSpec s;
+      s.model = model;
+      s.clock = "virtual";
+      s.meter = "modelled:idle=50W,busy=150W";
+      s.rate_hz = 300;
+      s.arrivals = arrivals;
+      s.policy = policy;
+      s.requests = 3000;
+      s.requests_given = true;
+      s.seed = 5;
+      PreparedRun real(s);
+      const RunRecord r = real.execute();
+      const RunRecord m = simulate_run(p, s);
+      SCOPED_TRACE(std::string(policy) + " " + arrivals);
+      EXPECT_EQ(m.summary.batches, r.summary.batches);
+      for (auto [a, b] : {std::pair{m.summary.latency_s.p99, r.summary.latency_s.p99},
+                          std::pair{m.summary.latency_s.max, r.summary.latency_s.max},
+                          std::pair{m.summary.latency_s.mean, r.summary.latency_s.mean},
+                          std::pair{*m.result.energy.per_image_j, *r.result.energy.per_image_j}}) {
+        EXPECT_NEAR(a, b, 0.01 * b);
+      }
+    }
+  }
+}
+
+class Tune : public testing::TempDirTest {};
+
+TEST_F(Tune, FindsTheOptimumDerivedByHand) {
+  // Service 10 ms + 1 ms per image; 100 requests/s, constant. fixed:N waits for N arrivals
+  // (10 ms apart) and serves them in 10 + N ms, so its oldest request waits 10 (N - 1) + 10 + N
+  // = 11 N ms; the energy per image above idle, 100 W x (10 + N) ms / N, falls with N. Under a
+  // 200 ms maximum the optimum is the largest N with 11 N <= 200: N = 18 (198 ms).
+  const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms");
+  const std::string file = write("p.json", p.to_json().dump());
+  const auto r = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=200ms --top 3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto line = r.output.find("\nfixed:18 ");
+  ASSERT_NE(line, std::string::npos) << r.output;
+  const auto header = r.output.find("policy");
+  EXPECT_LT(header, line);
+  EXPECT_EQ(r.output.find('\n', header) , line) << "fixed:18 is not first:\n" << r.output;
+  EXPECT_NE(r.output.find("198 ms"), std::string::npos) << r.output;
+  // A target no policy can meet is a clear answer, not a crash.
+  const auto none = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=5ms");
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.output.find("no policy meets the target"), std::string::npos) << none.output;
+}
+
+TEST_F(Tune, SimulateWritesRunsMarkedSimulatedAndTheWholePaperGrid) {
+  const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms", {1, 16, 128});
+  const std::string file = write("p.json", p.to_json().dump());
+  const std::string profiles = file + "," + file + "," + file + "," + file + "," + file;
+  const auto r = run_greenbatch("simulate --profile " + profiles + " --sweep " + std::string(GB_SOURCE_DIR) +
+                                "/configs/paper.toml --out " + (dir_ / "sim").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto recs = read_jsonl((dir_ / "sim" / "runs.jsonl").string());
+  ASSERT_EQ(recs.size(), 100u);  // 5 models x 4 rates x 5 policies
+  for (const auto& rec : recs) {
+    EXPECT_TRUE(rec["simulated"].get<bool>());
+    EXPECT_EQ(rec["clock"], "virtual");
+    EXPECT_EQ(rec["sweep"], "paper");
+    EXPECT_TRUE(is_complete(rec));
+    EXPECT_TRUE(rec["energy"]["per_image_j"].is_number());
+  }
+  const auto list = run_greenbatch("simulate --profile " + file + " --rate 16,64 --policy fixed:16,greedy:128 --out " +
+                                   (dir_ / "sim2").string());
+  ASSERT_EQ(list.code, 0) << list.output;
+  EXPECT_EQ(read_jsonl((dir_ / "sim2" / "runs.jsonl").string()).size(), 4u);
+  const auto bad = run_greenbatch("simulate --profile " + write("junk.json", "{\"schema\": 1}") + " --out " +
+                                  (dir_ / "sim3").string());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("not a greenbatch profile"), std::string::npos) << bad.output;
+}
+
+}  // namespace
+}  // namespace greenbatch

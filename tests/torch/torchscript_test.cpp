@@ -55,6 +55,13 @@ TEST(TorchScript, ATinyModelRunsBatchesAndDescribesItself) {
   EXPECT_GE(f["threads"].get<int>(), 1);
 }
 
+TEST(TorchScript, AnyTorchScriptFileRunsByItsPath) {
+  auto b = make_torchscript_backend(options(std::string(GB_TEST_MODELS) + "/tiny_cnn.pt"));
+  b->run(0, 3);
+  EXPECT_EQ(b->model(), "tiny_cnn");  // the file's stem
+  EXPECT_EQ(b->facts()["model_path"], std::string(GB_TEST_MODELS) + "/tiny_cnn.pt");
+}
+
 TEST(TorchScript, PerRequestPreprocessingRuns) {
   auto o = options("tiny_cnn");
   o.preprocess = "per-request";

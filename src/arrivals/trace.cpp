@@ -57,14 +57,12 @@ std::vector<TimeNs> read_trace(const std::string& path) {
     const auto cells = split_csv(line);
     if (first_line) {
       first_line = false;
-      double probe = 0;
       bool numeric = true;
       try {
-        probe = parse_double(cells[0], "trace");
+        parse_double(cells[0], "trace");
       } catch (const UserError&) {
         numeric = false;
       }
-      (void)probe;
       if (!numeric || cells.size() > 1) {
         if (numeric) {
           throw UserError(fmt::format(

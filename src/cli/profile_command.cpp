@@ -70,7 +70,7 @@ int do_profile(const ProfileCli& c) {
   fmt::print("{:>6} {:>8} {:>14} {:>14} {:>16}\n", "batch", "batches", "service med", "p10..p90", "energy J/image");
   for (const auto& pt : p.points) {
     fmt::print("{:>6} {:>8} {:>14} {:>14} {:>16}\n", pt.batch_size, pt.batches,
-               format_duration(static_cast<TimeNs>(pt.service_median_s * 1e9)),
+               format_duration_s(pt.service_median_s),
                fmt::format("{:.3g}..{:.3g} ms", pt.service_p10_s * 1e3, pt.service_p90_s * 1e3),
                pt.energy_per_batch_j ? fmt::format("{:.4g}", *pt.energy_per_batch_j / pt.batch_size) : "n/a");
   }
@@ -137,8 +137,8 @@ int do_simulate(const SimulateCli& c) {
     write_simulated(rec, path, c.out, rep, sweep_name);
     const auto& e = rec.result.energy;
     fmt::print("{:<24} {:>6g}/s {:<18} p99 {:>10}  max {:>10}  avg batch {:>6.2f}  {}\n", rec.model, s.rate_hz, rec.policy,
-               format_duration(static_cast<TimeNs>(rec.summary.latency_s.p99 * 1e9)),
-               format_duration(static_cast<TimeNs>(rec.summary.latency_s.max * 1e9)), rec.summary.avg_batch_size,
+               format_duration_s(rec.summary.latency_s.p99),
+               format_duration_s(rec.summary.latency_s.max), rec.summary.avg_batch_size,
                e.per_image_j ? fmt::format("{:.4g} J/image", *e.per_image_j) : "energy n/a");
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -191,7 +191,7 @@ int do_tune(const TuneCli& c) {
   const Profile p = load_profile(c.profile);
   const Slo slo = parse_slo(c.slo);
   parse_arrivals(c.arrivals);
-  if (!p.dynamic_energy_j(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
+  if (!p.dynamic_power_w(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
   std::vector<std::string> policies;
   for (std::size_t n = 1; n <= c.cap; ++n) policies.push_back(fmt::format("fixed:{}", n));
   for (std::size_t n = 1; n <= c.cap; ++n) policies.push_back(fmt::format("greedy:{}", n));
@@ -225,7 +225,7 @@ int do_tune(const TuneCli& c) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("tune: {} policies simulated in {:.2f} s ({} at {:g}/s, {} requests each); {} meet {} <= {}\n",
              policies.size(), secs, c.arrivals, c.rate, c.requests, ok.size(), slo.metric,
-             format_duration(static_cast<TimeNs>(slo.limit_s * 1e9)));
+             format_duration_s(slo.limit_s));
   if (ok.empty()) {
     fmt::print("no policy meets the target at this rate: the model is too slow for it, or the target too tight\n");
     return 1;
@@ -235,7 +235,7 @@ int do_tune(const TuneCli& c) {
   for (std::size_t i = 0; i < std::min(c.top, ok.size()); ++i) {
     const Candidate& k = ok[i];
     fmt::print("{:<20} {:>16.5g} {:>12} {:>12} {:>10.2f}\n", k.policy, k.energy,
-               format_duration(static_cast<TimeNs>(k.p99 * 1e9)), format_duration(static_cast<TimeNs>(k.max * 1e9)),
+               format_duration_s(k.p99), format_duration_s(k.max),
                k.avg_batch);
   }
   if (!c.verify) return 0;
@@ -257,9 +257,9 @@ int do_tune(const TuneCli& c) {
     append_line_durable(c.out + "/runs.jsonl", run_to_json(rec).dump());
     const auto& e = rec.result.energy;
     fmt::print("  {:<20} predicted {:.5g} J/image, {} {}; measured {} J/image, {} {}\n", ok[i].policy, ok[i].energy,
-               slo.metric, format_duration(static_cast<TimeNs>(ok[i].latency * 1e9)),
+               slo.metric, format_duration_s(ok[i].latency),
                e.per_image_j ? fmt::format("{:.5g}", *e.per_image_j) : "n/a", slo.metric,
-               format_duration(static_cast<TimeNs>(slo.of(rec.summary) * 1e9)));
+               format_duration_s(slo.of(rec.summary)));
   }
   return 0;
 }

@@ -40,7 +40,7 @@ std::string energy_line(const Energy& e) {
 
 void print_summary(const RunRecord& rec, const std::string& out_dir) {
   const Summary& s = rec.summary;
-  auto ms = [](double sec) { return format_duration(static_cast<TimeNs>(sec * 1e9 + 0.5)); };
+  const auto ms = format_duration_s;
   std::fprintf(stdout, "%s", fmt::format("greenbatch run: {} on {}, {} at {:g} req/s, {} ({} clock)\n", rec.model,
                                          rec.device, rec.arrivals, rec.rate_hz, rec.policy, rec.clock)
                                  .c_str());

@@ -144,7 +144,7 @@ int do_sweep(const SweepOptions& o) {
         outcome = "FAILED: " + rec.result.error;
       } else {
         const auto& energy = rec.result.energy;
-        outcome = fmt::format("p99 {}, {}", format_duration(static_cast<TimeNs>(rec.summary.latency_s.p99 * 1e9)),
+        outcome = fmt::format("p99 {}, {}", format_duration_s(rec.summary.latency_s.p99),
                               energy.per_image_j ? fmt::format("{:.4g} J/image", *energy.per_image_j)
                                                  : std::string("energy not measured"));
       }

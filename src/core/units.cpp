@@ -136,6 +136,10 @@ std::string duration_spec(TimeNs ns) {
   return fmt::format("{}ns", ns);
 }
 
+std::string format_duration_s(double seconds) {
+  return format_duration(static_cast<TimeNs>(std::llround(seconds * 1e9)));
+}
+
 std::string format_duration(TimeNs ns) {
   const double a = std::fabs(static_cast<double>(ns));
   if (a >= 1e9) return fmt::format("{:.4g} s", ns / 1e9);

@@ -31,5 +31,7 @@ std::string duration_spec(TimeNs ns);
 
 // Human-readable duration: "15.6 ms", "5 us", "1.25 s".
 std::string format_duration(TimeNs ns);
+// The same for a duration in seconds (rounded to the nanosecond).
+std::string format_duration_s(double seconds);
 
 }  // namespace greenbatch

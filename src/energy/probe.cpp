@@ -3,9 +3,11 @@
 #include <dlfcn.h>
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+
+#include "energy/nvml.hpp"
+#include "energy/rapl.hpp"
 
 namespace greenbatch {
 
@@ -15,8 +17,7 @@ namespace {
 
 SensorProbe probe_nvml() {
   SensorProbe p{"nvml", false, false, {}};
-  const char* env = std::getenv("GREENBATCH_NVML_LIBRARY");
-  const std::string lib = env && *env ? env : "libnvidia-ml.so.1";
+  const std::string lib = Nvml::library_path();
   void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     p.detail = fmt::format("{} not found (no NVIDIA driver)", lib);
@@ -31,8 +32,7 @@ SensorProbe probe_nvml() {
 
 SensorProbe probe_rapl() {
   SensorProbe p{"rapl", false, false, {}};
-  const char* env = std::getenv("GREENBATCH_POWERCAP_ROOT");
-  const fs::path root = env && *env ? env : "/sys/class/powercap";
+  const fs::path root = Rapl::default_root();
   std::error_code ec;
   std::vector<std::string> zones;
   for (const auto& e : fs::directory_iterator(root, ec)) {

@@ -72,15 +72,6 @@ std::optional<double> Profile::dynamic_power_w(std::size_t batch) const {
   return interpolate(pts, static_cast<double>(batch));
 }
 
-std::optional<double> Profile::dynamic_energy_j(std::size_t batch) const {
-  std::vector<std::pair<double, double>> pts;
-  for (const auto& p : points) {
-    if (!p.dynamic_energy_per_batch_j) return std::nullopt;
-    pts.emplace_back(static_cast<double>(p.batch_size), *p.dynamic_energy_per_batch_j);
-  }
-  return interpolate(pts, static_cast<double>(batch));
-}
-
 nlohmann::json Profile::to_json() const {
   nlohmann::json pts = nlohmann::json::array();
   for (const auto& p : points) {

@@ -40,7 +40,6 @@ struct Profile {
   // A draw from the service-time distribution: quantile u in [0, 1), after the server idled for
   // `idle_s` (0: back to back): the after-idle quantiles once it idled over 1 ms.
   double draw_service_s(std::size_t batch, double idle_s, double u) const;
-  std::optional<double> dynamic_energy_j(std::size_t batch) const;
   // Power above idle while a batch of this size runs (its dynamic energy over its mean time).
   std::optional<double> dynamic_power_w(std::size_t batch) const;
   nlohmann::json to_json() const;

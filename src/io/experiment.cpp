@@ -123,11 +123,7 @@ class Reader {
 };
 
 std::string canonical_model(const std::string& model) {
-  if (is_synthetic_spec(model)) {
-    const SyntheticParams p = parse_synthetic(model);
-    return fmt::format("synthetic:base={},per_item={}{}", duration_spec(p.base_ns), duration_spec(p.per_item_ns),
-                       p.max_batch ? fmt::format(",max_batch={}", p.max_batch) : "");
-  }
+  if (is_synthetic_spec(model)) return synthetic_spec(parse_synthetic(model));
   if (model.find('/') != std::string::npos || model.ends_with(".pt")) return fs::path(model).stem().string();
   return model;
 }

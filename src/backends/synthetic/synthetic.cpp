@@ -18,10 +18,11 @@ void SyntheticBackend::run(std::size_t, std::size_t count) {
   if (service > 0) clock_.sleep_until(clock_.now() + service);
 }
 
-std::string SyntheticBackend::model() const {
-  return fmt::format("synthetic:base={},per_item={}{}", duration_spec(params_.base_ns),
-                     duration_spec(params_.per_item_ns),
-                     params_.max_batch ? fmt::format(",max_batch={}", params_.max_batch) : "");
+std::string SyntheticBackend::model() const { return synthetic_spec(params_); }
+
+std::string synthetic_spec(const SyntheticParams& p) {
+  return fmt::format("synthetic:base={},per_item={}{}", duration_spec(p.base_ns), duration_spec(p.per_item_ns),
+                     p.max_batch ? fmt::format(",max_batch={}", p.max_batch) : "");
 }
 
 bool is_synthetic_spec(std::string_view spec) { return split_spec(spec).first == "synthetic"; }

@@ -34,5 +34,7 @@ class SyntheticBackend final : public Backend {
 bool is_synthetic_spec(std::string_view spec);
 // "synthetic" (the null backend) or "synthetic:base=2ms,per_item=100us[,max_batch=N]".
 SyntheticParams parse_synthetic(std::string_view spec);
+// The canonical spec of `p`, as runs record it: "synthetic:base=2ms,per_item=100us".
+std::string synthetic_spec(const SyntheticParams& p);
 
 }  // namespace greenbatch

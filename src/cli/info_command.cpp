@@ -57,7 +57,8 @@ int print_info(bool as_json) {
       for (const auto& d : t["cuda_devices"]) {
         fmt::print("cuda:{}    {}\n", d["index"].get<int>(), d["name"].get<std::string>());
       }
-      fmt::print("cuda      CUDA {}, cuDNN {}\n", t["cuda_version"].dump(), t["cudnn_version"].dump());
+      const auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+      fmt::print("cuda      CUDA {}, cuDNN {}\n", text(t["cuda_version"]), text(t["cudnn_version"]));
     }
   }
   fmt::print("meters    auto, nvml, nvml-sampled, rapl, modelled:idle=P,busy=P, none\n");

@@ -131,6 +131,17 @@ Energy SensorMeter::stop(TimeNs, std::span<const BatchRecord> batches, std::size
     e.reason = "the sensor has no energy counter";
     return e;
   }
+  // A counter that did not move cannot be a measurement (a GPU draws tens of watts even when
+  // idle): the window was shorter than the counter's update period, or the counter was reset.
+  if (counter_primary && *counter_j <= 0) {
+    e.measured = false;
+    e.reason = fmt::format(
+        "the energy counter {} over the {:.3f} s window (it updates about every {:.3f} s): no figure; run more "
+        "requests (the sampled figure was {:.4g} J)",
+        *counter_j == 0 ? "did not advance" : "went backwards", e.window_s, ns_to_s(sensor_->update_period_ns()),
+        sampled_j);
+    return e;
+  }
   const double joules = counter_primary ? *counter_j : sampled_j;
   e.measured = true;
   e.joules = joules;

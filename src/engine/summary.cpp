@@ -36,6 +36,17 @@ Summary summarize(const RunResult& r) {
   for (const BatchRecord& b : r.batches) late.push_back(ns_to_s(b.late_ns));
   std::sort(late.begin(), late.end());
   s.dispatch_late_s = {percentile_sorted(late, 50), percentile_sorted(late, 99), late.back()};
+
+  std::vector<double> service;
+  service.reserve(r.batches.size());
+  double service_sum = 0;
+  for (const BatchRecord& b : r.batches) {
+    service.push_back(ns_to_s(b.end_ns - b.start_ns));
+    service_sum += service.back();
+  }
+  std::sort(service.begin(), service.end());
+  s.service_s = {service_sum / static_cast<double>(service.size()), service.front(), percentile_sorted(service, 50),
+                 percentile_sorted(service, 90), service.back()};
   return s;
 }
 

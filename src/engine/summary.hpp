@@ -14,6 +14,11 @@ struct LatenessSummary {
   double p50 = 0, p99 = 0, max = 0;  // seconds
 };
 
+// Per-batch service time: dispatch to completion of one batch (seconds).
+struct ServiceSummary {
+  double mean = 0, min = 0, p50 = 0, p90 = 0, max = 0;
+};
+
 struct Summary {
   std::size_t requests = 0;
   std::size_t completed = 0;
@@ -23,6 +28,7 @@ struct Summary {
   double throughput_rps = 0;
   LatencySummary latency_s;
   LatenessSummary dispatch_late_s;
+  ServiceSummary service_s;
 };
 
 Summary summarize(const RunResult& r);

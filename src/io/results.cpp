@@ -104,6 +104,8 @@ nlohmann::json run_to_json(const RunRecord& rec) {
   j["latency_s"] = {{"mean", s.latency_s.mean}, {"p50", s.latency_s.p50}, {"p90", s.latency_s.p90},
                     {"p95", s.latency_s.p95},   {"p99", s.latency_s.p99}, {"max", s.latency_s.max}};
   j["dispatch_late_s"] = {{"p50", s.dispatch_late_s.p50}, {"p99", s.dispatch_late_s.p99}, {"max", s.dispatch_late_s.max}};
+  j["service_s"] = {{"mean", s.service_s.mean}, {"min", s.service_s.min}, {"p50", s.service_s.p50},
+                    {"p90", s.service_s.p90},   {"max", s.service_s.max}};
   j["energy"] = energy_to_json(rec.result.energy);
   j["error"] = rec.result.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.result.error);
   return j;

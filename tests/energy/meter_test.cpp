@@ -131,6 +131,23 @@ TEST(NvmlMeter, ASensorFailingMidRunKeepsTheRunAndSaysWhy) {
   EXPECT_NE(e2.reason.find("energy counter failed"), std::string::npos) << e2.reason;
 }
 
+// Seen on an H100: a 54 ms window between two counter updates read 0 J. A counter that did not
+// move is no measurement, whatever the window: the figure is null, with the reason.
+TEST(NvmlMeter, ACounterThatDidNotAdvanceGivesNoFigure) {
+  testing::FakeNvml fake(1, 0.0);
+  auto meter = make_meter("nvml", kGpu0);
+  const Energy e = measure_for(*meter, 50ms);
+  EXPECT_FALSE(e.measured);
+  EXPECT_FALSE(e.joules.has_value());
+  EXPECT_FALSE(e.per_image_j.has_value());
+  EXPECT_NE(e.reason.find("energy counter did not advance"), std::string::npos) << e.reason;
+
+  fake.set_power(0, 80.0);
+  const Energy moving = measure_for(*meter, 50ms);
+  EXPECT_TRUE(moving.measured) << moving.reason;
+  EXPECT_GT(*moving.joules, 0.0);
+}
+
 TEST(Sampler, StopsAtOnceEvenWithALongPeriod) {
   int reads = 0;
   Sampler s(60 * kNsPerS, [&](TimeNs t) {

@@ -33,7 +33,7 @@ TEST_F(ResultsTest, JsonCarriesEveryDocumentedKey) {
   const nlohmann::json j = run_to_json(record("fixed:16"));
   for (const char* key : {"schema", "tool_version", "git_rev", "started_utc", "host", "model", "device", "clock",
                           "rate_hz", "arrivals", "seed", "policy", "requests", "completed", "duration_s", "batches",
-                          "avg_batch_size", "throughput_rps", "latency_s", "dispatch_late_s", "energy"}) {
+                          "avg_batch_size", "throughput_rps", "latency_s", "dispatch_late_s", "service_s", "energy"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   for (const char* key : {"mean", "p50", "p90", "p95", "p99", "max"}) EXPECT_TRUE(j["latency_s"].contains(key)) << key;

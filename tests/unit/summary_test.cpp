@@ -29,6 +29,11 @@ TEST(Summary, NumbersFromAHandMadeRun) {
   EXPECT_DOUBLE_EQ(s.latency_s.max, 1700e-9);
   EXPECT_DOUBLE_EQ(s.dispatch_late_s.p50, 20e-9);
   EXPECT_DOUBLE_EQ(s.dispatch_late_s.max, 30e-9);
+  // Service times: 750 and 1000 ns.
+  EXPECT_DOUBLE_EQ(s.service_s.mean, 875e-9);
+  EXPECT_DOUBLE_EQ(s.service_s.min, 750e-9);
+  EXPECT_DOUBLE_EQ(s.service_s.p50, 875e-9);
+  EXPECT_DOUBLE_EQ(s.service_s.max, 1000e-9);
 }
 
 TEST(Summary, AnEmptyRunHasNoNumbersButDoesNotCrash) {

@@ -287,7 +287,7 @@ nlohmann::json torch_runtime_info() {
 #endif
   nlohmann::json devices = nlohmann::json::array();
   if (torch::cuda::is_available()) {
-    for (std::size_t i = 0; i < torch::cuda::device_count(); ++i) {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(torch::cuda::device_count()); ++i) {
       devices.push_back({{"index", i}, {"name", cuda_device_name(static_cast<int>(i))}});
     }
   }

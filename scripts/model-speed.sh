@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Images per second and milliseconds per batch for models at batch sizes 1 to 128, measured
-# through `greenbatch run` with every request already waiting (batches back to back), cached
-# preprocessing. Writes a Markdown table to OUT (default: stdout) and the raw runs to
-# results/model-speed/.
+# through `greenbatch sweep` with every request already waiting (batches back to back), cached
+# preprocessing. Each model is loaded and warmed up once per group of batch sizes (small sizes
+# get fewer requests so that every size runs BATCHES batches). Writes a Markdown table to the
+# file given (default: stdout) and the raw runs to RESULTS (default results/model-speed/<UTC time>).
 #
 #   DEVICE=cuda BUILD=build-gpu PYTHON=python3 scripts/model-speed.sh docs/measurements/models-h100.md
 #
 # Environment: DEVICE (cpu), MODELS (the study's five), BATCH_SIZES (1 2 4 8 16 32 64 128),
-# BATCHES (batches measured per size, 20), BUILD (build folder, build), PYTHON (/usr/bin/python3;
-# on a GPU machine the Python whose torch wheel the build used).
+# BATCHES (batches measured per size, 20), METER (none), BUILD (build folder, build), PYTHON
+# (/usr/bin/python3; on a GPU machine the Python whose torch wheel the build used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-/dev/stdout}"
@@ -16,29 +17,54 @@ device="${DEVICE:-cpu}"
 models="${MODELS:-alexnet densenet121 shufflenet_v2_x0_5 vit_b_16 convnext_base}"
 sizes="${BATCH_SIZES:-1 2 4 8 16 32 64 128}"
 batches="${BATCHES:-20}"
+meter="${METER:-none}"
 build="${BUILD:-build}"
 python="${PYTHON:-/usr/bin/python3}"
-results="results/model-speed/$(date -u +%Y%m%dT%H%M%SZ)"
+results="${RESULTS:-results/model-speed/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$results"
 for m in $models; do
   [ -f "models/$m.pt" ] || "$python" scripts/export_models.py "$m" >&2
-  for b in $sizes; do
-    "./$build/greenbatch" run --model "$m" --device "$device" --rate 1e9 --policy "fixed:$b" \
-      --requests $((b * batches)) --warmup-batches 5 --warmup-batch-size "$b" --out "$results" >&2 ||
-      echo "model-speed: $m at batch $b failed (recorded in $results/runs.jsonl)" >&2
-  done
 done
-"$python" - "$results/runs.jsonl" "$device" "$batches" >"$out" <<'PY'
+toml_list() { printf '"%s",' "$@" | sed 's/,$//'; }
+# One sweep per power-of-two-ish group of sizes that share a request count (the largest size
+# of the group times BATCHES), so that a model is loaded once per group, not once per size.
+small="" large=""
+for b in $sizes; do if [ "$b" -le 8 ]; then small="$small $b"; else large="$large $b"; fi; done
+for group in "$small" "$large"; do
+  [ -n "${group// /}" ] || continue
+  max=0; policies=()
+  for b in $group; do policies+=("fixed:$b"); [ "$b" -gt "$max" ] && max=$b; done
+  cfg="$results/sweep-$max.toml"
+  cat >"$cfg" <<TOML
+name = "model-speed"
+models = [$(toml_list $models)]
+rates = [1e9]
+arrivals = ["constant"]
+policies = [$(toml_list "${policies[@]}")]
+requests = $((max * batches))
+device = "$device"
+meter = "$meter"
+idle_window = "0s"
+warmup_batches = 5
+warmup_batch_size = $max
+TOML
+  "./$build/greenbatch" sweep "$cfg" --out "$results" >&2 ||
+    echo "model-speed: the sweep $cfg did not finish (what ran is in $results/runs.jsonl)" >&2
+done
+"$python" - "$results/runs.jsonl" "$device" >"$out" <<'PY'
 import json, sys
-path, device, batches = sys.argv[1], sys.argv[2], sys.argv[3]
+path, device = sys.argv[1], sys.argv[2]
 rows = [json.loads(line) for line in open(path)]
 sizes = sorted({int(r["policy"].split(":")[1]) for r in rows})
 models = list(dict.fromkeys(r["model"] for r in rows))
-b0 = rows[0]["backend"]
-print(f"Device: {device} ({b0.get('device_name') or b0.get('cpu_model', '')}), LibTorch {b0['libtorch_version']}, "
-      f"{b0['threads']} CPU threads, host {rows[0]['host']}, {rows[0]['started_utc']}.")
-print(f"Each cell: images per second / milliseconds per batch, over {batches} back-to-back batches "
-      "(duration from the first arrival to the last completion, divided by the batches).\n")
+ok = [r for r in rows if not r.get("error")]
+b0 = (ok or rows)[0].get("backend", {})
+print(f"Device: {device} ({b0.get('device_name') or b0.get('cpu_model', '')}), LibTorch {b0.get('libtorch_version')}, "
+      f"CUDA {b0.get('cuda_version')}, cuDNN {b0.get('cudnn_version')}, {b0.get('threads')} CPU threads, "
+      f"host {rows[0].get('host')}, {rows[0].get('started_utc')}.")
+print("Each cell: images per second / milliseconds per batch (the median batch's service time, dispatch to "
+      "completion, so that a first call at a new batch shape does not weigh in), over back-to-back batches; "
+      "then the energy per image from the meter where the run's window was at least 1 s.\n")
 print("| model | " + " | ".join(f"batch {s}" for s in sizes) + " |")
 print("|---" * (len(sizes) + 1) + "|")
 for m in models:
@@ -46,8 +72,13 @@ for m in models:
     for s in sizes:
         r = next((r for r in rows if r["model"] == m and r["policy"] == f"fixed:{s}"), None)
         if r is None or r.get("error"):
-            cells.append("failed" if r else "")
-        else:
-            cells.append(f"{r['throughput_rps']:.1f} / {r['duration_s'] / r['batches'] * 1e3:.2f}")
+            cells.append(f"failed: {r['error']}" if r else "")
+            continue
+        p50 = r["service_s"]["p50"]
+        cell = f"{s / p50:.1f} / {p50 * 1e3:.2f}"
+        e = r.get("energy") or {}
+        if e.get("measured") and (e.get("window_s") or 0) >= 1.0:
+            cell += f" / {e['per_image_j']:.3g} J"
+        cells.append(cell)
     print(f"| {m} | " + " | ".join(cells) + " |")
 PY

@@ -74,7 +74,8 @@ int do_run(const RunOptions& o, bool requests_given) {
   PreparedRun run(spec);
   check_csv_compatible(csv, style);
 
-  const RunRecord rec = run.execute();
+  RunRecord rec = run.execute();
+  rec.power_trace = o.power_trace;
   // The run's record is saved first: a later failure must not lose a measurement.
   append_line_durable(jsonl, run_to_json(rec).dump());
   append_csv(csv, style, rec);

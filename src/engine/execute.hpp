@@ -46,6 +46,7 @@ struct RunRecord {
   // When and where.
   std::string started_utc, host, tool_version, git_rev;
   nlohmann::json backend;  // the backend's self-description (versions, threads, model facts)
+  std::string power_trace;  // the power-trace file written for this run, as given (empty: none)
   // What happened.
   RunResult result;
   Summary summary;

@@ -107,6 +107,7 @@ nlohmann::json run_to_json(const RunRecord& rec) {
   j["service_s"] = {{"mean", s.service_s.mean}, {"min", s.service_s.min}, {"p50", s.service_s.p50},
                     {"p90", s.service_s.p90},   {"max", s.service_s.max}};
   j["energy"] = energy_to_json(rec.result.energy);
+  j["power_trace"] = rec.power_trace.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.power_trace);
   j["error"] = rec.result.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.result.error);
   return j;
 }

@@ -13,5 +13,6 @@ void add_info_command(CLI::App& app, Action& action);
 void add_sweep_command(CLI::App& app, Action& action);  // sweep and merge
 void add_summarize_command(CLI::App& app, Action& action);
 void add_profile_commands(CLI::App& app, Action& action);  // profile, simulate, tune
+void add_report_commands(CLI::App& app, Action& action);   // report, recommend
 
 }  // namespace greenbatch::cli

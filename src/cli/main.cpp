@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   greenbatch::cli::add_sweep_command(app, action);
   greenbatch::cli::add_summarize_command(app, action);
   greenbatch::cli::add_profile_commands(app, action);
+  greenbatch::cli::add_report_commands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,135 @@
+#include "report/recommend.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "core/error.hpp"
+#include "core/units.hpp"
+
+namespace greenbatch::report {
+
+Slo parse_slo(const std::string& text) {
+  constexpr const char* kAccepted = "max=DURATION, p99=DURATION or mean=DURATION, e.g. max=1s or p99=200ms";
+  const std::size_t eq = text.find('=');
+  if (eq == std::string::npos) throw UserError(fmt::format("--slo '{}': expected {}", text, kAccepted));
+  const std::string metric = text.substr(0, eq);
+  Slo slo;
+  slo.text = text;
+  if (metric == "max") slo.metric = Latency::kMax;
+  else if (metric == "p99") slo.metric = Latency::kP99;
+  else if (metric == "mean") slo.metric = Latency::kMean;
+  else throw UserError(fmt::format("--slo '{}': unknown latency '{}'; accepted: {}", text, metric, kAccepted));
+  slo.seconds = ns_to_s(parse_duration_ns(text.substr(eq + 1), fmt::format("--slo '{}'", text)));
+  if (slo.seconds <= 0) throw UserError(fmt::format("--slo '{}': the target must be above zero", text));
+  return slo;
+}
+
+namespace {
+
+bool meets(const Config& c, const Slo& slo) {
+  const auto l = latency_of(c, slo.metric);
+  return l && l->mean <= slo.seconds;
+}
+
+void study_rule(Recommendation& r, const std::vector<const Config*>& group, const Slo& slo) {
+  std::vector<const Config*> fixed;
+  for (const Config* c : group) {
+    if (c->fixed_size() > 0 && c->energy_j) fixed.push_back(c);
+  }
+  std::sort(fixed.begin(), fixed.end(), [](const Config* a, const Config* b) { return a->fixed_size() < b->fixed_size(); });
+  if (fixed.size() < 2) return;
+  if (fixed.back()->energy_j->mean < fixed.front()->energy_j->mean) {
+    r.rule_direction = "large batches";
+    for (auto it = fixed.rbegin(); it != fixed.rend(); ++it) {
+      if (meets(**it, slo)) {
+        r.rule_pick = *it;
+        break;
+      }
+    }
+  } else {
+    r.rule_direction = "small batches";
+    if (meets(*fixed.front(), slo)) r.rule_pick = fixed.front();
+    else if (r.greedy && r.greedy->energy_j && meets(*r.greedy, slo)) r.rule_pick = r.greedy;
+  }
+}
+
+}  // namespace
+
+std::vector<Recommendation> recommend(const std::vector<Config>& configs, const Slo& slo) {
+  std::vector<std::vector<const Config*>> groups;
+  for (const Config& c : configs) {
+    const auto key = [](const Config& x) { return std::make_tuple(x.source, x.model, x.device, x.arrivals, x.rate_hz); };
+    if (groups.empty() || key(*groups.back().front()) != key(c)) groups.emplace_back();
+    groups.back().push_back(&c);
+  }
+  std::vector<Recommendation> out;
+  for (const auto& group : groups) {
+    const Config& first = *group.front();
+    Recommendation r;
+    std::tie(r.source, r.model, r.device, r.arrivals, r.rate_hz) =
+        std::tie(first.source, first.model, first.device, first.arrivals, first.rate_hz);
+    std::vector<const Config*> ok;
+    bool any_latency = false;
+    for (const Config* c : group) {
+      if (c->greedy() && c->energy_j && !r.greedy) r.greedy = c;
+      if (latency_of(*c, slo.metric)) any_latency = true;
+      if (c->energy_j && meets(*c, slo)) ok.push_back(c);
+    }
+    std::stable_sort(ok.begin(), ok.end(), [](const Config* a, const Config* b) { return a->energy_j->mean < b->energy_j->mean; });
+    if (!ok.empty()) r.best = ok[0];
+    if (ok.size() > 1) r.runner_up = ok[1];
+    if (r.best && r.greedy && r.greedy->energy_j->mean > 0) {
+      r.saving_vs_greedy_pct = (r.greedy->energy_j->mean - r.best->energy_j->mean) / r.greedy->energy_j->mean * 100;
+    }
+    if (!any_latency) {
+      r.note = fmt::format("these results carry no {} latency{}", latency_name(slo.metric),
+                           first.source == kStudySource ? " (the study's files give the maximum and the mean wait)" : "");
+    } else if (!r.best) {
+      const Config* fastest = nullptr;
+      for (const Config* c : group) {
+        const auto l = latency_of(*c, slo.metric);
+        if (l && (!fastest || l->mean < latency_of(*fastest, slo.metric)->mean)) fastest = c;
+      }
+      r.note = fmt::format("no policy meets {}; the lowest {} latency is {} ({})", slo.text, latency_name(slo.metric),
+                           format_duration_s(latency_of(*fastest, slo.metric)->mean), fastest->policy);
+    }
+    study_rule(r, group, slo);
+    r.differs = r.best && r.rule_pick != r.best;
+    out.push_back(r);
+  }
+  return out;
+}
+
+nlohmann::json to_json(const std::vector<Recommendation>& recs, const Slo& slo) {
+  const auto cfg = [&](const Config* c) -> nlohmann::json {
+    if (!c) return nullptr;
+    const auto l = latency_of(*c, slo.metric);
+    return {{"policy", c->policy},
+            {"avg_batch_size", c->avg_batch},
+            {"energy_per_image_j", c->energy_j->mean},
+            {"latency_s", l ? nlohmann::json(l->mean) : nlohmann::json(nullptr)},
+            {"runs", c->runs}};
+  };
+  nlohmann::json out = nlohmann::json::array();
+  for (const Recommendation& r : recs) {
+    out.push_back({{"source", r.source},
+                   {"model", r.model},
+                   {"device", r.device},
+                   {"arrivals", r.arrivals},
+                   {"rate_hz", r.rate_hz},
+                   {"slo", slo.text},
+                   {"best", cfg(r.best)},
+                   {"runner_up", cfg(r.runner_up)},
+                   {"greedy", cfg(r.greedy)},
+                   {"saving_vs_greedy_pct", r.saving_vs_greedy_pct ? nlohmann::json(*r.saving_vs_greedy_pct) : nlohmann::json(nullptr)},
+                   {"study_rule", {{"direction", r.rule_direction.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.rule_direction)},
+                                   {"pick", cfg(r.rule_pick)},
+                                   {"differs", r.differs}}},
+                   {"note", r.note.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.note)}});
+  }
+  return out;
+}
+
+}  // namespace greenbatch::report

@@ -1,0 +1,44 @@
+#pragma once
+// The policy to run under a latency target: per source, model, device, arrivals and rate, the
+// configuration with the lowest energy per image whose latency meets the target, against the
+// study's own rule of thumb.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "report/figures.hpp"
+#include "report/runs.hpp"
+
+namespace greenbatch::report {
+
+struct Slo {
+  Latency metric = Latency::kMax;
+  double seconds = 0;
+  std::string text;  // as given, e.g. "p99=200ms"
+};
+
+// "max=1s", "p99=200ms", "mean=50ms". Throws UserError saying what is accepted.
+Slo parse_slo(const std::string& text);
+
+struct Recommendation {
+  std::string source, model, device, arrivals;
+  double rate_hz = 0;
+  const Config* best = nullptr;       // lowest energy per image meeting the target
+  const Config* runner_up = nullptr;  // the next lowest meeting it
+  const Config* greedy = nullptr;     // the greedy policy of the group, if it ran
+  std::optional<double> saving_vs_greedy_pct;  // (greedy - best) / greedy x 100
+  // The study's rule: is the model more efficient at small or large batches (energy of the
+  // smallest against the largest fixed size)? Large: lower the batch size from the largest
+  // until the target holds. Small: the smallest fixed size if it meets the target, else greedy.
+  std::string rule_direction;  // "large batches", "small batches" or "" (fewer than two fixed sizes)
+  const Config* rule_pick = nullptr;
+  bool differs = false;  // the rule picks another policy than the lowest energy
+  std::string note;      // why there is no pick, when there is none
+};
+
+std::vector<Recommendation> recommend(const std::vector<Config>& configs, const Slo& slo);
+
+nlohmann::json to_json(const std::vector<Recommendation>& recs, const Slo& slo);
+
+}  // namespace greenbatch::report

@@ -1,0 +1,288 @@
+#include "report/runs.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <tuple>
+
+#include "core/error.hpp"
+#include "core/stats.hpp"
+#include "io/records.hpp"
+
+namespace greenbatch::report {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStudyHeader =
+    "Batch Size,Average Power(W),Time(s),Energy(J),Average Wait Time(s),Max Wait Time(s),Average Peak Power (W)";
+
+std::optional<double> number_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* p = &j;
+  for (const char* key : path) {
+    if (!p->is_object() || !p->contains(key)) return std::nullopt;
+    p = &(*p)[key];
+  }
+  if (!p->is_number()) return std::nullopt;
+  const double v = p->get<double>();
+  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
+}
+
+std::string string_at(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = line.find(',', start);
+    out.push_back(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// "nan" (the study's missing values) gives nothing; anything else must be a number.
+std::optional<double> study_number(const std::string& s, const std::string& where) {
+  if (s == "nan" || s == "NaN" || s.empty()) return std::nullopt;
+  try {
+    std::size_t used = 0;
+    const double v = std::stod(s, &used);
+    if (used == s.size() && std::isfinite(v)) return v;
+  } catch (const std::exception&) {
+  }
+  throw UserError(fmt::format("{}: '{}' is not a number (accepted: a decimal number or nan)", where, s));
+}
+
+int policy_rank(const std::string& policy) {
+  if (policy.rfind("fixed:", 0) == 0) return 0;
+  if (policy.rfind("greedy", 0) == 0) return 1;
+  return 2;
+}
+
+}  // namespace
+
+std::string policy_label(const std::string& policy) {
+  if (policy.rfind("fixed:", 0) == 0) return policy.substr(6);
+  if (policy.rfind("greedy", 0) == 0) return "G";
+  if (policy.rfind("timeout:", 0) == 0) {
+    std::string rest = policy.substr(8);
+    const std::size_t colon = rest.find(':');
+    if (colon != std::string::npos) rest[colon] = '/';
+    return "T" + rest;
+  }
+  return policy;
+}
+
+std::string study_model_key(const std::string& name) {
+  static const std::map<std::string, std::string> keys = {{"AlexNet", "alexnet"},
+                                                          {"ConvNeXt", "convnext_base"},
+                                                          {"DenseNet", "densenet121"},
+                                                          {"ShuffleNetV2", "shufflenet_v2_x0_5"},
+                                                          {"VisionTransformer", "vit_b_16"}};
+  const auto it = keys.find(name);
+  return it == keys.end() ? name : it->second;
+}
+
+Run run_from_record(const nlohmann::json& r, const std::string& file) {
+  Run run;
+  run.source = r.value("simulated", false) ? "greenbatch (simulated)" : "greenbatch";
+  run.file = file;
+  run.model = string_at(r, "model");
+  // A model given by path is named by its file's stem.
+  if (run.model.find('/') != std::string::npos || run.model.ends_with(".pt")) run.model = fs::path(run.model).stem().string();
+  run.device = string_at(r, "device");
+  if (r.contains("backend") && r["backend"].is_object()) {
+    const std::string name = string_at(r["backend"], "device_name");
+    if (!name.empty() && name != "unknown") run.device = name;
+    else if (run.device == "cpu" && !string_at(r["backend"], "cpu_model").empty())
+      run.device = "CPU: " + string_at(r["backend"], "cpu_model");
+  }
+  run.host = string_at(r, "host");
+  run.started_utc = string_at(r, "started_utc");
+  run.arrivals = string_at(r, "arrivals");
+  run.policy = string_at(r, "policy");
+  run.label = policy_label(run.policy);
+  run.rate_hz = number_at(r, {"rate_hz"}).value_or(0);
+  run.avg_batch = number_at(r, {"avg_batch_size"}).value_or(0);
+  run.repetition = r.value("repetition", 0);
+  run.requests = r.value("requests", std::size_t{0});
+  run.meter = string_at(r, "meter");
+  run.power_trace = string_at(r, "power_trace");
+  if (!is_complete(r)) {
+    run.error = r.contains("error") && r["error"].is_string() ? r["error"].get<std::string>() : "incomplete run";
+  }
+  if (number_at(r, {"completed"}).value_or(0) > 0) {
+    run.lat_max_s = number_at(r, {"latency_s", "max"});
+    run.lat_p99_s = number_at(r, {"latency_s", "p99"});
+    run.lat_mean_s = number_at(r, {"latency_s", "mean"});
+  }
+  if (r.contains("energy") && r["energy"].value("measured", false)) {
+    run.energy_j = number_at(r, {"energy", "per_image_j"});
+    run.dynamic_j = number_at(r, {"energy", "dynamic_per_image_j"});
+    run.avg_power_w = number_at(r, {"energy", "avg_power_w"});
+    run.peak_power_w = number_at(r, {"energy", "peak_power_w"});
+  }
+  return run;
+}
+
+bool is_study_file(const std::string& path) {
+  static const std::regex name(R"(([A-Za-z0-9]+)_f([0-9]+))");
+  if (!std::regex_match(fs::path(path).filename().string(), name)) return false;
+  std::ifstream in(path);
+  std::string header;
+  std::getline(in, header);
+  if (!header.empty() && header.back() == '\r') header.pop_back();
+  return header == kStudyHeader;
+}
+
+std::vector<Run> read_study_file(const std::string& path) {
+  static const std::regex name_re(R"(([A-Za-z0-9]+)_f([0-9]+))");
+  static const std::regex greedy_re(R"(Greedy \(([0-9.eE+-]+)\))");
+  const std::string name = fs::path(path).filename().string();
+  std::smatch m;
+  if (!std::regex_match(name, m, name_re)) {
+    throw UserError(fmt::format("{}: not a study file name (accepted: MODEL_fRATE, e.g. AlexNet_f16)", path));
+  }
+  const std::string model = m[1];
+  const double rate = std::stod(m[2]);
+  std::ifstream in(path);
+  if (!in) throw UserError(fmt::format("cannot read {}", path));
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line != kStudyHeader) {
+    throw UserError(fmt::format("{}: line 1 is not the study's header (accepted: '{}')", path, kStudyHeader));
+  }
+  std::vector<Run> runs;
+  for (int n = 2; std::getline(in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const std::string where = fmt::format("{} line {}", path, n);
+    const auto f = split_csv(line);
+    if (f.size() != 7) throw UserError(fmt::format("{}: {} fields, the study's files have 7", where, f.size()));
+    Run r;
+    r.source = kStudySource;
+    r.file = path;
+    r.model = study_model_key(model);
+    r.device = kStudyDevice;
+    r.arrivals = "constant";
+    r.rate_hz = rate;
+    r.requests = kStudyRequests;
+    r.meter = "nvml-sampled (averaged power, 10 ms)";
+    std::smatch g;
+    if (f[0] == "-1") {
+      r.policy = "greedy:128";
+    } else if (std::regex_match(f[0], g, greedy_re)) {
+      r.policy = "greedy:128";
+      r.avg_batch = std::stod(g[1]);
+    } else {
+      const auto size = study_number(f[0], where + " (batch size)");
+      if (!size || *size < 1 || *size != std::floor(*size)) {
+        throw UserError(fmt::format("{}: batch size '{}' (accepted: a whole number, -1 or 'Greedy (x)')", where, f[0]));
+      }
+      r.policy = fmt::format("fixed:{}", static_cast<int>(*size));
+      r.avg_batch = *size;
+    }
+    r.label = policy_label(r.policy);
+    r.avg_power_w = study_number(f[1], where + " (average power)");
+    const auto energy = study_number(f[3], where + " (energy)");
+    if (energy) r.energy_j = *energy / static_cast<double>(kStudyRequests);
+    r.lat_mean_s = study_number(f[4], where + " (average wait)");
+    r.lat_max_s = study_number(f[5], where + " (max wait)");
+    r.peak_power_w = study_number(f[6], where + " (average peak power)");
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+Loaded load(const std::vector<std::string>& paths) {
+  Loaded out;
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    if (!fs::exists(p, ec)) throw UserError(fmt::format("{}: no such file or folder", p));
+    std::vector<std::string> files;
+    if (fs::is_directory(p, ec)) {
+      for (auto it = fs::recursive_directory_iterator(p, ec); it != fs::recursive_directory_iterator();
+           it.increment(ec)) {
+        if (it->is_regular_file()) files.push_back(it->path().string());
+      }
+    } else {
+      files.push_back(p);
+    }
+    std::sort(files.begin(), files.end());
+    for (const std::string& f : files) {
+      if (fs::path(f).filename() == "runs.jsonl") {
+        for (const auto& rec : read_jsonl(f, &out.skipped_lines)) out.runs.push_back(run_from_record(rec, f));
+        out.files.push_back(f);
+      } else if (is_study_file(f)) {
+        for (Run& r : read_study_file(f)) out.runs.push_back(std::move(r));
+        out.files.push_back(f);
+      }
+    }
+  }
+  if (out.runs.empty()) {
+    throw UserError("no results found: give folders holding greenbatch's runs.jsonl files or the study's result "
+                    "files (MODEL_fRATE, seven columns)");
+  }
+  return out;
+}
+
+int Config::fixed_size() const { return policy.rfind("fixed:", 0) == 0 ? std::atoi(policy.c_str() + 6) : 0; }
+
+std::vector<Config> aggregate(const std::vector<Run>& runs) {
+  // Runs of another length are another configuration (a 1024-request run is no repetition of a
+  // 2048-request one).
+  using Key = std::tuple<std::string, std::string, std::string, std::string, double, std::string, std::size_t>;
+  std::map<Key, std::vector<const Run*>> groups;
+  for (const Run& r : runs) groups[{r.source, r.model, r.device, r.arrivals, r.rate_hz, r.policy, r.requests}].push_back(&r);
+  std::vector<Config> out;
+  for (const auto& [key, members] : groups) {
+    Config c;
+    std::tie(c.source, c.model, c.device, c.arrivals, c.rate_hz, c.policy, c.requests) = key;
+    c.label = policy_label(c.policy);
+    c.meter = members.front()->meter;
+    std::vector<const Run*> ok;
+    for (const Run* r : members) (r->error.empty() ? ok.push_back(r) : void(++c.failed));
+    c.runs = ok.size();
+    const auto stat = [&](std::optional<double> Run::*field) -> std::optional<Stat> {
+      std::vector<double> xs;
+      for (const Run* r : ok) {
+        if (r->*field) xs.push_back(*(r->*field));
+      }
+      if (xs.empty()) return std::nullopt;
+      return Stat{mean(xs), xs.size() > 1 ? ci95_half_width(xs) : 0.0, xs.size()};
+    };
+    std::vector<double> batch;
+    for (const Run* r : ok) {
+      if (r->avg_batch > 0) batch.push_back(r->avg_batch);
+    }
+    c.avg_batch = batch.empty() ? 0 : mean(batch);
+    c.energy_j = stat(&Run::energy_j);
+    c.dynamic_j = stat(&Run::dynamic_j);
+    c.lat_max_s = stat(&Run::lat_max_s);
+    c.lat_p99_s = stat(&Run::lat_p99_s);
+    c.lat_mean_s = stat(&Run::lat_mean_s);
+    c.peak_power_w = stat(&Run::peak_power_w);
+    c.avg_power_w = stat(&Run::avg_power_w);
+    out.push_back(std::move(c));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Config& a, const Config& b) {
+    const auto key = [](const Config& c) {
+      return std::make_tuple(c.source, c.model, c.device, c.arrivals, c.rate_hz, policy_rank(c.policy), c.fixed_size(),
+                             c.policy, c.requests);
+    };
+    return key(a) < key(b);
+  });
+  return out;
+}
+
+}  // namespace greenbatch::report

@@ -1,0 +1,289 @@
+// The numbers behind the report's figures and the recommendations, on the study's published
+// files (data/study) and on hand-made results: golden values computed from the files' own
+// numbers, never from the code under test.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.hpp"
+#include "report/catalog.hpp"
+#include "report/figures.hpp"
+#include "report/recommend.hpp"
+#include "report/runs.hpp"
+#include "report/svg.hpp"
+#include "support/temp_dir.hpp"
+
+namespace greenbatch::report {
+namespace {
+
+class ReportFiles : public greenbatch::testing::TempDirTest {};
+
+const std::string kStudy = std::string(GB_SOURCE_DIR) + "/data/study";
+const std::string kCatalog = std::string(GB_SOURCE_DIR) + "/data/models.toml";
+
+TEST(StudyFiles, OneFileReadAsTheStudyWroteIt) {
+  const auto runs = read_study_file(kStudy + "/f16/AlexNet_f16");
+  ASSERT_EQ(runs.size(), 5u);
+  EXPECT_EQ(runs[0].model, "alexnet");
+  EXPECT_EQ(runs[0].policy, "fixed:16");
+  EXPECT_EQ(runs[0].source, kStudySource);
+  EXPECT_DOUBLE_EQ(runs[0].rate_hz, 16);
+  EXPECT_DOUBLE_EQ(*runs[0].energy_j, 25044.886649707598 / 8192);
+  EXPECT_DOUBLE_EQ(*runs[0].lat_max_s, 1.4703467850000038);
+  EXPECT_DOUBLE_EQ(*runs[0].lat_mean_s, 0.663265445489623);
+  EXPECT_DOUBLE_EQ(*runs[0].peak_power_w, 70.41289156626506);
+  EXPECT_FALSE(runs[0].lat_p99_s.has_value());
+  // "Greedy (1.0006...)": greedy with its average batch; its peak power is nan: no value.
+  EXPECT_EQ(runs[4].policy, "greedy:128");
+  EXPECT_EQ(runs[4].label, "G");
+  EXPECT_DOUBLE_EQ(runs[4].avg_batch, 1.0006107243190423);
+  EXPECT_FALSE(runs[4].peak_power_w.has_value());
+  // "-1" is greedy too, average batch unknown.
+  const auto f32 = read_study_file(kStudy + "/f32/AlexNet_f32");
+  EXPECT_EQ(f32[4].policy, "greedy:128");
+  EXPECT_EQ(f32[4].avg_batch, 0);
+}
+
+TEST_F(ReportFiles, AMalformedStudyFileIsAClearError) {
+  const std::string header =
+      "Batch Size,Average Power(W),Time(s),Energy(J),Average Wait Time(s),Max Wait Time(s),Average Peak Power (W)\n";
+  const std::string short_row = write("AlexNet_f16", header + "16,1,2,3,4,5,6\n16,1,2,3\n");
+  try {
+    read_study_file(short_row);
+    FAIL() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("line 3: 4 fields"), std::string::npos) << e.what();
+  }
+  const std::string bad_number = write("ConvNeXt_f32", header + "16,1,2,x3,4,5,6\n");
+  EXPECT_THROW(read_study_file(bad_number), UserError);
+  // Another CSV with a study-like name is not taken for one.
+  EXPECT_FALSE(is_study_file(write("Other_f16", "a,b\n1,2\n")));
+  EXPECT_TRUE(is_study_file(short_row));
+}
+
+TEST(StudyFiles, TheThreeRatesLoadFromTheFolderTree) {
+  const Loaded l = load({kStudy});
+  EXPECT_EQ(l.files.size(), 15u);
+  EXPECT_EQ(l.runs.size(), 75u);
+  const auto configs = aggregate(l.runs);
+  EXPECT_EQ(configs.size(), 75u);
+  // Order within a group: fixed sizes ascending, then greedy.
+  EXPECT_EQ(configs[0].policy, "fixed:16");
+  EXPECT_EQ(configs[4].policy, "greedy:128");
+  EXPECT_THROW(load({kStudy + "/nope"}), UserError);
+}
+
+TEST_F(ReportFiles, RepetitionsAverageWithAConfidenceIntervalAndFailuresAreCounted) {
+  std::string lines;
+  for (int rep = 0; rep < 3; ++rep) {
+    lines += nlohmann::json{{"model", "m"}, {"device", "cpu"}, {"arrivals", "constant"}, {"policy", "fixed:8"},
+                            {"rate_hz", 32.0}, {"repetition", rep}, {"requests", 64}, {"completed", 64},
+                            {"avg_batch_size", 8.0}, {"error", nullptr},
+                            {"latency_s", {{"max", 0.1 * (rep + 1)}, {"p99", 0.1}, {"mean", 0.05}}},
+                            {"energy", {{"measured", true}, {"per_image_j", 1.0 + rep}, {"peak_power_w", 100.0}}}}
+                 .dump() + "\n";
+  }
+  lines += nlohmann::json{{"model", "m"}, {"device", "cpu"}, {"arrivals", "constant"}, {"policy", "fixed:8"},
+                          {"rate_hz", 32.0}, {"repetition", 3}, {"requests", 64}, {"completed", 10},
+                          {"error", "out of memory at batch size 8"}}
+               .dump() + "\n";
+  std::filesystem::create_directories(dir_ / "a" / "b");
+  write("a/b/runs.jsonl", lines);
+  const Loaded l = load({dir_.string()});
+  ASSERT_EQ(l.runs.size(), 4u);
+  const auto configs = aggregate(l.runs);
+  ASSERT_EQ(configs.size(), 1u);
+  EXPECT_EQ(configs[0].runs, 3u);
+  EXPECT_EQ(configs[0].failed, 1u);
+  EXPECT_DOUBLE_EQ(configs[0].energy_j->mean, 2.0);
+  // Student's t with 2 degrees of freedom (4.303, core/stats' table) x sd 1 / sqrt(3).
+  EXPECT_NEAR(configs[0].energy_j->ci, 4.303 / std::sqrt(3.0), 1e-9);
+  EXPECT_NEAR(configs[0].lat_max_s->mean, 0.2, 1e-12);
+}
+
+TEST(Figures, EnergyAgainstLatencyPanelsSplitLowAndHighRates) {
+  const auto configs = aggregate(load({kStudy}).runs);
+  const auto panels = energy_latency_panels(configs, Latency::kMax);
+  ASSERT_EQ(panels.size(), 10u);  // five models, low and high rates
+  const Panel& low = panels[0];
+  EXPECT_EQ(low.model, "alexnet");
+  EXPECT_FALSE(low.high_rates);
+  EXPECT_EQ(low.points.size(), 10u);  // 16/s and 32/s, five policies each
+  EXPECT_EQ(panels[1].points.size(), 5u);
+  EXPECT_DOUBLE_EQ(low.points[0].x, 1.4703467850000038);
+  EXPECT_DOUBLE_EQ(low.points[0].y, 25044.886649707598 / 8192);
+  EXPECT_EQ(low.points[4].label, "G");
+  // The study's files have no p99: no panel.
+  EXPECT_TRUE(energy_latency_panels(configs, Latency::kP99).empty());
+}
+
+TEST(Figures, PeakPowerAtSmallAndLargeBatchesAsTableOne) {
+  const auto rows = peak_power_table(aggregate(load({kStudy}).runs));
+  const auto row = [&](const std::string& m) {
+    return *std::find_if(rows.begin(), rows.end(), [&](const PeakRow& r) { return r.model == m; });
+  };
+  // DenseNet: the greedy run at 16/s (average batch 1.0004) is its only small-batch run with a
+  // known average; batch 128 at 16, 32 and 64/s.
+  const PeakRow d = row("densenet121");
+  EXPECT_DOUBLE_EQ(*d.small_w, 72.54514999999999);
+  EXPECT_NEAR(*d.large_w, (163.1294217687075 + 164.07287671232876 + 165.76243986254298) / 3, 1e-9);
+  EXPECT_NEAR(*d.difference_w, *d.large_w - 72.54514999999999, 1e-9);
+  EXPECT_EQ(d.large_n, 3u);
+  // AlexNet's small-batch peak is nan in the study's file: no figure, and no difference.
+  EXPECT_FALSE(row("alexnet").small_w.has_value());
+  EXPECT_FALSE(row("alexnet").difference_w.has_value());
+}
+
+TEST(Figures, EnergyByYearFollowsTheCatalogsYears) {
+  const Catalog catalog = load_catalog(kCatalog);
+  const auto figs = energy_by_year(aggregate(load({kStudy}).runs), catalog);
+  ASSERT_EQ(figs.size(), 1u);
+  std::vector<std::string> order;
+  for (const auto& r : figs[0].rows) order.push_back(r.model);
+  EXPECT_EQ(order, (std::vector<std::string>{"alexnet", "densenet121", "shufflenet_v2_x0_5", "vit_b_16", "convnext_base"}));
+  EXPECT_EQ(figs[0].rows[0].year, 2012);
+  EXPECT_EQ(figs[0].rates, (std::vector<double>{16, 32, 64}));
+  const double alex16 = (25044.886649707598 + 25258.78794239394 + 25429.992845571353 + 25517.72917210011 +
+                         26739.274451526504) / 5 / 8192;
+  EXPECT_NEAR(figs[0].rows[0].energy_by_rate.at(16), alex16, 1e-12);
+}
+
+TEST_F(ReportFiles, AccuracyAndEnergyRelativeToAlexNet) {
+  // Only the 16/s files of AlexNet and ConvNeXt.
+  std::filesystem::create_directories(dir_ / "f16");
+  for (const char* f : {"AlexNet_f16", "ConvNeXt_f16"}) {
+    std::filesystem::copy_file(kStudy + "/f16/" + f, dir_ / "f16" / f);
+  }
+  const Catalog catalog = load_catalog(kCatalog);
+  const auto figs = relative_to_alexnet(aggregate(load({dir_.string()}).runs), catalog);
+  ASSERT_EQ(figs.size(), 1u);
+  ASSERT_EQ(figs[0].rows.size(), 2u);
+  EXPECT_EQ(figs[0].rows[0].model, "alexnet");
+  EXPECT_DOUBLE_EQ(*figs[0].rows[0].energy_rel, 1.0);
+  const double convnext = 45858.5686151886 + 45032.84912501832 + 44128.36929289594 + 43084.528947041166 + 46284.761810506665;
+  const double alexnet = 25044.886649707598 + 25258.78794239394 + 25429.992845571353 + 25517.72917210011 + 26739.274451526504;
+  EXPECT_NEAR(*figs[0].rows[1].energy_rel, convnext / alexnet, 1e-12);
+  EXPECT_EQ(figs[0].rows[1].shared_configs, 5u);
+  EXPECT_NEAR(*figs[0].rows[1].top1_rel, 84.062 / 56.522, 1e-3);
+}
+
+Config hand(const std::string& policy, double latency, double energy) {
+  Config c;
+  c.source = "greenbatch";
+  c.model = "m";
+  c.device = "cpu";
+  c.arrivals = "constant";
+  c.rate_hz = 10;
+  c.policy = policy;
+  c.label = policy_label(policy);
+  c.avg_batch = c.fixed_size();
+  c.lat_max_s = Stat{latency, 0, 1};
+  c.lat_p99_s = Stat{latency * 0.9, 0, 1};
+  c.energy_j = Stat{energy, 0, 1};
+  return c;
+}
+
+TEST(Figures, TheParetoFrontKeepsOnlyUnbeatenPolicies) {
+  const std::vector<Config> cs = {hand("fixed:4", 1, 5), hand("fixed:8", 2, 3), hand("fixed:16", 3, 4),
+                                  hand("fixed:32", 4, 1), hand("greedy:32", 0.5, 6)};
+  const auto fronts = pareto_fronts(cs, Latency::kMax);
+  ASSERT_EQ(fronts.size(), 1u);
+  std::vector<std::string> front;
+  for (const Config* c : fronts[0].front) front.push_back(c->policy);
+  EXPECT_EQ(front, (std::vector<std::string>{"greedy:32", "fixed:4", "fixed:8", "fixed:32"}));
+  EXPECT_EQ(fronts[0].all.size(), 5u);
+}
+
+TEST(Recommend, TheLowestEnergyThatMeetsTheTargetAndTheStudysRule) {
+  const std::vector<Config> cs = {hand("fixed:4", 0.2, 5), hand("fixed:8", 0.4, 3), hand("fixed:16", 0.8, 2),
+                                  hand("fixed:32", 1.6, 1), hand("greedy:32", 0.1, 6)};
+  const auto recs = recommend(cs, parse_slo("max=1s"));
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].best->policy, "fixed:16");
+  EXPECT_EQ(recs[0].runner_up->policy, "fixed:8");
+  EXPECT_EQ(recs[0].greedy->policy, "greedy:32");
+  EXPECT_NEAR(*recs[0].saving_vs_greedy_pct, (6.0 - 2.0) / 6.0 * 100, 1e-12);
+  // Large batches are cheaper: down from 32 until the target holds -> 16, the same pick.
+  EXPECT_EQ(recs[0].rule_direction, "large batches");
+  EXPECT_EQ(recs[0].rule_pick->policy, "fixed:16");
+  EXPECT_FALSE(recs[0].differs);
+  // p99 is 0.9 x max here: p99=0.3s admits fixed:4 only.
+  const auto p99 = recommend(cs, parse_slo("p99=300ms"));
+  EXPECT_EQ(p99[0].best->policy, "fixed:4");
+  // Nothing meets 50 ms: no pick, and the note says what came closest.
+  const auto none = recommend(cs, parse_slo("max=50ms"));
+  EXPECT_EQ(none[0].best, nullptr);
+  EXPECT_NE(none[0].note.find("greedy:32"), std::string::npos) << none[0].note;
+}
+
+TEST(Recommend, BadTargetsAreClearErrors) {
+  EXPECT_THROW(parse_slo("1s"), UserError);
+  EXPECT_THROW(parse_slo("p95=1s"), UserError);
+  EXPECT_THROW(parse_slo("max=fast"), UserError);
+  EXPECT_THROW(parse_slo("max=0s"), UserError);
+  EXPECT_DOUBLE_EQ(parse_slo("p99=200ms").seconds, 0.2);
+}
+
+// The study's findings that its data support (SEAA 2023, section V).
+TEST(Recommend, OnTheStudysDataItAgreesWithTheStudysFindings) {
+  const auto configs = aggregate(load({kStudy}).runs);
+  const auto recs = recommend(configs, parse_slo("max=10s"));  // a loose target: every policy qualifies
+  const auto rec = [&](const std::string& m, double rate) {
+    return *std::find_if(recs.begin(), recs.end(), [&](const Recommendation& r) { return r.model == m && r.rate_hz == rate; });
+  };
+  // AlexNet and ConvNeXt: a fixed batch size beats greedy at the low rates.
+  for (double rate : {16.0, 32.0}) {
+    EXPECT_NE(rec("alexnet", rate).best->policy.rfind("fixed:", 0), std::string::npos) << rate;
+    EXPECT_GT(*rec("alexnet", rate).saving_vs_greedy_pct, 0) << rate;
+  }
+  EXPECT_EQ(rec("convnext_base", 16).best->policy, "fixed:128");
+  EXPECT_GT(*rec("convnext_base", 16).saving_vs_greedy_pct, 5);
+  // DenseNet: small batches (16, or greedy's single images) at every rate.
+  for (double rate : {16.0, 32.0, 64.0}) {
+    const Recommendation r = rec("densenet121", rate);
+    EXPECT_TRUE(r.best->policy == "fixed:16" || r.best->greedy()) << rate << " " << r.best->policy;
+    EXPECT_EQ(r.rule_direction, "small batches") << rate;
+  }
+  // The p99 target cannot be judged on the study's files, and says why.
+  const auto p99 = recommend(configs, parse_slo("p99=1s"));
+  EXPECT_EQ(p99[0].best, nullptr);
+  EXPECT_NE(p99[0].note.find("no p99"), std::string::npos) << p99[0].note;
+}
+
+TEST(Svg, TicksOnLinearAndLogAxes) {
+  EXPECT_EQ(axis_ticks(Axis{0, 1, false, ""}), (std::vector<double>{0, 0.2, 0.4, 0.6000000000000001, 0.8, 1}));
+  EXPECT_EQ(axis_ticks(Axis{0.1, 10, true, ""}), (std::vector<double>{0.1, 0.2, 0.5, 1, 2, 5, 10}));
+  const Axis wide = fit_axis({0.01, 0.5, 20}, "s");
+  EXPECT_TRUE(wide.log);
+  EXPECT_LE(wide.min, 0.01);
+  EXPECT_GE(wide.max, 20);
+  const Axis narrow = fit_axis({1.5, 3.2}, "J");
+  EXPECT_FALSE(narrow.log);
+  EXPECT_LT(narrow.min, 1.5);
+  EXPECT_GT(narrow.max, 3.2);
+  EXPECT_EQ(xml_escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+}
+
+TEST(Svg, LabelsOfCrowdedPointsDoNotOverlap) {
+  // The study's ConvNeXt at 32/s: three policies within 0.3 s and 0.2 J of each other.
+  Chart c(470, 330, "t", Axis{0.1, 12, true, "s"}, Axis{3, 6, false, "J"});
+  c.legend({{"16/s", "#000"}, {"32/s", "#111"}});
+  const std::vector<std::pair<double, double>> pts = {{3.40, 3.81}, {3.26, 3.71}, {3.06, 3.65}, {5.75, 3.53},
+                                                      {0.22, 3.23}, {1.29, 5.60}, {2.50, 5.50}, {5.05, 5.39},
+                                                      {9.69, 5.26}, {0.23, 5.65}};
+  for (const auto& [x, y] : pts) c.point(x, y, "#000");
+  for (const auto& [x, y] : pts) c.label(x, y, "128", "#000");
+  const auto& boxes = c.label_boxes();
+  ASSERT_EQ(boxes.size(), pts.size());
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    for (std::size_t j = i + 1; j < boxes.size(); ++j) EXPECT_FALSE(boxes[i].overlaps(boxes[j])) << i << " " << j;
+  }
+  const std::string svg = c.svg();
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_NE(svg.find("log scale"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace greenbatch::report

@@ -71,8 +71,9 @@ std::vector<Recommendation> recommend(const std::vector<Config>& configs, const 
     std::tie(r.source, r.model, r.device, r.arrivals, r.rate_hz) =
         std::tie(first.source, first.model, first.device, first.arrivals, first.rate_hz);
     std::vector<const Config*> ok;
-    bool any_latency = false;
+    bool any_latency = false, any_energy = false;
     for (const Config* c : group) {
+      if (c->energy_j) any_energy = true;
       if (c->greedy() && c->energy_j && !r.greedy) r.greedy = c;
       if (latency_of(*c, slo.metric)) any_latency = true;
       if (c->energy_j && meets(*c, slo)) ok.push_back(c);
@@ -83,7 +84,9 @@ std::vector<Recommendation> recommend(const std::vector<Config>& configs, const 
     if (r.best && r.greedy && r.greedy->energy_j->mean > 0) {
       r.saving_vs_greedy_pct = (r.greedy->energy_j->mean - r.best->energy_j->mean) / r.greedy->energy_j->mean * 100;
     }
-    if (!any_latency) {
+    if (!any_energy) {
+      r.note = fmt::format("no energy figures in these runs (meter {}: see each record's energy.reason)", first.meter);
+    } else if (!any_latency) {
       r.note = fmt::format("these results carry no {} latency{}", latency_name(slo.metric),
                            first.source == kStudySource ? " (the study's files give the maximum and the mean wait)" : "");
     } else if (!r.best) {

@@ -216,6 +216,12 @@ TEST(Recommend, TheLowestEnergyThatMeetsTheTargetAndTheStudysRule) {
   const auto none = recommend(cs, parse_slo("max=50ms"));
   EXPECT_EQ(none[0].best, nullptr);
   EXPECT_NE(none[0].note.find("greedy:32"), std::string::npos) << none[0].note;
+  // Runs without energy (no sensor on the machine) say so rather than recommend.
+  std::vector<Config> unmeasured = cs;
+  for (Config& c : unmeasured) c.energy_j.reset();
+  const auto no_energy = recommend(unmeasured, parse_slo("max=1s"));
+  EXPECT_EQ(no_energy[0].best, nullptr);
+  EXPECT_NE(no_energy[0].note.find("no energy figures"), std::string::npos) << no_energy[0].note;
 }
 
 TEST(Recommend, BadTargetsAreClearErrors) {

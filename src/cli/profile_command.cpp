@@ -48,6 +48,8 @@ struct ProfileCli {
   std::string batch_sizes = "1,2,4,8,16,32,64,128";
   std::string min_window = "1s";
   std::string idle_window = "5s";
+  std::string idle_gaps = "5ms,20ms,60ms,200ms";
+  std::size_t idle_samples = 30;
   std::string out = "profile.json";
 };
 
@@ -56,6 +58,16 @@ int do_profile(const ProfileCli& c) {
   o.spec = c.spec;
   o.spec.idle_window_ns = parse_duration_ns(c.idle_window, "--idle-window");
   o.min_window_ns = parse_duration_ns(c.min_window, "--min-window");
+  o.idle_samples = c.idle_samples;
+  o.idle_gaps_ns.clear();
+  for (const std::string& g : split_list(c.idle_gaps)) {
+    const TimeNs ns = parse_duration_ns(g, "--idle-gaps");
+    if (ns < kNsPerMs) {
+      throw UserError(fmt::format("--idle-gaps '{}': each idle time must be at least 1ms (shorter counts as back to back)", c.idle_gaps));
+    }
+    o.idle_gaps_ns.push_back(ns);
+  }
+  std::sort(o.idle_gaps_ns.begin(), o.idle_gaps_ns.end());
   o.batch_sizes.clear();
   for (const std::string& b : split_list(c.batch_sizes)) {
     const long long v = parse_integer(b, "--batch-sizes");
@@ -80,7 +92,7 @@ int do_profile(const ProfileCli& c) {
 
 // ---- simulate ----
 struct SimulateCli {
-  std::string profile, rates = "64", policies = "greedy:128", arrivals = "constant", out = "results/simulated", sweep;
+  std::string profile, rates = "64", policies = "greedy:128", arrivals = "constant", out = "results/simulated", sweep, requests_out;
   std::size_t requests = 8192;
   std::uint64_t seed = 1;
 };
@@ -125,6 +137,11 @@ int do_simulate(const SimulateCli& c) {
     }
     parse_arrivals(c.arrivals);
   }
+  if (!c.requests_out.empty() && profiles.size() * specs.size() != 1) {
+    throw UserError(fmt::format("--requests-out: takes one simulated run, and these options give {}; name one profile, "
+                                "one rate and one policy",
+                                profiles.size() * specs.size()));
+  }
   check_csv_compatible(c.out + "/runs.csv", CsvStyle::kGreenbatch);
   const auto t0 = std::chrono::steady_clock::now();
   std::size_t requests = 0;
@@ -135,6 +152,7 @@ int do_simulate(const SimulateCli& c) {
     requests += rec.summary.completed;
     ++runs;
     write_simulated(rec, path, c.out, rep, sweep_name);
+    if (!c.requests_out.empty()) write_requests_csv(c.requests_out, rec.result);
     const auto& e = rec.result.energy;
     fmt::print("{:<24} {:>6g}/s {:<18} p99 {:>10}  max {:>10}  avg batch {:>6.2f}  {}\n", rec.model, s.rate_hz, rec.policy,
                format_duration_s(rec.summary.latency_s.p99),
@@ -278,6 +296,10 @@ void add_profile_commands(CLI::App& app, Action& action) {
   prof->add_option("--batch-sizes", pc->batch_sizes, "Comma-separated batch sizes")->capture_default_str();
   prof->add_option("--min-window", pc->min_window, "Measure each batch size at least this long")->capture_default_str();
   prof->add_option("--idle-window", pc->idle_window, "Idle power measured first over this window")->capture_default_str();
+  prof->add_option("--idle-gaps", pc->idle_gaps,
+                   "Idle times before the spaced batches that measure service after idleness (empty: none)")
+      ->capture_default_str();
+  prof->add_option("--idle-samples", pc->idle_samples, "Spaced batches per idle time, at least")->capture_default_str();
   prof->add_option("--threads", pc->spec.threads, "CPU threads (0: all)")->capture_default_str();
   prof->add_option("--preprocess", pc->spec.preprocess, "cached or per-request")->capture_default_str();
   prof->add_option("--models-dir", pc->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
@@ -297,6 +319,8 @@ void add_profile_commands(CLI::App& app, Action& action) {
   sim->add_option("--seed", sc->seed, "Seed")->capture_default_str();
   sim->add_option("--sweep", sc->sweep, "Simulate the grid of an experiment file instead (its models are replaced by the profile's)");
   sim->add_option("--out", sc->out, "Results folder")->capture_default_str();
+  sim->add_option("--requests-out", sc->requests_out,
+                  "Also write the per-request records of the (one) simulated run to this CSV, as run does");
   sim->callback([&action, sc] { action = [sc] { return do_simulate(*sc); }; });
 
   auto tc = std::make_shared<TuneCli>();

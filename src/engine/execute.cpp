@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "arrivals/schedule.hpp"
 #include "backends/synthetic/synthetic.hpp"
 #ifdef GREENBATCH_WITH_TORCH
@@ -119,6 +122,14 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
 }
 
 PreparedRun::~PreparedRun() = default;
+
+void PreparedRun::set_schedule(std::vector<TimeNs> schedule) {
+  if (schedule.empty() || !std::is_sorted(schedule.begin(), schedule.end())) {
+    throw std::invalid_argument("PreparedRun::set_schedule: the schedule must be ascending and not empty");
+  }
+  header_.requests = schedule.size();
+  parts_->schedule = std::move(schedule);
+}
 
 RunRecord PreparedRun::execute() {
   Parts& p = *parts_;

@@ -75,6 +75,9 @@ class PreparedRun {
   PreparedRun(const PreparedRun&) = delete;
   PreparedRun& operator=(const PreparedRun&) = delete;
   const RunRecord& header() const { return header_; }
+  // Replaces the arrival schedule (ascending times in ns, the first at 0, not empty): for
+  // measurements that need arrivals no arrival process gives, such as the profile's bursts.
+  void set_schedule(std::vector<TimeNs> schedule);
   // Warms the backend up (real networks), then runs and summarises.
   RunRecord execute();
 

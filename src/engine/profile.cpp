@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "arrivals/rng.hpp"
 #include "arrivals/schedule.hpp"
 #include "batching/policy.hpp"
 #include "build_info.hpp"
@@ -33,6 +34,78 @@ std::optional<double> opt_from(const nlohmann::json& j, const char* key) {
   return j[key].get<double>();
 }
 
+// 101 quantiles (0, 1, ..., 100 %) of sorted values.
+std::vector<double> quantiles(const std::vector<double>& sorted) {
+  std::vector<double> q;
+  for (int k = 0; k <= 100; ++k) q.push_back(percentile_sorted(sorted, k));
+  return q;
+}
+
+// Service times after idleness, as at low request rates: bursts of the batch size, each after
+// the server idled for one of the idle times, these in a seeded random order so that each is
+// measured across the whole stretch (on a shared machine, slow spells last seconds: measured one
+// after another, a spell falls on one idle time and none on the next). Each batch is classed by
+// the idleness it actually followed (a slow batch shortens the next idle), the nearest idle time
+// in log time; a batch that found the server busy counts as back to back. One batch size at a
+// time: mixing sizes in one stretch measured batches faster than runs of one size saw them.
+// (docs/measurements/simulator.md compares these choices.)
+void measure_after_idle(const ProfileOptions& o, RunSession& session, ProfilePoint& pt) {
+  const std::size_t n_gaps = o.idle_gaps_ns.size();
+  if (n_gaps == 0) return;
+  std::vector<std::size_t> order;  // the idle time before each burst
+  for (std::size_t g = 0; g < n_gaps; ++g) {
+    const double spacing = pt.service_median_s + ns_to_s(o.idle_gaps_ns[g]);
+    const auto k = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(ns_to_s(o.min_window_ns) / spacing)),
+                                           std::max(o.min_batches, o.idle_samples),
+                                           std::max<std::size_t>(o.idle_samples, 200));
+    order.insert(order.end(), k, g);
+  }
+  Rng rng(o.spec.seed);
+  for (std::size_t i = order.size(); i > 1; --i) {
+    std::swap(order[i - 1], order[std::min(i - 1, static_cast<std::size_t>(rng.uniform01() * static_cast<double>(i)))]);
+  }
+  std::vector<TimeNs> schedule;
+  TimeNs t = 0;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    if (i > 0) t += static_cast<TimeNs>(std::llround(pt.service_median_s * 1e9)) + o.idle_gaps_ns[order[i]];
+    schedule.insert(schedule.end(), pt.batch_size, t);
+  }
+  RunSpec spec = o.spec;
+  spec.policy = fmt::format("fixed:{}", pt.batch_size);
+  spec.meter = "none";
+  spec.idle_window_ns = 0;
+  spec.requests = schedule.size();
+  spec.requests_given = true;
+  PreparedRun spaced(spec, &session);
+  spaced.set_schedule(std::move(schedule));
+  const RunRecord r = spaced.execute();
+  if (!r.result.error.empty()) {
+    throw UserError(fmt::format("profiling batch size {} after idleness: {}", pt.batch_size, r.result.error));
+  }
+  std::vector<std::vector<double>> service_by(n_gaps), idle_by(n_gaps);
+  const auto& bs = r.result.batches;
+  for (std::size_t i = 1; i < bs.size(); ++i) {
+    const double idle_s = ns_to_s(bs[i].start_ns - bs[i - 1].end_ns);
+    if (idle_s < 1e-3) continue;
+    std::size_t best = 0;
+    for (std::size_t g = 1; g < n_gaps; ++g) {
+      if (std::abs(std::log(idle_s / ns_to_s(o.idle_gaps_ns[g]))) <
+          std::abs(std::log(idle_s / ns_to_s(o.idle_gaps_ns[best])))) {
+        best = g;
+      }
+    }
+    service_by[best].push_back(ns_to_s(bs[i].end_ns - bs[i].start_ns));
+    idle_by[best].push_back(idle_s);
+  }
+  for (std::size_t g = 0; g < n_gaps; ++g) {
+    if (service_by[g].size() < std::max<std::size_t>(5, o.idle_samples / 3)) continue;  // too few to trust
+    std::sort(service_by[g].begin(), service_by[g].end());
+    std::sort(idle_by[g].begin(), idle_by[g].end());
+    pt.after_idle.push_back({percentile_sorted(idle_by[g], 50), quantiles(service_by[g])});
+  }
+  std::sort(pt.after_idle.begin(), pt.after_idle.end(), [](const auto& x, const auto& y) { return x.idle_s < y.idle_s; });
+}
+
 }  // namespace
 
 double Profile::service_s(std::size_t batch) const {
@@ -51,11 +124,22 @@ double Profile::draw_service_s(std::size_t batch, double idle_s, double u) const
   std::vector<std::pair<double, double>> pts;
   for (const auto& p : points) {
     double v = p.service_median_s;
-    if (!p.quantiles_s.empty()) {
-      v = at(p.quantiles_s);
-      // A step, not a blend: on the CPU measured (validate.sh) a batch after 20 ms of idleness
-      // was as slow as one after 200 ms; a log-time blend underestimated both.
-      if (!p.after_idle_quantiles_s.empty() && idle_s > 1e-3) v = at(p.after_idle_quantiles_s);
+    if (!p.quantiles_s.empty()) v = at(p.quantiles_s);
+    // Idle for over 1 ms: a step to the after-idle distributions (on the CPU measured, a batch
+    // after 5 ms of idleness is already as slow as the shortest measured gap says), then
+    // log-time interpolation between the measured idle times.
+    const auto& ai = p.after_idle;
+    if (!ai.empty() && idle_s > 1e-3) {
+      if (idle_s <= ai.front().idle_s || ai.size() == 1) {
+        v = at(ai.front().quantiles_s);
+      } else if (idle_s >= ai.back().idle_s) {
+        v = at(ai.back().quantiles_s);
+      } else {
+        std::size_t k = 1;
+        while (ai[k].idle_s < idle_s) ++k;
+        const double t = (std::log(idle_s) - std::log(ai[k - 1].idle_s)) / (std::log(ai[k].idle_s) - std::log(ai[k - 1].idle_s));
+        v = at(ai[k - 1].quantiles_s) + t * (at(ai[k].quantiles_s) - at(ai[k - 1].quantiles_s));
+      }
     }
     pts.emplace_back(static_cast<double>(p.batch_size), v);
   }
@@ -75,6 +159,8 @@ std::optional<double> Profile::dynamic_power_w(std::size_t batch) const {
 nlohmann::json Profile::to_json() const {
   nlohmann::json pts = nlohmann::json::array();
   for (const auto& p : points) {
+    nlohmann::json after_idle = nlohmann::json::array();
+    for (const auto& a : p.after_idle) after_idle.push_back({{"idle_s", a.idle_s}, {"quantiles_s", a.quantiles_s}});
     pts.push_back({{"batch_size", p.batch_size},
                    {"batches", p.batches},
                    {"service_s",
@@ -89,8 +175,7 @@ nlohmann::json Profile::to_json() const {
                                          : nlohmann::json(nullptr)},
                    {"dynamic_energy_per_batch_j", opt(p.dynamic_energy_per_batch_j)},
                    {"window_s", p.window_s},
-                   {"service_quantiles_s", {{"back_to_back", p.quantiles_s}, {"after_idle", p.after_idle_quantiles_s}}},
-                   {"after_idle_gap_s", p.after_idle_gap_s}});
+                   {"service_quantiles_s", {{"back_to_back", p.quantiles_s}, {"after_idle", after_idle}}}});
   }
   nlohmann::json j = meta;
   j["schema"] = kProfileSchema;
@@ -128,10 +213,18 @@ Profile Profile::from_json(const nlohmann::json& j, const std::string& source) {
       pt.dynamic_energy_per_batch_j = opt_from(q, "dynamic_energy_per_batch_j");
       pt.window_s = q.at("window_s");
       if (q.contains("service_quantiles_s")) {
-        pt.quantiles_s = q["service_quantiles_s"].value("back_to_back", std::vector<double>{});
-        pt.after_idle_quantiles_s = q["service_quantiles_s"].value("after_idle", std::vector<double>{});
+        const auto& sq = q["service_quantiles_s"];
+        pt.quantiles_s = sq.value("back_to_back", std::vector<double>{});
+        if (sq.contains("after_idle") && sq["after_idle"].is_array()) {
+          for (const auto& a : sq["after_idle"]) {
+            if (a.is_number()) {  // an older profile: one distribution, its gap beside it
+              pt.after_idle = {{q.value("after_idle_gap_s", 0.2), sq["after_idle"].get<std::vector<double>>()}};
+              break;
+            }
+            pt.after_idle.push_back({a.at("idle_s").get<double>(), a.at("quantiles_s").get<std::vector<double>>()});
+          }
+        }
       }
-      pt.after_idle_gap_s = q.value("after_idle_gap_s", 0.0);
       p.points.push_back(pt);
     }
     if (p.points.empty()) throw UserError(fmt::format("profile {}: no batch sizes", source));
@@ -180,31 +273,9 @@ Profile measure_profile(const ProfileOptions& o) {
       std::sort(v.begin(), v.end());
       return v;
     };
-    auto quantiles = [](const std::vector<double>& sorted) {
-      std::vector<double> q;
-      for (int k = 0; k <= 20; ++k) q.push_back(percentile_sorted(sorted, 5.0 * k));
-      return q;
-    };
     const std::vector<double> svc = service_times(r);
     ProfilePoint pt;
     pt.quantiles_s = quantiles(svc);
-    {
-      // The same batch size arriving all at once every `gap`: the server idles (3x the service
-      // time or more) before each batch, as it does at low request rates.
-      const double gap = std::max(4 * percentile_sorted(svc, 50), 0.2);
-      const auto k = std::clamp<std::size_t>(
-          static_cast<std::size_t>(std::ceil(ns_to_s(o.min_window_ns) / gap)), o.min_batches, 50);
-      RunSpec idle_spec = spec;
-      idle_spec.meter = "none";
-      idle_spec.idle_window_ns = 0;
-      idle_spec.rate_hz = static_cast<double>(b) / gap;
-      idle_spec.requests = b * k;
-      PreparedRun spaced(idle_spec, &session);
-      const RunRecord sr = spaced.execute();
-      if (!sr.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, sr.result.error));
-      pt.after_idle_quantiles_s = quantiles(service_times(sr));
-      pt.after_idle_gap_s = gap - percentile_sorted(svc, 50);
-    }
     pt.batch_size = b;
     pt.batches = svc.size();
     pt.service_median_s = percentile_sorted(svc, 50);
@@ -219,6 +290,7 @@ Profile measure_profile(const ProfileOptions& o) {
       // Busy energy above idle: the window's energy minus idle power over it, per batch.
       if (idle) pt.dynamic_energy_per_batch_j = (*e.joules - *idle * e.window_s) / static_cast<double>(svc.size());
     }
+    measure_after_idle(o, session, pt);
     prof.points.push_back(pt);
     if (prof.model.empty()) {
       prof.model = r.model;

@@ -23,10 +23,15 @@ struct ProfilePoint {
   std::optional<double> energy_per_batch_j;          // the meter's joules over back-to-back batches / batches
   std::optional<double> dynamic_energy_per_batch_j;  // above idle power
   double window_s = 0;
-  // Service time distributions, 21 quantiles (0, 5, ..., 100 %): batches back to back, and
-  // batches that follow an idle server (caches cold, threads asleep: slower on a CPU).
-  std::vector<double> quantiles_s, after_idle_quantiles_s;
-  double after_idle_gap_s = 0;  // how long the server idled before each of those batches (about)
+  // Service time distributions, 101 quantiles (0, 1, ..., 100 %; older profiles: 21): batches back to back, and
+  // batches that follow an idle server (caches cold, threads asleep: slower on a CPU), measured
+  // after several idle times, shortest first.
+  std::vector<double> quantiles_s;
+  struct AfterIdle {
+    double idle_s = 0;  // how long the server idled before each of those batches (about)
+    std::vector<double> quantiles_s;
+  };
+  std::vector<AfterIdle> after_idle;
 };
 
 struct Profile {
@@ -38,7 +43,8 @@ struct Profile {
   // Piecewise-linear in the batch size between measured sizes; linear beyond the last two.
   double service_s(std::size_t batch) const;  // the median, back to back
   // A draw from the service-time distribution: quantile u in [0, 1), after the server idled for
-  // `idle_s` (0: back to back): the after-idle quantiles once it idled over 1 ms.
+  // `idle_s` (0: back to back). Over 1 ms of idleness, the after-idle quantiles: those of the
+  // nearest measured idle time at either end, interpolated in log(idle time) between two.
   double draw_service_s(std::size_t batch, double idle_s, double u) const;
   // Power above idle while a batch of this size runs (its dynamic energy over its mean time).
   std::optional<double> dynamic_power_w(std::size_t batch) const;
@@ -51,10 +57,15 @@ struct ProfileOptions {
   std::vector<std::size_t> batch_sizes{1, 2, 4, 8, 16, 32, 64, 128};
   TimeNs min_window_ns = kNsPerS;  // at least this long per batch size (and ten sensor updates)
   std::size_t min_batches = 5;
+  // Idle times before the spaced batches that measure the after-idle distributions, and how
+  // many batches after each (at least).
+  std::vector<TimeNs> idle_gaps_ns{5'000'000, 20'000'000, 60'000'000, 200'000'000};
+  std::size_t idle_samples = 30;
 };
 
 // Measures the profile: per batch size, batches back to back through the engine (every request
-// already waiting, fixed:B) with the run's meter. Throws UserError on bad input.
+// already waiting, fixed:B) with the run's meter; then bursts of that size after each idle time,
+// in a seeded random order (the after-idle distributions). Throws UserError on bad input.
 Profile measure_profile(const ProfileOptions& o);
 
 // The backend of a simulation: sleeps (on the virtual clock) a service time drawn, with a seed,

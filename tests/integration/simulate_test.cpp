@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/error.hpp"
 #include "engine/profile.hpp"
 #include "io/records.hpp"
@@ -34,12 +37,49 @@ TEST(Profile, ASyntheticProfileIsExact) {
     EXPECT_GE(pt.window_s, 1.0);                                          // the default 1 s window
     EXPECT_GE(pt.batches, 5u);
   }
+  // After idleness: every default idle time measured, classed by the idleness each batch
+  // actually followed (here exactly the planned one), with the same exact service time.
+  for (const ProfilePoint& pt : p.points) {
+    const double service = 0.002 + 0.0001 * static_cast<double>(pt.batch_size);
+    ASSERT_EQ(pt.after_idle.size(), 4u);
+    const double idle[] = {0.005, 0.020, 0.060, 0.200};
+    for (std::size_t g = 0; g < 4; ++g) {
+      EXPECT_NEAR(pt.after_idle[g].idle_s, idle[g], 1e-9);
+      ASSERT_EQ(pt.after_idle[g].quantiles_s.size(), 101u);
+      EXPECT_NEAR(pt.after_idle[g].quantiles_s.front(), service, 1e-12);
+      EXPECT_NEAR(pt.after_idle[g].quantiles_s.back(), service, 1e-12);
+    }
+  }
   // Between and beyond the measured sizes: linear.
   EXPECT_NEAR(p.service_s(24), 0.002 + 0.0024, 1e-12);
   EXPECT_NEAR(p.service_s(256), 0.002 + 0.0256, 1e-12);
   const Profile back = Profile::from_json(p.to_json(), "round trip");
   EXPECT_EQ(back.points.size(), 8u);
   EXPECT_DOUBLE_EQ(back.service_s(24), p.service_s(24));
+}
+
+TEST(Profile, ServiceAfterIdlenessFollowsTheMeasuredIdleTimes) {
+  Profile p;
+  ProfilePoint pt;
+  pt.batch_size = 1;
+  pt.service_median_s = 0.001;
+  pt.quantiles_s = {0.001, 0.001};
+  pt.after_idle = {{0.010, {0.002, 0.002}}, {0.100, {0.004, 0.004}}};
+  p.points = {pt};
+  EXPECT_DOUBLE_EQ(p.draw_service_s(1, 0.0, 0.5), 0.001);     // back to back
+  EXPECT_DOUBLE_EQ(p.draw_service_s(1, 0.0005, 0.5), 0.001);  // under 1 ms: still back to back
+  EXPECT_DOUBLE_EQ(p.draw_service_s(1, 0.005, 0.5), 0.002);   // below the shortest measured: that one
+  EXPECT_NEAR(p.draw_service_s(1, std::sqrt(0.010 * 0.100), 0.5), 0.003, 1e-12);  // halfway in log time
+  EXPECT_DOUBLE_EQ(p.draw_service_s(1, 1.0, 0.5), 0.004);     // beyond the longest: that one
+  // Profiles written before several idle times were measured still load: one distribution.
+  nlohmann::json old = p.to_json();
+  old["points"][0]["service_quantiles_s"]["after_idle"] = {0.003, 0.003};
+  old["points"][0]["after_idle_gap_s"] = 0.2;
+  const Profile back = Profile::from_json(old, "old profile");
+  ASSERT_EQ(back.points[0].after_idle.size(), 1u);
+  EXPECT_DOUBLE_EQ(back.points[0].after_idle[0].idle_s, 0.2);
+  EXPECT_DOUBLE_EQ(back.draw_service_s(1, 0.05, 0.5), 0.003);
+  EXPECT_EQ(Profile::from_json(p.to_json(), "new").points[0].after_idle.size(), 2u);
 }
 
 TEST(Simulate, EqualsARunOfTheSyntheticBackend) {
@@ -115,6 +155,17 @@ TEST_F(Tune, SimulateWritesRunsMarkedSimulatedAndTheWholePaperGrid) {
                                    (dir_ / "sim2").string());
   ASSERT_EQ(list.code, 0) << list.output;
   EXPECT_EQ(read_jsonl((dir_ / "sim2" / "runs.jsonl").string()).size(), 4u);
+  // One simulated run's requests, as run writes them; more than one run is refused.
+  const std::string requests = (dir_ / "requests.csv").string();
+  const auto one = run_greenbatch("simulate --profile " + file + " --rate 16 --policy fixed:16 --requests 64 --out " +
+                                  (dir_ / "sim4").string() + " --requests-out " + requests);
+  ASSERT_EQ(one.code, 0) << one.output;
+  const std::string csv = testing::slurp(requests);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 65);  // the header and 64 requests
+  const auto many = run_greenbatch("simulate --profile " + file + " --rate 16,64 --out " + (dir_ / "sim5").string() +
+                                   " --requests-out " + requests);
+  EXPECT_EQ(many.code, 2);
+  EXPECT_NE(many.output.find("--requests-out: takes one simulated run"), std::string::npos) << many.output;
   const auto bad = run_greenbatch("simulate --profile " + write("junk.json", "{\"schema\": 1}") + " --out " +
                                   (dir_ / "sim3").string());
   EXPECT_EQ(bad.code, 2);

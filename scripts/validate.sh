@@ -7,7 +7,8 @@
 # POLICIES ("fixed:4 fixed:8 greedy:32 timeout:8:100ms"), REQUESTS (400), REPS (3: each
 # configuration runs REPS times for real and is simulated with the same seeds; the means are
 # compared, and the real runs' own spread is printed beside them), THREADS (1: LibTorch's CPU
-# intra-op threads; see docs/measurements/simulator.md for why one), BUILD (build).
+# intra-op threads; see docs/measurements/simulator.md for why one), MIN_WINDOW (6s: how long
+# the profile measures each batch size back to back, and each idle time), BUILD (build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/validate}"
@@ -19,10 +20,11 @@ policies="${POLICIES:-fixed:4 fixed:8 greedy:32 timeout:8:100ms}"
 requests="${REQUESTS:-400}"
 reps="${REPS:-3}"
 threads="${THREADS:-1}"
+min_window="${MIN_WINDOW:-6s}"
 gb="./${BUILD:-build}/greenbatch"
 mkdir -p "$out"
 [ -f "models/$model.pt" ] || "${PYTHON:-/usr/bin/python3}" scripts/export_models.py "$model"
-"$gb" profile --model "$model" --device "$device" --threads "$threads" --meter "$meter" --batch-sizes 1,2,4,8,16,32 --min-window 2s \
+"$gb" profile --model "$model" --device "$device" --threads "$threads" --meter "$meter" --batch-sizes 1,2,4,8,16,32 --min-window "$min_window" \
   --warmup-batches 16 --warmup-batch-size 8 --out "$out/profile.json"
 for seed in $(seq 1 "$reps"); do
   for rate in $rates; do

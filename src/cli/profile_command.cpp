@@ -62,8 +62,9 @@ int do_profile(const ProfileCli& c) {
   o.idle_gaps_ns.clear();
   for (const std::string& g : split_list(c.idle_gaps)) {
     const TimeNs ns = parse_duration_ns(g, "--idle-gaps");
-    if (ns < kNsPerMs) {
-      throw UserError(fmt::format("--idle-gaps '{}': each idle time must be at least 1ms (shorter counts as back to back)", c.idle_gaps));
+    if (ns < kBackToBackIdleNs) {
+      throw UserError(fmt::format("--idle-gaps '{}': each idle time must be at least {} (shorter counts as back to back)",
+                                  c.idle_gaps, format_duration_s(ns_to_s(kBackToBackIdleNs))));
     }
     o.idle_gaps_ns.push_back(ns);
   }

@@ -86,7 +86,7 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, ProfilePoi
   const auto& bs = r.result.batches;
   for (std::size_t i = 1; i < bs.size(); ++i) {
     const double idle_s = ns_to_s(bs[i].start_ns - bs[i - 1].end_ns);
-    if (idle_s < 1e-3) continue;
+    if (idle_s < ns_to_s(kBackToBackIdleNs)) continue;
     std::size_t best = 0;
     for (std::size_t g = 1; g < n_gaps; ++g) {
       if (std::abs(std::log(idle_s / ns_to_s(o.idle_gaps_ns[g]))) <
@@ -129,7 +129,7 @@ double Profile::draw_service_s(std::size_t batch, double idle_s, double u) const
     // after 5 ms of idleness is already as slow as the shortest measured gap says), then
     // log-time interpolation between the measured idle times.
     const auto& ai = p.after_idle;
-    if (!ai.empty() && idle_s > 1e-3) {
+    if (!ai.empty() && idle_s > ns_to_s(kBackToBackIdleNs)) {
       if (idle_s <= ai.front().idle_s || ai.size() == 1) {
         v = at(ai.front().quantiles_s);
       } else if (idle_s >= ai.back().idle_s) {
@@ -215,12 +215,11 @@ Profile Profile::from_json(const nlohmann::json& j, const std::string& source) {
       if (q.contains("service_quantiles_s")) {
         const auto& sq = q["service_quantiles_s"];
         pt.quantiles_s = sq.value("back_to_back", std::vector<double>{});
-        if (sq.contains("after_idle") && sq["after_idle"].is_array()) {
-          for (const auto& a : sq["after_idle"]) {
-            if (a.is_number()) {  // an older profile: one distribution, its gap beside it
-              pt.after_idle = {{q.value("after_idle_gap_s", 0.2), sq["after_idle"].get<std::vector<double>>()}};
-              break;
-            }
+        const nlohmann::json ai = sq.value("after_idle", nlohmann::json::array());
+        if (!ai.empty() && ai.front().is_number()) {  // an older profile: one distribution, its gap beside it
+          pt.after_idle = {{q.value("after_idle_gap_s", 0.2), ai.get<std::vector<double>>()}};
+        } else {
+          for (const auto& a : ai) {
             pt.after_idle.push_back({a.at("idle_s").get<double>(), a.at("quantiles_s").get<std::vector<double>>()});
           }
         }

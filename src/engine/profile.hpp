@@ -52,6 +52,10 @@ struct Profile {
   static Profile from_json(const nlohmann::json& j, const std::string& source);  // throws UserError
 };
 
+// Idleness shorter than this counts as back to back: in the profile's measurement, in the
+// simulator's draws, and as the shortest idle time `profile --idle-gaps` accepts.
+inline constexpr TimeNs kBackToBackIdleNs = kNsPerMs;
+
 struct ProfileOptions {
   RunSpec spec;  // model, device, meter, clock, warm-up, idle window...
   std::vector<std::size_t> batch_sizes{1, 2, 4, 8, 16, 32, 64, 128};

@@ -50,6 +50,7 @@ struct ProfileCli {
   std::string idle_window = "5s";
   std::string idle_gaps = "5ms,20ms,60ms,200ms";
   std::size_t idle_samples = 30;
+  std::size_t rounds = 1;
   std::string out = "profile.json";
 };
 
@@ -59,6 +60,7 @@ int do_profile(const ProfileCli& c) {
   o.spec.idle_window_ns = parse_duration_ns(c.idle_window, "--idle-window");
   o.min_window_ns = parse_duration_ns(c.min_window, "--min-window");
   o.idle_samples = c.idle_samples;
+  o.rounds = c.rounds;
   o.idle_gaps_ns.clear();
   for (const std::string& g : split_list(c.idle_gaps)) {
     const TimeNs ns = parse_duration_ns(g, "--idle-gaps");
@@ -301,6 +303,10 @@ void add_profile_commands(CLI::App& app, Action& action) {
                    "Idle times before the spaced batches that measure service after idleness (empty: none)")
       ->capture_default_str();
   prof->add_option("--idle-samples", pc->idle_samples, "Spaced batches per idle time, at least")->capture_default_str();
+  prof->add_option("--rounds", pc->rounds,
+                   "Measure in this many rounds over all sizes, each a share of every size's window and bursts "
+                   "(a machine that drifts then weighs on every size alike)")
+      ->capture_default_str();
   prof->add_option("--threads", pc->spec.threads, "CPU threads (0: all)")->capture_default_str();
   prof->add_option("--preprocess", pc->spec.preprocess, "cached or per-request")->capture_default_str();
   prof->add_option("--models-dir", pc->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();

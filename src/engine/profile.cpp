@@ -11,6 +11,7 @@
 #include "build_info.hpp"
 #include "core/error.hpp"
 #include "core/stats.hpp"
+#include "core/units.hpp"
 #include "core/sysinfo.hpp"
 
 namespace greenbatch {
@@ -41,6 +42,20 @@ std::vector<double> quantiles(const std::vector<double>& sorted) {
   return q;
 }
 
+// What one batch size's measurement gathers over the rounds.
+struct SizeMeasure {
+  std::size_t batch = 0;
+  std::vector<double> service_s;                          // back to back
+  std::optional<double> joules = 0.0;                     // the meter's, summed (nullopt: a round had none)
+  double energy_window_s = 0, window_s = 0;               // summed over the rounds
+  std::vector<std::vector<double>> after_s, after_idle_s;  // per idle time: service, and the idleness before
+};
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return percentile_sorted(v, 50);
+}
+
 // Service times after idleness, as at low request rates: bursts of the batch size, each after
 // the server idled for one of the idle times, these in a seeded random order so that each is
 // measured across the whole stretch (on a shared machine, slow spells last seconds: measured one
@@ -48,30 +63,30 @@ std::vector<double> quantiles(const std::vector<double>& sorted) {
 // the idleness it actually followed (a slow batch shortens the next idle), the nearest idle time
 // in log time; a batch that found the server busy counts as back to back. One batch size at a
 // time: mixing sizes in one stretch measured batches faster than runs of one size saw them.
-// (docs/measurements/simulator.md compares these choices.)
-void measure_after_idle(const ProfileOptions& o, RunSession& session, ProfilePoint& pt) {
+// (docs/measurements/simulator.md compares these choices.) This is one round's share.
+void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, SizeMeasure& m) {
   const std::size_t n_gaps = o.idle_gaps_ns.size();
   if (n_gaps == 0) return;
+  const double median_s = median_of(m.service_s);
   std::vector<std::size_t> order;  // the idle time before each burst
   for (std::size_t g = 0; g < n_gaps; ++g) {
-    const double spacing = pt.service_median_s + ns_to_s(o.idle_gaps_ns[g]);
+    const double spacing = median_s + ns_to_s(o.idle_gaps_ns[g]);
     const auto k = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(ns_to_s(o.min_window_ns) / spacing)),
                                            std::max(o.min_batches, o.idle_samples),
                                            std::max<std::size_t>(o.idle_samples, 200));
-    order.insert(order.end(), k, g);
+    order.insert(order.end(), (k + o.rounds - 1) / o.rounds, g);
   }
-  Rng rng(o.spec.seed);
   for (std::size_t i = order.size(); i > 1; --i) {
     std::swap(order[i - 1], order[std::min(i - 1, static_cast<std::size_t>(rng.uniform01() * static_cast<double>(i)))]);
   }
   std::vector<TimeNs> schedule;
   TimeNs t = 0;
   for (std::size_t i = 0; i < order.size(); ++i) {
-    if (i > 0) t += static_cast<TimeNs>(std::llround(pt.service_median_s * 1e9)) + o.idle_gaps_ns[order[i]];
-    schedule.insert(schedule.end(), pt.batch_size, t);
+    if (i > 0) t += static_cast<TimeNs>(std::llround(median_s * 1e9)) + o.idle_gaps_ns[order[i]];
+    schedule.insert(schedule.end(), m.batch, t);
   }
   RunSpec spec = o.spec;
-  spec.policy = fmt::format("fixed:{}", pt.batch_size);
+  spec.policy = fmt::format("fixed:{}", m.batch);
   spec.meter = "none";
   spec.idle_window_ns = 0;
   spec.requests = schedule.size();
@@ -80,9 +95,10 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, ProfilePoi
   spaced.set_schedule(std::move(schedule));
   const RunRecord r = spaced.execute();
   if (!r.result.error.empty()) {
-    throw UserError(fmt::format("profiling batch size {} after idleness: {}", pt.batch_size, r.result.error));
+    throw UserError(fmt::format("profiling batch size {} after idleness: {}", m.batch, r.result.error));
   }
-  std::vector<std::vector<double>> service_by(n_gaps), idle_by(n_gaps);
+  m.after_s.resize(n_gaps);
+  m.after_idle_s.resize(n_gaps);
   const auto& bs = r.result.batches;
   for (std::size_t i = 1; i < bs.size(); ++i) {
     const double idle_s = ns_to_s(bs[i].start_ns - bs[i - 1].end_ns);
@@ -94,16 +110,23 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, ProfilePoi
         best = g;
       }
     }
-    service_by[best].push_back(ns_to_s(bs[i].end_ns - bs[i].start_ns));
-    idle_by[best].push_back(idle_s);
+    m.after_s[best].push_back(ns_to_s(bs[i].end_ns - bs[i].start_ns));
+    m.after_idle_s[best].push_back(idle_s);
   }
-  for (std::size_t g = 0; g < n_gaps; ++g) {
-    if (service_by[g].size() < std::max<std::size_t>(5, o.idle_samples / 3)) continue;  // too few to trust
-    std::sort(service_by[g].begin(), service_by[g].end());
-    std::sort(idle_by[g].begin(), idle_by[g].end());
-    pt.after_idle.push_back({percentile_sorted(idle_by[g], 50), quantiles(service_by[g])});
+}
+
+// A sensor's figure over a window is only as good as the updates in it (NVML's counter moves
+// about every 100 ms): each round's window must still hold ten.
+void check_round_window(const ProfileOptions& o) {
+  if (o.rounds == 0) throw UserError("--rounds: must be at least 1");
+  const std::string meter = o.spec.meter.substr(0, o.spec.meter.find(':'));
+  const TimeNs per_round = o.min_window_ns / static_cast<TimeNs>(o.rounds);
+  if (o.rounds > 1 && meter != "none" && meter != "modelled" && per_round < kNsPerS) {
+    throw UserError(fmt::format("--rounds {}: splits --min-window {} into windows of {}; with the meter '{}' each needs at "
+                                "least 1 s (ten sensor updates): lengthen --min-window or use fewer rounds",
+                                o.rounds, format_duration_s(ns_to_s(o.min_window_ns)),
+                                format_duration_s(ns_to_s(per_round)), o.spec.meter));
   }
-  std::sort(pt.after_idle.begin(), pt.after_idle.end(), [](const auto& x, const auto& y) { return x.idle_s < y.idle_s; });
 }
 
 }  // namespace
@@ -236,68 +259,93 @@ Profile Profile::from_json(const nlohmann::json& j, const std::string& source) {
 
 Profile measure_profile(const ProfileOptions& o) {
   if (o.batch_sizes.empty()) throw UserError("--batch-sizes: give at least one batch size");
-  Profile prof;
-  RunSession session;
-  std::optional<double> idle;
   for (std::size_t b : o.batch_sizes) {
     if (b == 0) throw UserError("--batch-sizes: sizes must be at least 1");
-    // A probe of a few batches estimates the service time; then enough batches to fill the window.
-    RunSpec spec = o.spec;
-    spec.policy = fmt::format("fixed:{}", b);
-    spec.arrivals = "constant";
-    spec.rate_hz = 1e9;  // every request has arrived before the first dispatch: batches back to back
-    spec.requests = b * 3;
-    spec.requests_given = true;
-    spec.meter = "none";
-    spec.idle_window_ns = 0;
-    double probe_s = 0;
-    {
-      PreparedRun probe(spec, &session);
-      const RunRecord r = probe.execute();
+  }
+  check_round_window(o);
+  Profile prof;
+  RunSession session;
+  Rng rng(o.spec.seed);
+  std::optional<double> idle;
+  std::vector<SizeMeasure> ms(o.batch_sizes.size());
+  const TimeNs window_ns = o.min_window_ns / static_cast<TimeNs>(o.rounds);
+  const std::size_t min_batches = (o.min_batches + o.rounds - 1) / o.rounds;
+  for (std::size_t round = 0; round < o.rounds; ++round) {
+    for (std::size_t i = 0; i < o.batch_sizes.size(); ++i) {
+      const std::size_t b = o.batch_sizes[i];
+      SizeMeasure& m = ms[i];
+      m.batch = b;
+      // A probe of a few batches warms this shape and estimates the service time; then enough
+      // batches to fill this round's share of the window.
+      RunSpec spec = o.spec;
+      spec.policy = fmt::format("fixed:{}", b);
+      spec.arrivals = "constant";
+      spec.rate_hz = 1e9;  // every request has arrived before the first dispatch: batches back to back
+      spec.requests = b * 3;
+      spec.requests_given = true;
+      spec.meter = "none";
+      spec.idle_window_ns = 0;
+      double probe_s = 0;
+      {
+        PreparedRun probe(spec, &session);
+        const RunRecord r = probe.execute();
+        if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
+        probe_s = r.summary.duration_s / 3;
+      }
+      const auto needed = static_cast<std::size_t>(std::ceil(ns_to_s(window_ns) / std::max(probe_s, 1e-9)));
+      spec.requests = b * std::clamp<std::size_t>(needed, min_batches, 100000);
+      spec.meter = o.spec.meter;
+      spec.idle_window_ns = idle ? 0 : o.spec.idle_window_ns;  // idle power once, first
+      PreparedRun run(spec, &session);
+      const RunRecord r = run.execute();
       if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
-      probe_s = r.summary.duration_s / 3;
+      if (!idle) idle = r.result.energy.idle_power_w;
+      for (const BatchRecord& br : r.result.batches) m.service_s.push_back(ns_to_s(br.end_ns - br.start_ns));
+      m.window_s += r.summary.duration_s;
+      const Energy& e = r.result.energy;
+      if (e.joules && m.joules) {
+        *m.joules += *e.joules;
+        m.energy_window_s += e.window_s;
+      } else {
+        m.joules.reset();
+      }
+      measure_after_idle(o, session, rng, m);
+      if (prof.model.empty()) {
+        prof.model = r.model;
+        prof.device = r.device;
+        prof.meter = r.meter;
+        prof.meta = {{"created_utc", utc_now_iso8601()}, {"host", hostname()},    {"tool_version", build::kVersion},
+                     {"git_rev", build::kGitRev},         {"backend", r.backend}, {"clock", r.clock},
+                     {"rounds", o.rounds},                {"min_window_s", ns_to_s(o.min_window_ns)}};
+      }
     }
-    const auto needed = static_cast<std::size_t>(std::ceil(ns_to_s(o.min_window_ns) / std::max(probe_s, 1e-9)));
-    const std::size_t batches = std::clamp<std::size_t>(needed, o.min_batches, 100000);
-    spec.requests = b * batches;
-    spec.meter = o.spec.meter;
-    spec.idle_window_ns = idle ? 0 : o.spec.idle_window_ns;  // idle power once, first
-    PreparedRun run(spec, &session);
-    const RunRecord r = run.execute();
-    if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
-    if (!idle) idle = r.result.energy.idle_power_w;
-    auto service_times = [](const RunRecord& rr) {
-      std::vector<double> v;
-      for (const BatchRecord& br : rr.result.batches) v.push_back(ns_to_s(br.end_ns - br.start_ns));
-      std::sort(v.begin(), v.end());
-      return v;
-    };
-    const std::vector<double> svc = service_times(r);
+  }
+  for (SizeMeasure& m : ms) {
+    std::vector<double>& svc = m.service_s;
+    std::sort(svc.begin(), svc.end());
     ProfilePoint pt;
     pt.quantiles_s = quantiles(svc);
-    pt.batch_size = b;
+    pt.batch_size = m.batch;
     pt.batches = svc.size();
     pt.service_median_s = percentile_sorted(svc, 50);
     pt.service_mean_s = mean(svc);
     pt.service_p10_s = percentile_sorted(svc, 10);
     pt.service_p90_s = percentile_sorted(svc, 90);
     pt.service_std_s = stddev(svc);
-    pt.window_s = r.summary.duration_s;
-    const Energy& e = r.result.energy;
-    if (e.joules) {
-      pt.energy_per_batch_j = *e.joules / static_cast<double>(svc.size());
-      // Busy energy above idle: the window's energy minus idle power over it, per batch.
-      if (idle) pt.dynamic_energy_per_batch_j = (*e.joules - *idle * e.window_s) / static_cast<double>(svc.size());
+    pt.window_s = m.window_s;
+    if (m.joules) {
+      const auto batches = static_cast<double>(svc.size());
+      pt.energy_per_batch_j = *m.joules / batches;
+      // Busy energy above idle: the windows' energy minus idle power over them, per batch.
+      if (idle) pt.dynamic_energy_per_batch_j = (*m.joules - *idle * m.energy_window_s) / batches;
     }
-    measure_after_idle(o, session, pt);
+    for (std::size_t g = 0; g < m.after_s.size(); ++g) {
+      if (m.after_s[g].size() < std::max<std::size_t>(5, o.idle_samples / 3)) continue;  // too few to trust
+      std::sort(m.after_s[g].begin(), m.after_s[g].end());
+      pt.after_idle.push_back({median_of(m.after_idle_s[g]), quantiles(m.after_s[g])});
+    }
+    std::sort(pt.after_idle.begin(), pt.after_idle.end(), [](const auto& x, const auto& y) { return x.idle_s < y.idle_s; });
     prof.points.push_back(pt);
-    if (prof.model.empty()) {
-      prof.model = r.model;
-      prof.device = r.device;
-      prof.meter = r.meter;
-      prof.meta = {{"created_utc", utc_now_iso8601()}, {"host", hostname()},         {"tool_version", build::kVersion},
-                   {"git_rev", build::kGitRev},         {"backend", r.backend},      {"clock", r.clock}};
-    }
   }
   prof.idle_power_w = idle;
   std::sort(prof.points.begin(), prof.points.end(), [](auto& a, auto& b) { return a.batch_size < b.batch_size; });

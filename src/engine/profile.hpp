@@ -65,11 +65,17 @@ struct ProfileOptions {
   // many batches after each (at least).
   std::vector<TimeNs> idle_gaps_ns{5'000'000, 20'000'000, 60'000'000, 200'000'000};
   std::size_t idle_samples = 30;
+  // The measurement in this many rounds over all batch sizes, each round a share of every
+  // size's window and bursts; pooled. On a machine that drifts, every size is then measured
+  // across the whole profile instead of in one stretch of it.
+  std::size_t rounds = 1;
 };
 
-// Measures the profile: per batch size, batches back to back through the engine (every request
-// already waiting, fixed:B) with the run's meter; then bursts of that size after each idle time,
-// in a seeded random order (the after-idle distributions). Throws UserError on bad input.
+// Measures the profile: per batch size, a few probe batches (they also warm the shape), batches
+// back to back through the engine (every request already waiting, fixed:B) with the run's meter,
+// then bursts of that size after each idle time in a seeded random order (the after-idle
+// distributions); all of it in `rounds` rounds over the sizes, pooled. Throws UserError on bad
+// input.
 Profile measure_profile(const ProfileOptions& o);
 
 // The backend of a simulation: sleeps (on the virtual clock) a service time drawn, with a seed,

@@ -82,6 +82,60 @@ TEST(Profile, ServiceAfterIdlenessFollowsTheMeasuredIdleTimes) {
   EXPECT_EQ(Profile::from_json(p.to_json(), "new").points[0].after_idle.size(), 2u);
 }
 
+// On a machine that gets slower as the profile goes on (2 % per second here), sizes measured one
+// after another come out as if later sizes were slower; in rounds over the sizes, every size is
+// measured across the whole profile and they come out alike. Energy and windows pool correctly.
+TEST(Profile, RoundsMeasureEverySizeAcrossAMachineThatDrifts) {
+  auto measure = [](std::size_t rounds) {
+    ProfileOptions o;
+    o.spec.model = "synthetic:base=20ms,per_item=0ms,drift=0.02";  // every size 20 ms at the start
+    o.spec.clock = "virtual";
+    o.spec.meter = "modelled:idle=50W,busy=150W";
+    o.batch_sizes = {1, 2, 4, 8};
+    o.min_window_ns = 2 * kNsPerS;
+    o.idle_gaps_ns.clear();
+    o.rounds = rounds;
+    return measure_profile(o);
+  };
+  auto spread = [](const Profile& p) {  // slowest median over fastest, less one
+    double lo = 1e9, hi = 0;
+    for (const ProfilePoint& pt : p.points) {
+      lo = std::min(lo, pt.service_median_s);
+      hi = std::max(hi, pt.service_median_s);
+    }
+    return hi / lo - 1;
+  };
+  const Profile one = measure(1), four = measure(4);
+  EXPECT_GT(spread(one), 0.10);  // size 8 measured about 6 s after size 1
+  EXPECT_LT(spread(four), spread(one) / 3);
+  EXPECT_EQ(four.meta["rounds"], 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const ProfilePoint& a = one.points[i];
+    const ProfilePoint& b = four.points[i];
+    EXPECT_GE(b.window_s, 2.0);  // the rounds' windows add up to the window asked for
+    EXPECT_NEAR(static_cast<double>(b.batches), static_cast<double>(a.batches), 0.1 * static_cast<double>(a.batches));
+    // The modelled meter: 100 W above idle while busy, so per batch 100 W x the mean service time.
+    EXPECT_NEAR(*b.dynamic_energy_per_batch_j, 100.0 * b.service_mean_s, 1e-6);
+  }
+}
+
+TEST(Profile, RoundsTooShortForASensorOrNoneAreClearErrors) {
+  ProfileOptions o;
+  o.spec.model = "synthetic:base=1ms";
+  o.spec.meter = "rapl";
+  o.min_window_ns = 2 * kNsPerS;
+  o.rounds = 3;  // 0.67 s each: too short for a sensor's ten updates
+  try {
+    measure_profile(o);
+    ADD_FAILURE() << "no error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("--rounds 3: splits --min-window 2 s into windows of"), std::string::npos)
+        << e.what();
+  }
+  o.rounds = 0;
+  EXPECT_THROW(measure_profile(o), UserError);
+}
+
 TEST(Simulate, EqualsARunOfTheSyntheticBackend) {
   const std::string model = "synthetic:base=2ms,per_item=100us";
   const Profile p = synthetic_profile(model);

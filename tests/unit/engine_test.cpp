@@ -7,6 +7,7 @@
 
 #include "arrivals/schedule.hpp"
 #include "backends/synthetic/synthetic.hpp"
+#include "core/error.hpp"
 #include "energy/modelled.hpp"
 #include "engine/summary.hpp"
 
@@ -239,6 +240,21 @@ TEST(Lateness, ReplaysWhenTheEngineShouldHaveDispatched) {
   fill_dispatch_lateness(greedy, a, batches);
   EXPECT_EQ(batches[0].late_ns, 40);
   EXPECT_EQ(batches[1].late_ns, 40);
+}
+
+// The synthetic model's drift seam: service time grows by the fraction per second of the clock.
+TEST(SyntheticBackend, DriftSlowsServiceWithTheClock) {
+  const SyntheticParams p = parse_synthetic("synthetic:base=10ms,drift=0.5");
+  EXPECT_EQ(synthetic_spec(p), "synthetic:base=10ms,per_item=0s,drift=0.5");
+  VirtualClock clock;
+  SyntheticBackend backend(p, clock);
+  backend.run(0, 1);
+  EXPECT_EQ(clock.now(), 10 * kNsPerMs);  // at 0 s: as given
+  clock.sleep_until(2 * kNsPerS);
+  backend.run(0, 1);
+  EXPECT_EQ(clock.now(), 2 * kNsPerS + 20 * kNsPerMs);  // at 2 s: twice as slow
+  EXPECT_THROW(parse_synthetic("synthetic:base=10ms,drift=-0.1"), UserError);
+  EXPECT_THROW(parse_synthetic("synthetic:base=10ms,drift=fast"), UserError);
 }
 
 }  // namespace

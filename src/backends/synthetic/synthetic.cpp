@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <stdexcept>
 
 #include "core/error.hpp"
@@ -14,15 +15,19 @@ void SyntheticBackend::run(std::size_t, std::size_t count) {
     throw std::runtime_error(fmt::format("out of memory at batch size {} (synthetic model: max_batch={})", count,
                                          params_.max_batch));
   }
-  const TimeNs service = params_.service_ns(count);
+  TimeNs service = params_.service_ns(count);
+  if (params_.drift_per_s > 0) {
+    service = static_cast<TimeNs>(std::llround(static_cast<double>(service) * (1 + params_.drift_per_s * ns_to_s(clock_.now()))));
+  }
   if (service > 0) clock_.sleep_until(clock_.now() + service);
 }
 
 std::string SyntheticBackend::model() const { return synthetic_spec(params_); }
 
 std::string synthetic_spec(const SyntheticParams& p) {
-  return fmt::format("synthetic:base={},per_item={}{}", duration_spec(p.base_ns), duration_spec(p.per_item_ns),
-                     p.max_batch ? fmt::format(",max_batch={}", p.max_batch) : "");
+  return fmt::format("synthetic:base={},per_item={}{}{}", duration_spec(p.base_ns), duration_spec(p.per_item_ns),
+                     p.max_batch ? fmt::format(",max_batch={}", p.max_batch) : "",
+                     p.drift_per_s > 0 ? fmt::format(",drift={:g}", p.drift_per_s) : "");
 }
 
 bool is_synthetic_spec(std::string_view spec) { return split_spec(spec).first == "synthetic"; }
@@ -32,13 +37,19 @@ SyntheticParams parse_synthetic(std::string_view spec) {
   const std::string what = fmt::format("--model '{}'", spec);
   if (name != "synthetic") throw UserError(fmt::format("{}: not a synthetic model", what));
   SyntheticParams p;
-  const auto kv = parse_key_values(rest, what, "base,per_item,max_batch");
+  const auto kv = parse_key_values(rest, what, "base,per_item,max_batch,drift");
   if (auto it = kv.find("base"); it != kv.end()) p.base_ns = parse_duration_ns(it->second, what);
   if (auto it = kv.find("per_item"); it != kv.end()) p.per_item_ns = parse_duration_ns(it->second, what);
   if (auto it = kv.find("max_batch"); it != kv.end()) {
     const long long m = parse_integer(it->second, what);
     if (m < 1) throw UserError(fmt::format("{}: max_batch must be at least 1", what));
     p.max_batch = static_cast<std::size_t>(m);
+  }
+  if (auto it = kv.find("drift"); it != kv.end()) {
+    p.drift_per_s = parse_double(it->second, what);
+    if (!(p.drift_per_s >= 0 && p.drift_per_s <= 1)) {
+      throw UserError(fmt::format("{}: drift is the fraction service time grows per second, from 0 to 1", what));
+    }
   }
   return p;
 }

@@ -13,6 +13,9 @@ struct SyntheticParams {
   TimeNs base_ns = 0;
   TimeNs per_item_ns = 0;
   std::size_t max_batch = 0;  // > 0: larger batches fail, as on a device out of memory (a test seam)
+  // > 0: service time grows by this fraction per second of the clock, as on a machine that drifts
+  // (a test seam for measurements that must not depend on when each part was measured).
+  double drift_per_s = 0;
   TimeNs service_ns(std::size_t batch) const { return base_ns + per_item_ns * static_cast<TimeNs>(batch); }
 };
 
@@ -32,7 +35,7 @@ class SyntheticBackend final : public Backend {
 
 // True when `spec` names the synthetic backend ("synthetic" or "synthetic:...").
 bool is_synthetic_spec(std::string_view spec);
-// "synthetic" (the null backend) or "synthetic:base=2ms,per_item=100us[,max_batch=N]".
+// "synthetic" (the null backend) or "synthetic:base=2ms,per_item=100us[,max_batch=N][,drift=F]".
 SyntheticParams parse_synthetic(std::string_view spec);
 // The canonical spec of `p`, as runs record it: "synthetic:base=2ms,per_item=100us".
 std::string synthetic_spec(const SyntheticParams& p);

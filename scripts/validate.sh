@@ -10,7 +10,11 @@
 # compared, and the real runs' own spread is printed beside them), THREADS (1: LibTorch's CPU
 # intra-op threads; see docs/measurements/simulator.md for why one), MIN_WINDOW (6s: how long
 # the profile measures each batch size back to back, and each idle time), ROUNDS (3: the
-# profile's rounds over the sizes), BUILD (build).
+# profile's rounds over the sizes), SIM_SEEDS (20: each configuration is simulated with seeds 1 to
+# SIM_SEEDS, which include the real runs' seeds, and the mean taken: the prediction's expected
+# value, not one more noisy draw), SMOOTHING (simulate's --idle-smoothing), BUILD (build),
+# SIM_ONLY (1: keep OUT_DIR's profiles and real runs, simulate and compare again: to try
+# simulator settings against runs already measured).
 # Two predictions are compared with the real runs: from the profile taken before them (what a
 # user does), and bracketed, the mean of the predictions from the profiles before and after
 # them (the simulator's own error with the machine's drift over the runs averaged out, as an
@@ -29,6 +33,8 @@ reps="${REPS:-3}"
 threads="${THREADS:-1}"
 min_window="${MIN_WINDOW:-6s}"
 rounds="${ROUNDS:-3}"
+smoothing="${SMOOTHING:-0.5}"
+sim_seeds="${SIM_SEEDS:-20}"
 gb="./${BUILD:-build}/greenbatch"
 mkdir -p "$out"
 [ -f "models/$model.pt" ] || "${PYTHON:-/usr/bin/python3}" scripts/export_models.py "$model"
@@ -36,6 +42,7 @@ profile() {
   "$gb" profile --model "$model" --device "$device" --threads "$threads" --meter "$meter" --batch-sizes 1,2,4,8,16,32 \
     --min-window "$min_window" --rounds "$rounds" --warmup-batches 16 --warmup-batch-size 8 --out "$1"
 }
+if [ "${SIM_ONLY:-0}" != 1 ]; then
 profile "$out/profile.json"
 for seed in $(seq 1 "$reps"); do
   for rate in $rates; do
@@ -46,14 +53,12 @@ for seed in $(seq 1 "$reps"); do
   done
 done
 profile "$out/profile-after.json"
-for seed in $(seq 1 "$reps"); do
-  for rate in $rates; do
-    for policy in $policies; do
-      for p in profile profile-after; do
-        "$gb" simulate --profile "$out/$p.json" --rate "$rate" --arrivals jitter:0.2 --policy "$policy" --seed "$seed" \
-          --requests "$requests" --out "$out/sim-$p" >/dev/null 2>&1
-      done
-    done
+fi
+rm -rf "$out/sim-profile" "$out/sim-profile-after"
+for seed in $(seq 1 "$sim_seeds"); do
+  for p in profile profile-after; do
+    "$gb" simulate --profile "$out/$p.json" --rate "${rates// /,}" --arrivals jitter:0.2 --policy "${policies// /,}" --seed "$seed" \
+      --requests "$requests" --idle-smoothing "$smoothing" --out "$out/sim-$p" >/dev/null
   done
 done
 "${PYTHON:-python3}" - "$out" <<'PY'

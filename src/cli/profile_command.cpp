@@ -98,6 +98,7 @@ struct SimulateCli {
   std::string profile, rates = "64", policies = "greedy:128", arrivals = "constant", out = "results/simulated", sweep, requests_out;
   std::size_t requests = 8192;
   std::uint64_t seed = 1;
+  double idle_smoothing = 0.5;
 };
 
 void write_simulated(const RunRecord& rec, const std::string& profile_path, const std::string& out, int repetition,
@@ -113,7 +114,14 @@ void write_simulated(const RunRecord& rec, const std::string& profile_path, cons
 
 int do_simulate(const SimulateCli& c) {
   std::vector<std::pair<std::string, Profile>> profiles;
-  for (const std::string& path : split_list(c.profile)) profiles.emplace_back(path, load_profile(path));
+  if (!(c.idle_smoothing >= 0 && c.idle_smoothing <= 1)) {
+    throw UserError(fmt::format("--idle-smoothing {}: the share of draws from neighbouring idle times, from 0 to 1",
+                                c.idle_smoothing));
+  }
+  for (const std::string& path : split_list(c.profile)) {
+    profiles.emplace_back(path, load_profile(path));
+    profiles.back().second.idle_smoothing = c.idle_smoothing;
+  }
   std::vector<std::pair<RunSpec, int>> specs;
   std::string sweep_name;
   if (!c.sweep.empty()) {
@@ -325,6 +333,9 @@ void add_profile_commands(CLI::App& app, Action& action) {
   sim->add_option("--requests", sc->requests, "Requests per run")->capture_default_str();
   sim->add_option("--seed", sc->seed, "Seed")->capture_default_str();
   sim->add_option("--sweep", sc->sweep, "Simulate the grid of an experiment file instead (its models are replaced by the profile's)");
+  sim->add_option("--idle-smoothing", sc->idle_smoothing,
+                  "Share of the after-idle draws taken from the neighbouring measured idle times (0 to 1)")
+      ->capture_default_str();
   sim->add_option("--out", sc->out, "Results folder")->capture_default_str();
   sim->add_option("--requests-out", sc->requests_out,
                   "Also write the per-request records of the (one) simulated run to this CSV, as run does");

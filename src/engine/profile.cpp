@@ -137,7 +137,7 @@ double Profile::service_s(std::size_t batch) const {
   return interpolate(pts, static_cast<double>(batch));
 }
 
-double Profile::draw_service_s(std::size_t batch, double idle_s, double u) const {
+double Profile::draw_service_s(std::size_t batch, double idle_s, double u, double pick) const {
   auto at = [u](const std::vector<double>& q) {
     const double pos = u * static_cast<double>(q.size() - 1);
     const auto lo = static_cast<std::size_t>(pos);
@@ -152,16 +152,23 @@ double Profile::draw_service_s(std::size_t batch, double idle_s, double u) const
     // after 5 ms of idleness is already as slow as the shortest measured gap says), then
     // log-time interpolation between the measured idle times.
     const auto& ai = p.after_idle;
+    // Measured idle time k, or with the smoothing's weight one of its neighbours.
+    auto at_idle = [&](std::size_t k) {
+      const double side = idle_smoothing / 2;
+      if (pick < side && k > 0) return at(ai[k - 1].quantiles_s);
+      if (pick >= 1 - side && k + 1 < ai.size()) return at(ai[k + 1].quantiles_s);
+      return at(ai[k].quantiles_s);
+    };
     if (!ai.empty() && idle_s > ns_to_s(kBackToBackIdleNs)) {
       if (idle_s <= ai.front().idle_s || ai.size() == 1) {
-        v = at(ai.front().quantiles_s);
+        v = at_idle(0);
       } else if (idle_s >= ai.back().idle_s) {
-        v = at(ai.back().quantiles_s);
+        v = at_idle(ai.size() - 1);
       } else {
         std::size_t k = 1;
         while (ai[k].idle_s < idle_s) ++k;
         const double t = (std::log(idle_s) - std::log(ai[k - 1].idle_s)) / (std::log(ai[k].idle_s) - std::log(ai[k - 1].idle_s));
-        v = at(ai[k - 1].quantiles_s) + t * (at(ai[k].quantiles_s) - at(ai[k - 1].quantiles_s));
+        v = at_idle(k - 1) + t * (at_idle(k) - at_idle(k - 1));
       }
     }
     pts.emplace_back(static_cast<double>(p.batch_size), v);
@@ -355,7 +362,8 @@ Profile measure_profile(const ProfileOptions& o) {
 void ProfileBackend::run(std::size_t, std::size_t count) {
   const TimeNs now = clock_.now();
   const double idle_s = last_end_ns_ ? ns_to_s(now - *last_end_ns_) : 1e9;  // the first batch follows idleness
-  const double s = profile_.draw_service_s(count, idle_s, rng_.uniform01());
+  const double u = rng_.uniform01();
+  const double s = profile_.draw_service_s(count, idle_s, u, rng_.uniform01());
   clock_.sleep_until(now + static_cast<TimeNs>(std::llround(s * 1e9)));
   last_end_ns_ = clock_.now();
 }

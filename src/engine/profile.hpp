@@ -44,8 +44,15 @@ struct Profile {
   double service_s(std::size_t batch) const;  // the median, back to back
   // A draw from the service-time distribution: quantile u in [0, 1), after the server idled for
   // `idle_s` (0: back to back). Over 1 ms of idleness, the after-idle quantiles: those of the
-  // nearest measured idle time at either end, interpolated in log(idle time) between two.
-  double draw_service_s(std::size_t batch, double idle_s, double u) const;
+  // nearest measured idle time at either end, interpolated in log(idle time) between two. With
+  // `idle_smoothing` s above 0, each measured idle time stands for a mixture: its own
+  // distribution, and with weight s/2 each of its neighbours'; `pick` in [0, 1) chooses.
+  double draw_service_s(std::size_t batch, double idle_s, double u, double pick = 0.5) const;
+  // Not stored: how the simulator reads the after-idle distributions (see draw_service_s). Each
+  // is measured from tens of bursts, so its tail is noisy; neighbours in idle time differ little.
+  // 0.5 (a quarter from each neighbour) did best on runs measured for it, and then on runs that
+  // were not (docs/measurements/simulator.md).
+  double idle_smoothing = 0.5;
   // Power above idle while a batch of this size runs (its dynamic energy over its mean time).
   std::optional<double> dynamic_power_w(std::size_t batch) const;
   nlohmann::json to_json() const;

@@ -71,6 +71,15 @@ TEST(Profile, ServiceAfterIdlenessFollowsTheMeasuredIdleTimes) {
   EXPECT_DOUBLE_EQ(p.draw_service_s(1, 0.005, 0.5), 0.002);   // below the shortest measured: that one
   EXPECT_NEAR(p.draw_service_s(1, std::sqrt(0.010 * 0.100), 0.5), 0.003, 1e-12);  // halfway in log time
   EXPECT_DOUBLE_EQ(p.draw_service_s(1, 1.0, 0.5), 0.004);     // beyond the longest: that one
+  // Smoothing (0.5 by default): a quarter of the draws for each measured idle time come from
+  // each neighbour; at either end, a quarter from its one neighbour.
+  EXPECT_DOUBLE_EQ(p.draw_service_s(1, 0.005, 0.5, 0.9), 0.004);   // the 10 ms one's neighbour above
+  EXPECT_DOUBLE_EQ(p.draw_service_s(1, 0.005, 0.5, 0.1), 0.002);   // no neighbour below: its own
+  EXPECT_DOUBLE_EQ(p.draw_service_s(1, 1.0, 0.5, 0.1), 0.002);     // the 100 ms one's neighbour below
+  EXPECT_NEAR(p.draw_service_s(1, std::sqrt(0.010 * 0.100), 0.5, 0.9), 0.004, 1e-12);  // both sides' picks
+  Profile raw = p;
+  raw.idle_smoothing = 0;
+  EXPECT_DOUBLE_EQ(raw.draw_service_s(1, 0.005, 0.5, 0.9), 0.002);  // off: always its own
   // Profiles written before several idle times were measured still load: one distribution.
   nlohmann::json old = p.to_json();
   old["points"][0]["service_quantiles_s"]["after_idle"] = {0.003, 0.003};
@@ -220,6 +229,9 @@ TEST_F(Tune, SimulateWritesRunsMarkedSimulatedAndTheWholePaperGrid) {
                                    " --requests-out " + requests);
   EXPECT_EQ(many.code, 2);
   EXPECT_NE(many.output.find("--requests-out: takes one simulated run"), std::string::npos) << many.output;
+  const auto smooth = run_greenbatch("simulate --profile " + file + " --idle-smoothing 2 --out " + (dir_ / "sim6").string());
+  EXPECT_EQ(smooth.code, 2);
+  EXPECT_NE(smooth.output.find("--idle-smoothing 2: the share of draws"), std::string::npos) << smooth.output;
   const auto bad = run_greenbatch("simulate --profile " + write("junk.json", "{\"schema\": 1}") + " --out " +
                                   (dir_ / "sim3").string());
   EXPECT_EQ(bad.code, 2);

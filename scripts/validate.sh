@@ -10,7 +10,7 @@
 # compared, and the real runs' own spread is printed beside them), THREADS (1: LibTorch's CPU
 # intra-op threads; see docs/measurements/simulator.md for why one), MIN_WINDOW (6s: how long
 # the profile measures each batch size back to back, and each idle time), ROUNDS (3: the
-# profile's rounds over the sizes), SIM_SEEDS (20: each configuration is simulated with seeds 1 to
+# profile's rounds over the sizes), IDLE_ORDER (steady: the profile's --idle-order), SIM_SEEDS (20: each configuration is simulated with seeds 1 to
 # SIM_SEEDS, which include the real runs' seeds, and the mean taken: the prediction's expected
 # value, not one more noisy draw), SMOOTHING (simulate's --idle-smoothing), BUILD (build),
 # SIM_ONLY (1: keep OUT_DIR's profiles and real runs, simulate and compare again: to try
@@ -33,6 +33,7 @@ reps="${REPS:-3}"
 threads="${THREADS:-1}"
 min_window="${MIN_WINDOW:-6s}"
 rounds="${ROUNDS:-3}"
+idle_order="${IDLE_ORDER:-steady}"
 smoothing="${SMOOTHING:-0.5}"
 sim_seeds="${SIM_SEEDS:-20}"
 gb="./${BUILD:-build}/greenbatch"
@@ -40,7 +41,7 @@ mkdir -p "$out"
 [ -f "models/$model.pt" ] || "${PYTHON:-/usr/bin/python3}" scripts/export_models.py "$model"
 profile() {
   "$gb" profile --model "$model" --device "$device" --threads "$threads" --meter "$meter" --batch-sizes 1,2,4,8,16,32 \
-    --min-window "$min_window" --rounds "$rounds" --warmup-batches 16 --warmup-batch-size 8 --out "$1"
+    --min-window "$min_window" --rounds "$rounds" --idle-order "$idle_order" --warmup-batches 16 --warmup-batch-size 8 --out "$1"
 }
 if [ "${SIM_ONLY:-0}" != 1 ]; then
 profile "$out/profile.json"

@@ -51,6 +51,7 @@ struct ProfileCli {
   std::string idle_gaps = "5ms,20ms,60ms,200ms";
   std::size_t idle_samples = 30;
   std::size_t rounds = 1;
+  std::string idle_order = "steady";
   std::string out = "profile.json";
 };
 
@@ -61,6 +62,7 @@ int do_profile(const ProfileCli& c) {
   o.min_window_ns = parse_duration_ns(c.min_window, "--min-window");
   o.idle_samples = c.idle_samples;
   o.rounds = c.rounds;
+  o.steady_idle = c.idle_order == "steady";
   o.idle_gaps_ns.clear();
   for (const std::string& g : split_list(c.idle_gaps)) {
     const TimeNs ns = parse_duration_ns(g, "--idle-gaps");
@@ -315,6 +317,11 @@ void add_profile_commands(CLI::App& app, Action& action) {
                    "Measure in this many rounds over all sizes, each a share of every size's window and bursts "
                    "(a machine that drifts then weighs on every size alike)")
       ->capture_default_str();
+  prof->add_option("--idle-order", pc->idle_order,
+                   "steady: each idle time in one stretch per round, as a run sees it; shuffled: every burst's idle "
+                   "time at random")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"steady", "shuffled"}));
   prof->add_option("--threads", pc->spec.threads, "CPU threads (0: all)")->capture_default_str();
   prof->add_option("--preprocess", pc->spec.preprocess, "cached or per-request")->capture_default_str();
   prof->add_option("--models-dir", pc->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();

@@ -63,6 +63,8 @@ double median_of(std::vector<double> v) {
 // the idleness it actually followed (a slow batch shortens the next idle), the nearest idle time
 // in log time; a batch that found the server busy counts as back to back. One batch size at a
 // time: mixing sizes in one stretch measured batches faster than runs of one size saw them.
+// By default each idle time is measured in one steady stretch per round (ProfileOptions::
+// steady_idle), as runs see it; rounds spread the stretches over the profile.
 // (docs/measurements/simulator.md compares these choices.) This is one round's share.
 void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, SizeMeasure& m) {
   const std::size_t n_gaps = o.idle_gaps_ns.size();
@@ -76,8 +78,20 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, 
                                            std::max<std::size_t>(o.idle_samples, 200));
     order.insert(order.end(), (k + o.rounds - 1) / o.rounds, g);
   }
-  for (std::size_t i = order.size(); i > 1; --i) {
-    std::swap(order[i - 1], order[std::min(i - 1, static_cast<std::size_t>(rng.uniform01() * static_cast<double>(i)))]);
+  auto shuffle = [&rng](std::vector<std::size_t>& v) {
+    for (std::size_t i = v.size(); i > 1; --i) {
+      std::swap(v[i - 1], v[std::min(i - 1, static_cast<std::size_t>(rng.uniform01() * static_cast<double>(i)))]);
+    }
+  };
+  if (o.steady_idle) {  // one stretch per idle time, these in a random order
+    std::vector<std::size_t> gaps(n_gaps);
+    for (std::size_t g = 0; g < n_gaps; ++g) gaps[g] = g;
+    shuffle(gaps);
+    std::stable_sort(order.begin(), order.end(), [&gaps](std::size_t a, std::size_t b) {
+      return std::find(gaps.begin(), gaps.end(), a) < std::find(gaps.begin(), gaps.end(), b);
+    });
+  } else {
+    shuffle(order);
   }
   std::vector<TimeNs> schedule;
   TimeNs t = 0;
@@ -323,7 +337,8 @@ Profile measure_profile(const ProfileOptions& o) {
         prof.meter = r.meter;
         prof.meta = {{"created_utc", utc_now_iso8601()}, {"host", hostname()},    {"tool_version", build::kVersion},
                      {"git_rev", build::kGitRev},         {"backend", r.backend}, {"clock", r.clock},
-                     {"rounds", o.rounds},                {"min_window_s", ns_to_s(o.min_window_ns)}};
+                     {"rounds", o.rounds},                {"min_window_s", ns_to_s(o.min_window_ns)},
+                     {"idle_order", o.steady_idle ? "steady" : "shuffled"}};
       }
     }
   }

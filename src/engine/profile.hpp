@@ -76,6 +76,11 @@ struct ProfileOptions {
   // size's window and bursts; pooled. On a machine that drifts, every size is then measured
   // across the whole profile instead of in one stretch of it.
   std::size_t rounds = 1;
+  // How a round orders its bursts after idleness: `steady`, each idle time in one stretch (as in
+  // a run, where the server idles about as long before every batch), the idle times in a seeded
+  // random order; or `shuffled`, every burst's idle time in a seeded random order (short idle
+  // times then keep the machine warm for the long ones).
+  bool steady_idle = true;
 };
 
 // Measures the profile: per batch size, a few probe batches (they also warm the shape), batches

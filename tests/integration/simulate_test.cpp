@@ -128,6 +128,32 @@ TEST(Profile, RoundsMeasureEverySizeAcrossAMachineThatDrifts) {
   }
 }
 
+// The bursts after idleness: steady (the default) measures each idle time in one stretch per
+// round, as a run sees it; shuffled mixes them. On a machine that drifts, steady stretches show
+// as different medians per idle time, shuffled ones as nearly the same.
+TEST(Profile, SteadyIdleStretchesAreMeasuredOneIdleTimeAtATime) {
+  auto measure = [](bool steady) {
+    ProfileOptions o;
+    o.spec.model = "synthetic:base=20ms,per_item=0ms,drift=0.005";
+    o.spec.clock = "virtual";
+    o.spec.meter = "modelled:idle=50W,busy=150W";
+    o.batch_sizes = {4};
+    o.steady_idle = steady;
+    const Profile p = measure_profile(o);
+    EXPECT_EQ(p.meta["idle_order"], steady ? "steady" : "shuffled");
+    double lo = 1e9, hi = 0;
+    for (const auto& a : p.points[0].after_idle) {
+      lo = std::min(lo, a.quantiles_s[50]);
+      hi = std::max(hi, a.quantiles_s[50]);
+    }
+    EXPECT_EQ(p.points[0].after_idle.size(), 4u);
+    return hi / lo - 1;
+  };
+  const double steady = measure(true), shuffled = measure(false);
+  EXPECT_GT(steady, 0.01);  // stretches seconds apart at 0.5 % per second
+  EXPECT_LT(shuffled, steady / 3);
+}
+
 TEST(Profile, RoundsTooShortForASensorOrNoneAreClearErrors) {
   ProfileOptions o;
   o.spec.model = "synthetic:base=1ms";

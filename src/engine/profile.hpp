@@ -50,8 +50,7 @@ struct Profile {
   double draw_service_s(std::size_t batch, double idle_s, double u, double pick = 0.5) const;
   // Not stored: how the simulator reads the after-idle distributions (see draw_service_s). Each
   // is measured from tens of bursts, so its tail is noisy; neighbours in idle time differ little.
-  // 0.5 (a quarter from each neighbour) did best on runs measured for it, and then on runs that
-  // were not (docs/measurements/simulator.md).
+  // 0.5: a quarter from each neighbour (chosen on measured runs, docs/measurements/simulator.md).
   double idle_smoothing = 0.5;
   // Power above idle while a batch of this size runs (its dynamic energy over its mean time).
   std::optional<double> dynamic_power_w(std::size_t batch) const;
@@ -85,7 +84,7 @@ struct ProfileOptions {
 
 // Measures the profile: per batch size, a few probe batches (they also warm the shape), batches
 // back to back through the engine (every request already waiting, fixed:B) with the run's meter,
-// then bursts of that size after each idle time in a seeded random order (the after-idle
+// then bursts of that size after each idle time, ordered as `steady_idle` says (the after-idle
 // distributions); all of it in `rounds` rounds over the sizes, pooled. Throws UserError on bad
 // input.
 Profile measure_profile(const ProfileOptions& o);

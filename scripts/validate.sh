@@ -92,7 +92,7 @@ worst = defaultdict(float)
 for key, rs in real.items():
     e_r, p_r = energy(rs), p99(rs)
     e_b, p_b = energy(before[key]), p99(before[key])
-    e_k, p_k = (energy(before[key]) + energy(after[key])) / 2, (p99(before[key]) + p99(after[key])) / 2
+    e_k, p_k = (e_b + energy(after[key])) / 2, (p_b + p99(after[key])) / 2
     errs = {"energy before": err(e_b, e_r), "energy bracketed": err(e_k, e_r),
             "p99 before": err(p_b, p_r), "p99 bracketed": err(p_k, p_r)}
     for k, v in errs.items():

@@ -57,42 +57,35 @@ double median_of(std::vector<double> v) {
 }
 
 // Service times after idleness, as at low request rates: bursts of the batch size, each after
-// the server idled for one of the idle times, these in a seeded random order so that each is
-// measured across the whole stretch (on a shared machine, slow spells last seconds: measured one
-// after another, a spell falls on one idle time and none on the next). Each batch is classed by
+// the server idled for one of the idle times. Steady (the default): each idle time in one
+// stretch, as a run sees it, the stretches in a seeded random order; shuffled: every burst's idle
+// time in a seeded random order. Rounds spread the stretches over the profile (on a shared
+// machine, slow spells last seconds and more). Each batch is classed by
 // the idleness it actually followed (a slow batch shortens the next idle), the nearest idle time
 // in log time; a batch that found the server busy counts as back to back. One batch size at a
 // time: mixing sizes in one stretch measured batches faster than runs of one size saw them.
-// By default each idle time is measured in one steady stretch per round (ProfileOptions::
-// steady_idle), as runs see it; rounds spread the stretches over the profile.
 // (docs/measurements/simulator.md compares these choices.) This is one round's share.
 void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, SizeMeasure& m) {
   const std::size_t n_gaps = o.idle_gaps_ns.size();
   if (n_gaps == 0) return;
   const double median_s = median_of(m.service_s);
+  auto shuffle = [&rng](std::vector<std::size_t>& v) {
+    for (std::size_t i = v.size(); i > 1; --i) {
+      std::swap(v[i - 1], v[std::min(i - 1, static_cast<std::size_t>(rng.uniform01() * static_cast<double>(i)))]);
+    }
+  };
+  std::vector<std::size_t> gaps(n_gaps);  // the idle times in the order their stretches come (steady)
+  for (std::size_t g = 0; g < n_gaps; ++g) gaps[g] = g;
+  if (o.steady_idle) shuffle(gaps);
   std::vector<std::size_t> order;  // the idle time before each burst
-  for (std::size_t g = 0; g < n_gaps; ++g) {
+  for (std::size_t g : gaps) {
     const double spacing = median_s + ns_to_s(o.idle_gaps_ns[g]);
     const auto k = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(ns_to_s(o.min_window_ns) / spacing)),
                                            std::max(o.min_batches, o.idle_samples),
                                            std::max<std::size_t>(o.idle_samples, 200));
     order.insert(order.end(), (k + o.rounds - 1) / o.rounds, g);
   }
-  auto shuffle = [&rng](std::vector<std::size_t>& v) {
-    for (std::size_t i = v.size(); i > 1; --i) {
-      std::swap(v[i - 1], v[std::min(i - 1, static_cast<std::size_t>(rng.uniform01() * static_cast<double>(i)))]);
-    }
-  };
-  if (o.steady_idle) {  // one stretch per idle time, these in a random order
-    std::vector<std::size_t> gaps(n_gaps);
-    for (std::size_t g = 0; g < n_gaps; ++g) gaps[g] = g;
-    shuffle(gaps);
-    std::stable_sort(order.begin(), order.end(), [&gaps](std::size_t a, std::size_t b) {
-      return std::find(gaps.begin(), gaps.end(), a) < std::find(gaps.begin(), gaps.end(), b);
-    });
-  } else {
-    shuffle(order);
-  }
+  if (!o.steady_idle) shuffle(order);
   std::vector<TimeNs> schedule;
   TimeNs t = 0;
   for (std::size_t i = 0; i < order.size(); ++i) {
@@ -133,7 +126,7 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, 
 // about every 100 ms): each round's window must still hold ten.
 void check_round_window(const ProfileOptions& o) {
   if (o.rounds == 0) throw UserError("--rounds: must be at least 1");
-  const std::string meter = o.spec.meter.substr(0, o.spec.meter.find(':'));
+  const std::string meter = split_spec(o.spec.meter).first;
   const TimeNs per_round = o.min_window_ns / static_cast<TimeNs>(o.rounds);
   if (o.rounds > 1 && meter != "none" && meter != "modelled" && per_round < kNsPerS) {
     throw UserError(fmt::format("--rounds {}: splits --min-window {} into windows of {}; with the meter '{}' each needs at "

@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # Validates the simulator against real runs: profiles a model, runs a set of configurations for
-# real, profiles it again, simulates the same configurations from each profile, and prints the
-# error of each metric.
+# real with profiles interleaved between the repetitions, simulates the same configurations
+# from each profile, and prints the error of each metric.
 #   scripts/validate.sh [OUT_DIR]
 # Environment: MODEL (shufflenet_v2_x0_5), DEVICE (cpu), METER (modelled:idle=10W,busy=30W on a
 # machine without a readable sensor; rapl or nvml where there is one), RATES ("16 32"),
 # POLICIES ("fixed:4 fixed:8 greedy:32 timeout:8:100ms"), REQUESTS (400), REPS (3: each
-# configuration runs REPS times for real and is simulated with the same seeds; the means are
-# compared, and the real runs' own spread is printed beside them), THREADS (1: LibTorch's CPU
-# intra-op threads; see docs/measurements/simulator.md for why one), MIN_WINDOW (6s: how long
-# the profile measures each batch size back to back, and each idle time), ROUNDS (3: the
-# profile's rounds over the sizes), IDLE_ORDER (steady: the profile's --idle-order), SIM_SEEDS (20: each configuration is simulated with seeds 1 to
-# SIM_SEEDS, which include the real runs' seeds, and the mean taken: the prediction's expected
-# value, not one more noisy draw), SMOOTHING (simulate's --idle-smoothing), BUILD (build),
-# SIM_ONLY (1: keep OUT_DIR's profiles and real runs, simulate and compare again: to try
-# simulator settings against runs already measured).
-# Two predictions are compared with the real runs: from the profile taken before them (what a
-# user does), and bracketed, the mean of the predictions from the profiles before and after
-# them (the simulator's own error with the machine's drift over the runs averaged out, as an
-# instrument is calibrated before and after a measurement). The drift between the two profiles
-# is printed too.
+# configuration runs REPS times for real, repetition k with seed k; the means are compared,
+# and the real runs' own spread is printed beside them), THREADS (1: LibTorch's CPU intra-op
+# threads; see docs/measurements/simulator.md for why one), MIN_WINDOW (6s: how long each
+# profile measures each batch size back to back, and each idle time), ROUNDS (3: each
+# profile's rounds over the sizes), IDLE_ORDER (steady: the profile's --idle-order), SIM_SEEDS
+# (20: each configuration is simulated from each profile with seeds 1 to SIM_SEEDS, which
+# include the real runs' seeds, and the mean taken: the prediction's expected value, not one
+# more noisy draw), SMOOTHING (simulate's --idle-smoothing), BUILD (build), SIM_ONLY (1: keep
+# OUT_DIR's profiles and real runs, simulate and compare again: to try simulator settings
+# against runs already measured).
+# The order of measurement: profile 0, repetition 1 of every configuration, profile 1,
+# repetition 2, ..., profile REPS. Two predictions are compared with the real means:
+# - before: from profile 0 alone, taken before any run (what a user does);
+# - interleaved: each repetition predicted by the mean of the profiles just before and just
+#   after it, averaged over the repetitions (profiles 0 and REPS weigh a half, the others one).
+#   The profiles then sample the machine over the same hours as the runs, so a machine that
+#   drifts or switches speed weighs on prediction and measurement alike: the simulator's own
+#   error, as an instrument is calibrated before and after each measurement.
+# Each profile's median service per size is printed too: how far the machine moved.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/validate}"
@@ -44,7 +49,11 @@ profile() {
     --min-window "$min_window" --rounds "$rounds" --idle-order "$idle_order" --warmup-batches 16 --warmup-batch-size 8 --out "$1"
 }
 if [ "${SIM_ONLY:-0}" != 1 ]; then
-profile "$out/profile.json"
+if [ -e "$out/real" ]; then
+  echo "validate.sh: $out/real already holds real runs; give a new OUT_DIR, or SIM_ONLY=1 to compare them again" >&2
+  exit 2
+fi
+profile "$out/profile-0.json"
 for seed in $(seq 1 "$reps"); do
   for rate in $rates; do
     for policy in $policies; do
@@ -52,20 +61,20 @@ for seed in $(seq 1 "$reps"); do
         --policy "$policy" --requests "$requests" --warmup-batches 16 --warmup-batch-size 8 --out "$out/real" >/dev/null
     done
   done
+  profile "$out/profile-$seed.json"
 done
-profile "$out/profile-after.json"
 fi
-rm -rf "$out/sim-profile" "$out/sim-profile-after"
+rm -rf "$out"/sim-profile-*
 for seed in $(seq 1 "$sim_seeds"); do
-  for p in profile profile-after; do
-    "$gb" simulate --profile "$out/$p.json" --rate "${rates// /,}" --arrivals jitter:0.2 --policy "${policies// /,}" --seed "$seed" \
-      --requests "$requests" --idle-smoothing "$smoothing" --out "$out/sim-$p" >/dev/null
+  for k in $(seq 0 "$reps"); do
+    "$gb" simulate --profile "$out/profile-$k.json" --rate "${rates// /,}" --arrivals jitter:0.2 --policy "${policies// /,}" --seed "$seed" \
+      --requests "$requests" --idle-smoothing "$smoothing" --out "$out/sim-profile-$k" >/dev/null
   done
 done
-"${PYTHON:-python3}" - "$out" <<'PY'
+"${PYTHON:-python3}" - "$out" "$reps" <<'PY'
 import json, sys
 from collections import defaultdict
-out = sys.argv[1]
+out, reps = sys.argv[1], int(sys.argv[2])
 def load(path):
     groups = defaultdict(list)
     for line in open(path):
@@ -73,36 +82,43 @@ def load(path):
         groups[(r["rate_hz"], r["policy"])].append(r)
     return groups
 real = load(f"{out}/real/runs.jsonl")
-before, after = load(f"{out}/sim-profile/runs.jsonl"), load(f"{out}/sim-profile-after/runs.jsonl")
+sims = [load(f"{out}/sim-profile-{k}/runs.jsonl") for k in range(reps + 1)]
 mean = lambda xs: sum(xs) / len(xs)
 def err(a, b):
     return (a - b) / b * 100 if b else float("nan")
 energy = lambda rs: mean([r["energy"]["per_image_j"] for r in rs])
 p99 = lambda rs: mean([r["latency_s"]["p99"] for r in rs])
+# Repetition k lies between profiles k-1 and k: the trapezoid weights over the profiles.
+weights = [0.5 if k in (0, reps) else 1.0 for k in range(reps + 1)]
+def interleaved(metric, key):
+    return sum(w * metric(s[key]) for w, s in zip(weights, sims)) / sum(weights)
 
-# The machine's drift over the runs: each size's median service, after against before.
-pb, pa = (json.load(open(f"{out}/{p}.json")) for p in ("profile", "profile-after"))
-drift = ", ".join(f"{b['batch_size']}: {err(a['service_s']['median'], b['service_s']['median']):+.1f} %"
-                  for b, a in zip(pb["points"], pa["points"]))
-print(f"drift of the median service time from the profile before the runs to the one after: {drift}\n")
-print("| rate | policy | runs | J/image real | before: sim | error | bracketed: sim | error "
-      "| p99 real (spread) | before: sim | error | bracketed: sim | error |")
+# How far the machine moved: each size's median service in each profile.
+profiles = [json.load(open(f"{out}/profile-{k}.json")) for k in range(reps + 1)]
+print("median service per batch size in profiles 0 to %d (ms), and its range against the first:" % reps)
+for points in zip(*(p["points"] for p in profiles)):
+    med = [pt["service_s"]["median"] * 1e3 for pt in points]
+    print(f"  {points[0]['batch_size']:>3}: " + ", ".join(f"{m:.1f}" for m in med) +
+          f"  ({err(min(med), med[0]):+.1f} to {err(max(med), med[0]):+.1f} %)")
+print()
+print("| rate | policy | runs | J/image real | before: sim | error | interleaved: sim | error "
+      "| p99 real (spread) | before: sim | error | interleaved: sim | error |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 worst = defaultdict(float)
 for key, rs in real.items():
     e_r, p_r = energy(rs), p99(rs)
-    e_b, p_b = energy(before[key]), p99(before[key])
-    e_k, p_k = (e_b + energy(after[key])) / 2, (p_b + p99(after[key])) / 2
-    errs = {"energy before": err(e_b, e_r), "energy bracketed": err(e_k, e_r),
-            "p99 before": err(p_b, p_r), "p99 bracketed": err(p_k, p_r)}
+    e_b, p_b = energy(sims[0][key]), p99(sims[0][key])
+    e_k, p_k = interleaved(energy, key), interleaved(p99, key)
+    errs = {"energy before": err(e_b, e_r), "energy interleaved": err(e_k, e_r),
+            "p99 before": err(p_b, p_r), "p99 interleaved": err(p_k, p_r)}
     for k, v in errs.items():
         worst[k] = max(worst[k], abs(v))
     p_real = [r["latency_s"]["p99"] for r in rs]
     spread = f"{min(p_real)*1e3:.1f}..{max(p_real)*1e3:.1f}"
     print(f"| {key[0]:g} | {key[1]} | {len(rs)} | {e_r:.4g} | {e_b:.4g} | {errs['energy before']:+.2f} % | {e_k:.4g} | "
-          f"{errs['energy bracketed']:+.2f} % | {p_r*1e3:.1f} ms ({spread}) | {p_b*1e3:.1f} ms | {errs['p99 before']:+.1f} % | "
-          f"{p_k*1e3:.1f} ms | {errs['p99 bracketed']:+.1f} % |")
-for how in ("before", "bracketed"):
+          f"{errs['energy interleaved']:+.2f} % | {p_r*1e3:.1f} ms ({spread}) | {p_b*1e3:.1f} ms | {errs['p99 before']:+.1f} % | "
+          f"{p_k*1e3:.1f} ms | {errs['p99 interleaved']:+.1f} % |")
+for how in ("before", "interleaved"):
     print(f"\n{how}: worst energy error {worst['energy ' + how]:.2f} % (target 5 %), "
           f"worst p99 error {worst['p99 ' + how]:.1f} % (target 10 %)", end="")
 print()

@@ -8,7 +8,8 @@
 #   DEVICE=cuda BUILD=build-gpu PYTHON=python3 scripts/model-speed.sh docs/measurements/models-h100.md
 #
 # Environment: DEVICE (cpu), MODELS (the study's five), BATCH_SIZES (1 2 4 8 16 32 64 128),
-# BATCHES (batches measured per size, 20), METER (none), BUILD (build folder, build), PYTHON
+# BATCHES (batches measured per size, 20), METER (none), THREADS (0: every core), HOST_MEMORY
+# (cached: see `run --host-memory`), BUILD (build folder, build), PYTHON
 # (/usr/bin/python3; on a GPU machine the Python whose torch wheel the build used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ models="${MODELS:-alexnet densenet121 shufflenet_v2_x0_5 vit_b_16 convnext_base}
 sizes="${BATCH_SIZES:-1 2 4 8 16 32 64 128}"
 batches="${BATCHES:-20}"
 meter="${METER:-none}"
+threads="${THREADS:-0}"
+host_memory="${HOST_MEMORY:-cached}"
 build="${BUILD:-build}"
 python="${PYTHON:-/usr/bin/python3}"
 results="${RESULTS:-results/model-speed/$(date -u +%Y%m%dT%H%M%SZ)}"
@@ -44,6 +47,8 @@ policies = [$(toml_list "${policies[@]}")]
 requests = $((max * batches))
 device = "$device"
 meter = "$meter"
+threads = $threads
+host_memory = "$host_memory"
 idle_window = "0s"
 warmup_batches = 5
 warmup_batch_size = $max
@@ -61,6 +66,7 @@ ok = [r for r in rows if not r.get("error")]
 b0 = (ok or rows)[0].get("backend", {})
 print(f"Device: {device} ({b0.get('device_name') or b0.get('cpu_model', '')}), LibTorch {b0.get('libtorch_version')}, "
       f"CUDA {b0.get('cuda_version')}, cuDNN {b0.get('cudnn_version')}, {b0.get('threads')} CPU threads, "
+      f"host memory {b0.get('host_memory', 'system')}, "
       f"host {rows[0].get('host')}, {rows[0].get('started_utc')}.")
 print("Each cell: images per second / milliseconds per batch (the median batch's service time, dispatch to "
       "completion, so that a first call at a new batch shape does not weigh in), over back-to-back batches; "

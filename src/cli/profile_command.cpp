@@ -283,6 +283,11 @@ int do_tune(const TuneCli& c) {
     s.requests_given = true;
     s.seed = c.seed;
     s.idle_window_ns = 0;
+    // As the profile ran the model: its CPU threads, preprocessing and host memory.
+    const nlohmann::json be = p.meta.value("backend", nlohmann::json::object());
+    if (be.contains("threads") && be["threads"].is_number_integer()) s.threads = be["threads"].get<int>();
+    if (be.contains("preprocess") && be["preprocess"].is_string()) s.preprocess = be["preprocess"].get<std::string>();
+    if (be.contains("host_memory") && be["host_memory"].is_string()) s.host_memory = be["host_memory"].get<std::string>();
     PreparedRun run(s);
     const RunRecord rec = run.execute();
     append_line_durable(c.out + "/runs.jsonl", run_to_json(rec).dump());
@@ -324,6 +329,9 @@ void add_profile_commands(CLI::App& app, Action& action) {
       ->check(CLI::IsMember({"steady", "shuffled"}));
   prof->add_option("--threads", pc->spec.threads, "CPU threads (0: all)")->capture_default_str();
   prof->add_option("--preprocess", pc->spec.preprocess, "cached or per-request")->capture_default_str();
+  prof->add_option("--host-memory", pc->spec.host_memory, "cached or system (as for run)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cached", "system"}));
   prof->add_option("--models-dir", pc->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
   prof->add_option("--images", pc->spec.images_dir, "JPEG images folder")->capture_default_str();
   prof->add_option("--warmup-batches", pc->spec.warmup_batches, "Warm-up batches")->capture_default_str();

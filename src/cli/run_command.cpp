@@ -112,6 +112,12 @@ void add_run_command(CLI::App& app, Action& action) {
                   "and transform every request in the serving path, as the study did")
       ->capture_default_str()
       ->check(CLI::IsMember({"cached", "per-request"}));
+  sub->add_option("--host-memory", o->spec.host_memory,
+                  "cached: host memory LibTorch frees stays in the process for the next batch, as a caching "
+                  "allocator keeps it; system: glibc's defaults, where each batch's large tensors are mapped anew "
+                  "and pay the kernel's page faults")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cached", "system"}));
   sub->add_option("--models-dir", o->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
   sub->add_option("--images", o->spec.images_dir, "Folder of JPEG images cycled through by the requests")
       ->capture_default_str();

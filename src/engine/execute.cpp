@@ -36,6 +36,7 @@ std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
   o.threads = spec.threads;
   o.optimize = spec.graph_optimize;
   o.preprocess = spec.preprocess;
+  o.host_memory = spec.host_memory;
   o.images_dir = spec.images_dir;
   return make_torchscript_backend(o);
 #else
@@ -66,8 +67,12 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
     throw UserError("--warmup-batch-size: must be at least 1 when --warmup-batches is not 0");
   }
   // A session keeps its model loaded (and warm) while the runs that use it go on.
-  const std::string identity = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, spec.clock, spec.threads,
-                                           spec.preprocess, spec.graph_optimize, spec.models_dir, spec.images_dir);
+  if (spec.host_memory != "cached" && spec.host_memory != "system") {
+    throw UserError(fmt::format("--host-memory '{}': accepted: cached, system", spec.host_memory));
+  }
+  const std::string identity =
+      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, spec.clock, spec.threads, spec.preprocess,
+                  spec.graph_optimize, spec.models_dir, spec.images_dir, spec.host_memory);
   if (!ses.backend || ses.identity != identity) {
     ses.backend.reset();
     ses.clock.reset();

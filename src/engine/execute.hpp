@@ -28,6 +28,9 @@ struct RunSpec {
   int threads = 0;
   bool graph_optimize = false;
   std::string preprocess = "cached";
+  // LibTorch's freed host memory: "cached" keeps it in the process for the next batch,
+  // "system" leaves glibc's defaults (see TorchScriptOptions::host_memory).
+  std::string host_memory = "cached";
   std::string models_dir = "models";
   std::string images_dir = "data/images";
   std::size_t warmup_batches = 256;

@@ -24,7 +24,7 @@ const std::set<std::string> kKeys = {
     "name",        "models",    "rates",      "arrivals",   "policies",   "requests",          "repetitions",
     "seed",        "device",    "meter",      "preprocess", "threads",    "warmup_batches",    "warmup_batch_size",
     "cooldown",    "idle_window", "order",    "order_seed", "out",        "clock",             "models_dir",
-    "images_dir"};
+    "images_dir",  "host_memory"};
 
 class Reader {
  public:
@@ -205,6 +205,7 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   b.device = r.str("device", b.device);
   b.meter = r.str("meter", b.meter);
   b.preprocess = r.str("preprocess", b.preprocess);
+  b.host_memory = r.str("host_memory", b.host_memory);
   b.clock = r.str("clock", b.clock);
   b.models_dir = r.str("models_dir", b.models_dir);
   b.images_dir = r.str("images_dir", b.images_dir);
@@ -221,6 +222,9 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   if (b.clock != "real" && b.clock != "virtual") r.fail(r.node("clock"), "clock", "accepted: real, virtual");
   if (b.preprocess != "cached" && b.preprocess != "per-request") {
     r.fail(r.node("preprocess"), "preprocess", "accepted: cached, per-request");
+  }
+  if (b.host_memory != "cached" && b.host_memory != "system") {
+    r.fail(r.node("host_memory"), "host_memory", "accepted: cached, system");
   }
   r.check(r.node("meter"), "meter", [&] { check_meter_spec(b.meter); });
 

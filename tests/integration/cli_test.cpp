@@ -89,6 +89,7 @@ TEST_F(Cli, BadInputIsAClearErrorAndANonZeroExit) {
       {"--rate abc", "--rate"},
       {"--requests 0", "--requests"},
       {"--clock wall", "--clock"},
+      {"--host-memory pooled", "--host-memory"},
   };
   for (const auto& [args, fragment] : cases) {
     const auto r = run_greenbatch("run --clock virtual --requests 8 " + args + " " + out());

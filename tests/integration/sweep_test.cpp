@@ -197,6 +197,8 @@ TEST_F(ExperimentFile, BadFilesAreRefusedWithTheKeyAndTheLine) {
                  "e.toml:1: key 'models': model 'no_such_model' not found");
   expect_refused("models = [\"synthetic\"]\npolicies = [\"fixed:16\"]\n", "key 'rates' is missing");
   expect_refused(std::string(kGood) + "meter = \"wattmeter\"\n", "e.toml:4: key 'meter'");
+  expect_refused(std::string(kGood) + "host_memory = \"pooled\"\n", "e.toml:4: key 'host_memory': accepted: cached, system");
+  EXPECT_EQ(load_experiment(write("g.toml", kGood), {"host_memory=\"system\""}).base.host_memory, "system");
   expect_refused("models = [\"synthetic\"\n", "not valid TOML");
   expect_refused(kGood, "--set 'rates': expected key=value", {"rates"});
   expect_refused(kGood, "key 'rates': expected numbers, got a string", {"rates=[16,"});

@@ -6,8 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <torch/version.h>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "arrivals/schedule.hpp"
 #include "batching/policy.hpp"
@@ -53,6 +56,17 @@ TEST(TorchScript, ATinyModelRunsBatchesAndDescribesItself) {
   EXPECT_EQ(f["images"].size(), 3u);
   EXPECT_EQ(f["model_info"]["name"], "tiny_cnn");
   EXPECT_GE(f["threads"].get<int>(), 1);
+  EXPECT_EQ(f["host_memory"], "cached");
+}
+
+TEST(TorchScript, CachedHostMemoryCannotGoBackToSystemInOneProcess) {
+  TorchScriptOptions o = options("tiny_cnn");
+  o.host_memory = "pooled";
+  expect_user_error(o, "accepted: cached, system");
+  o.host_memory = "cached";
+  make_torchscript_backend(o);
+  o.host_memory = "system";
+  expect_user_error(o, "separate processes");
 }
 
 TEST(TorchScript, AnyTorchScriptFileRunsByItsPath) {
@@ -134,6 +148,32 @@ TEST_F(TorchCli, ShuffleNetRunsEndToEndOnTheCpu) {
   // A real network takes real time: every batch's latency includes its forward pass.
   EXPECT_GT(j["latency_s"]["max"].get<double>(), 0.0);
   EXPECT_TRUE(j["error"].is_null());
+}
+
+// Minor page faults of the children this process has waited for, so far.
+long child_minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_CHILDREN, &u);
+  return u.ru_minflt;
+}
+
+TEST_F(TorchCli, CachedHostMemorySparesEachBatchThePageFaultsOfItsTensors) {
+  // ShuffleNet's activations at batch 16 are megabytes: with glibc's defaults each is mapped
+  // anew per batch and every one of its pages faults; cached, the heap keeps them.
+  std::map<std::string, long> faults;
+  for (const std::string mode : {"system", "cached"}) {
+    const long before = child_minor_faults();
+    const auto r = run_greenbatch(fmt::format(
+        "run --models-dir {} --images {} --out {} --model shufflenet_v2_x0_5 --threads 1 --rate 1000 --requests 320 "
+        "--policy fixed:16 --warmup-batches 2 --warmup-batch-size 16 --meter none --idle-window 0s --host-memory {}",
+        GB_TEST_MODELS, GB_IMAGES, (dir_ / mode).string(), mode));
+    ASSERT_EQ(r.code, 0) << r.output;
+    faults[mode] = child_minor_faults() - before;
+    const nlohmann::json j = nlohmann::json::parse(testing::slurp(dir_ / mode / "runs.jsonl"));
+    EXPECT_EQ(j["backend"]["host_memory"], mode);
+  }
+  // Measured here: about 7 times fewer over the whole process (45,000 against 319,000), loading included.
+  EXPECT_LT(faults["cached"] * 4, faults["system"]) << "cached " << faults["cached"] << ", system " << faults["system"];
 }
 
 TEST_F(TorchCli, AFailingBatchSizeIsRecordedAndExitsNonZero) {

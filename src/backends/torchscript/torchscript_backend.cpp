@@ -12,9 +12,11 @@
 #include <ATen/cuda/CUDAContext.h>
 #endif
 
+#include <malloc.h>
 #include <sched.h>
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 #include <filesystem>
 #include <fstream>
@@ -46,6 +48,32 @@ std::string short_error(const std::exception& e) {
   if (lines.empty()) return msg;
   if (msg.find("Traceback of TorchScript") != std::string::npos) return lines.back();
   return lines.front();
+}
+
+// Whether this process keeps the host memory it frees (TorchScriptOptions::host_memory).
+bool g_host_memory_cached = false;
+
+void apply_host_memory(const std::string& mode) {
+  if (mode == "system") {
+    if (g_host_memory_cached) {
+      throw UserError("--host-memory system: this process already keeps the memory it frees (cached, for an earlier "
+                      "model); run system and cached in separate processes");
+    }
+    return;
+  }
+  if (mode != "cached") throw UserError(fmt::format("--host-memory '{}': accepted: cached, system", mode));
+  if (g_host_memory_cached) return;
+#ifdef __GLIBC__
+  // No block is mapped on its own (so none is unmapped when freed), the heap's top is never
+  // trimmed, and it grows 64 MiB at a time: after the first batches, a batch's tensors reuse
+  // memory the process already touched.
+  const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1 &&
+                  mallopt(M_TOP_PAD, 64 << 20) == 1;
+  if (!ok) throw UserError("--host-memory cached: the C library refused the settings (mallopt); use --host-memory system");
+  g_host_memory_cached = true;
+#else
+  throw UserError("--host-memory cached: needs glibc's malloc; use --host-memory system");
+#endif
 }
 
 torch::Device parse_device(const std::string& spec) {
@@ -131,6 +159,7 @@ class TorchScriptBackend final : public Backend {
       throw UserError(fmt::format("--preprocess '{}': accepted: cached, per-request", o.preprocess));
     }
     if (o.threads < 0) throw UserError("--threads: must be 0 (every core this process may use) or more");
+    apply_host_memory(o.host_memory);
     at::set_num_threads(o.threads > 0 ? o.threads : usable_cores());
     path_ = resolve_model_path(o);
     name_ = o.model.find('/') == std::string::npos && !o.model.ends_with(".pt") ? o.model : fs::path(path_).stem().string();
@@ -184,6 +213,7 @@ class TorchScriptBackend final : public Backend {
     f["cpu_model"] = cpu_model();
     f["graph_optimize"] = options_.optimize;
     f["preprocess"] = options_.preprocess;
+    f["host_memory"] = g_host_memory_cached ? "cached" : "system";
     f["images"] = image_names_;
     if (device_.is_cuda()) {
       f["device_name"] = cuda_device_name(device_.index());

@@ -17,6 +17,13 @@ struct TorchScriptOptions {
   bool optimize = false;             // TorchScript graph-executor optimisation
   std::string preprocess = "cached"; // cached (decode once) or per-request (in the serving path)
   std::string images_dir = "data/images";
+  // What becomes of the host memory LibTorch frees (process-wide, set when a model loads).
+  // "cached": it stays in the process for the next batch (glibc: no mmap for large blocks, no
+  // trimming), as a caching allocator (PyTorch's on a GPU, jemalloc or tcmalloc in serving)
+  // keeps it. "system": glibc's defaults, where each batch's large tensors are mapped and
+  // unmapped again and pay the kernel a page fault per 4 KiB page (docs/measurements/
+  // host-memory.md: up to 40 % of a CPU batch's time). A process that cached cannot go back.
+  std::string host_memory = "cached";
 };
 
 // True when `model` names a TorchScript model rather than a synthetic one.

@@ -2,10 +2,17 @@
 // rate, arrival process and policy on the virtual clock, and search for the best policy.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <exception>
 #include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "arrivals/schedule.hpp"
@@ -185,6 +192,7 @@ struct TuneCli {
   std::size_t requests = 2048, cap = 128, top = 5;
   std::uint64_t seed = 1;
   bool verify = false;
+  unsigned jobs = 0;  // 0: one per hardware thread
 };
 
 struct Slo {
@@ -237,25 +245,50 @@ int do_tune(const TuneCli& c) {
   for (std::size_t n = 2; n <= c.cap; ++n)
     for (TimeNs d : delays) policies.push_back(fmt::format("timeout:{}:{}", n, duration_spec(d)));
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<Candidate> ok;
-  for (const std::string& policy : policies) {
-    RunSpec s;
-    s.rate_hz = c.rate;
-    s.arrivals = c.arrivals;
-    s.policy = policy;
-    s.requests = c.requests;
-    s.requests_given = true;
-    s.seed = c.seed;
-    const RunRecord rec = simulate_run(p, s);
-    const double lat = slo.of(rec.summary);
-    if (lat <= slo.limit_s && rec.result.energy.per_image_j) {
-      ok.push_back({rec.policy, *rec.result.energy.per_image_j, lat, rec.summary.latency_s.p99, rec.summary.latency_s.max,
-                    rec.summary.avg_batch_size});
+  // Each policy's simulation is independent (its own clock, backend, meter and generator; the
+  // profile is only read): threads take the next policy in turn, and the results are gathered
+  // in the policies' order, so any number of jobs prints the same table.
+  std::vector<std::optional<Candidate>> found(policies.size());
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto work = [&] {
+    for (std::size_t i = next++; i < policies.size(); i = next++) {
+      try {
+        RunSpec s;
+        s.rate_hz = c.rate;
+        s.arrivals = c.arrivals;
+        s.policy = policies[i];
+        s.requests = c.requests;
+        s.requests_given = true;
+        s.seed = c.seed;
+        const RunRecord rec = simulate_run(p, s);
+        const double lat = slo.of(rec.summary);
+        if (lat <= slo.limit_s && rec.result.energy.per_image_j) {
+          found[i] = Candidate{rec.policy, *rec.result.energy.per_image_j, lat, rec.summary.latency_s.p99,
+                               rec.summary.latency_s.max, rec.summary.avg_batch_size};
+        }
+      } catch (...) {
+        const std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = policies.size();  // the others stop at their next policy
+      }
     }
+  };
+  const unsigned jobs = static_cast<unsigned>(
+      std::min<std::size_t>(c.jobs ? c.jobs : std::max(1u, std::thread::hardware_concurrency()), policies.size()));
+  {
+    std::vector<std::jthread> threads;
+    for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(work);
+    work();
   }
+  if (failure) std::rethrow_exception(failure);
+  std::vector<Candidate> ok;
+  for (auto& f : found)
+    if (f) ok.push_back(std::move(*f));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("tune: {} policies simulated in {:.2f} s ({} at {:g}/s, {} requests each); {} meet {} <= {}\n",
-             policies.size(), secs, c.arrivals, c.rate, c.requests, ok.size(), slo.metric,
+  fmt::print("tune: {} policies simulated in {:.2f} s ({} job(s); {} at {:g}/s, {} requests each); {} meet {} <= {}\n",
+             policies.size(), secs, jobs, c.arrivals, c.rate, c.requests, ok.size(), slo.metric,
              format_duration_s(slo.limit_s));
   if (ok.empty()) {
     fmt::print("no policy meets the target at this rate: the model is too slow for it, or the target too tight\n");
@@ -366,6 +399,7 @@ void add_profile_commands(CLI::App& app, Action& action) {
   tune->add_option("--cap", tc->cap, "Largest batch size searched")->capture_default_str();
   tune->add_option("--top", tc->top, "How many of the best to print")->capture_default_str();
   tune->add_option("--seed", tc->seed, "Seed")->capture_default_str();
+  tune->add_option("--jobs", tc->jobs, "Policies simulated at once (0: one per hardware thread)")->capture_default_str();
   tune->add_flag("--verify", tc->verify, "Run the best three for real and compare");
   tune->add_option("--out", tc->out, "Where --verify appends its runs")->capture_default_str();
   tune->callback([&action, tc] { action = [tc] { return do_tune(*tc); }; });

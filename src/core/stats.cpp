@@ -31,6 +31,30 @@ double percentile_sorted(std::span<const double> sorted, double q) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
 }
 
+std::vector<double> percentiles_unsorted(std::vector<double>& xs, std::span<const double> qs) {
+  assert(!xs.empty());
+  assert(std::is_sorted(qs.begin(), qs.end()));
+  std::vector<double> out;
+  out.reserve(qs.size());
+  auto from = xs.begin();  // everything before it is in its sorted place or below it
+  for (const double q : qs) {
+    assert(q >= 0 && q <= 100);
+    const double pos = q / 100.0 * static_cast<double>(xs.size() - 1);
+    const auto lo = static_cast<std::size_t>(std::floor(pos));
+    const double frac = pos - static_cast<double>(lo);
+    const auto at = xs.begin() + static_cast<std::ptrdiff_t>(lo);
+    if (at >= from) std::nth_element(from, at, xs.end());
+    from = at;
+    if (frac == 0.0 || lo + 1 >= xs.size()) {
+      out.push_back(*at);
+    } else {
+      const double next = *std::min_element(at + 1, xs.end());  // the (lo + 1)-th smallest
+      out.push_back(*at + (next - *at) * frac);
+    }
+  }
+  return out;
+}
+
 double ci95_half_width(std::span<const double> xs) {
   if (xs.size() < 2) return 0.0;
   // Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom, then the normal.

@@ -11,6 +11,10 @@ double stddev(std::span<const double> xs);
 // Percentile q in [0, 100] with linear interpolation between closest ranks (numpy's default,
 // "type 7"). `sorted` must be ascending and non-empty.
 double percentile_sorted(std::span<const double> sorted, double q);
+// The same percentiles of unsorted values, by selection rather than a full sort (each value
+// exactly what percentile_sorted gives on the sorted values). Reorders `xs`; `qs` ascending,
+// `xs` non-empty.
+std::vector<double> percentiles_unsorted(std::vector<double>& xs, std::span<const double> qs);
 
 // Half-width of the two-sided 95 % confidence interval of the mean (Student's t).
 double ci95_half_width(std::span<const double> xs);

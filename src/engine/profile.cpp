@@ -18,15 +18,17 @@ namespace greenbatch {
 
 namespace {
 
+// The line through (x0, y0) and (x1, y1) at x, never below zero.
+double line(double x0, double y0, double x1, double y1, double x) {
+  return std::max(0.0, y0 + (y1 - y0) * (x - x0) / (x1 - x0));
+}
+
 // Linear interpolation over (batch size, value) points; extrapolated from the nearest two.
 double interpolate(const std::vector<std::pair<double, double>>& pts, double x) {
   if (pts.size() == 1) return pts.front().second * x / pts.front().first;  // proportional from one point
   std::size_t i = 1;
   while (i + 1 < pts.size() && pts[i].first < x) ++i;
-  const auto& [x0, y0] = pts[i - 1];
-  const auto& [x1, y1] = pts[i];
-  const double y = y0 + (y1 - y0) * (x - x0) / (x1 - x0);
-  return std::max(0.0, y);
+  return line(pts[i - 1].first, pts[i - 1].second, pts[i].first, pts[i].second, x);
 }
 
 nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
@@ -151,8 +153,9 @@ double Profile::draw_service_s(std::size_t batch, double idle_s, double u, doubl
     const std::size_t hi = std::min(lo + 1, q.size() - 1);
     return q[lo] + (q[hi] - q[lo]) * (pos - static_cast<double>(lo));
   };
-  std::vector<std::pair<double, double>> pts;
-  for (const auto& p : points) {
+  const bool after_idle = idle_s > ns_to_s(kBackToBackIdleNs);
+  // One point's draw: its back-to-back distribution, or after idleness its after-idle ones.
+  auto value = [&](const ProfilePoint& p) {
     double v = p.service_median_s;
     if (!p.quantiles_s.empty()) v = at(p.quantiles_s);
     // Idle for over 1 ms: a step to the after-idle distributions (on the CPU measured, a batch
@@ -166,7 +169,7 @@ double Profile::draw_service_s(std::size_t batch, double idle_s, double u, doubl
       if (pick >= 1 - side && k + 1 < ai.size()) return at(ai[k + 1].quantiles_s);
       return at(ai[k].quantiles_s);
     };
-    if (!ai.empty() && idle_s > ns_to_s(kBackToBackIdleNs)) {
+    if (!ai.empty() && after_idle) {
       if (idle_s <= ai.front().idle_s || ai.size() == 1) {
         v = at_idle(0);
       } else if (idle_s >= ai.back().idle_s) {
@@ -178,9 +181,16 @@ double Profile::draw_service_s(std::size_t batch, double idle_s, double u, doubl
         v = at_idle(k - 1) + t * (at_idle(k) - at_idle(k - 1));
       }
     }
-    pts.emplace_back(static_cast<double>(p.batch_size), v);
-  }
-  return interpolate(pts, static_cast<double>(batch));
+    return v;
+  };
+  // interpolate() over every point's draw, evaluating only the two points it reads (no vector): the
+  // simulator calls this once per batch, and a tune searches thousands of policies.
+  const double x = static_cast<double>(batch);
+  if (points.size() == 1) return value(points.front()) * x / static_cast<double>(points.front().batch_size);
+  std::size_t i = 1;
+  while (i + 1 < points.size() && static_cast<double>(points[i].batch_size) < x) ++i;
+  return line(static_cast<double>(points[i - 1].batch_size), value(points[i - 1]), static_cast<double>(points[i].batch_size),
+              value(points[i]), x);
 }
 
 std::optional<double> Profile::dynamic_power_w(std::size_t batch) const {
@@ -385,9 +395,12 @@ Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std:
     return e;
   }
   double dynamic = 0, busy_s = 0;
+  std::vector<double> power_by_size;  // each size's dynamic power, looked up once (0: not yet)
   for (const BatchRecord& b : batches) {
     const double d = ns_to_s(b.end_ns - b.start_ns);
-    dynamic += *profile_.dynamic_power_w(b.size) * d;
+    if (b.size >= power_by_size.size()) power_by_size.resize(b.size + 1, 0.0);
+    if (power_by_size[b.size] == 0.0) power_by_size[b.size] = *profile_.dynamic_power_w(b.size);
+    dynamic += power_by_size[b.size] * d;
     busy_s += d;
   }
   e.measured = true;

@@ -224,6 +224,28 @@ TEST_F(Tune, FindsTheOptimumDerivedByHand) {
   EXPECT_NE(none.output.find("no policy meets the target"), std::string::npos) << none.output;
 }
 
+TEST_F(Tune, AnyNumberOfJobsPrintsTheSameTable) {
+  // A profile whose draws are random (spread back to back and after idleness) under jittered
+  // arrivals: one job and three must simulate every policy alike and gather them in one order.
+  Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms", {1, 8, 32});
+  for (ProfilePoint& pt : p.points) {
+    const double m = pt.service_median_s;
+    pt.quantiles_s = {0.8 * m, m, 1.5 * m};
+    pt.after_idle = {{0.005, {m, 1.2 * m, 2 * m}}, {0.1, {1.1 * m, 1.4 * m, 3 * m}}};
+  }
+  const std::string file = write("p.json", p.to_json().dump());
+  const std::string cmd = "tune --profile " + file + " --rate 50 --arrivals jitter:0.3 --slo p99=150ms --cap 32 --top 40";
+  const auto one = run_greenbatch(cmd + " --jobs 1");
+  const auto three = run_greenbatch(cmd + " --jobs 3");
+  ASSERT_EQ(one.code, 0) << one.output;
+  ASSERT_EQ(three.code, 0) << three.output;
+  EXPECT_NE(one.output.find("(1 job(s);"), std::string::npos) << one.output;
+  EXPECT_NE(three.output.find("(3 job(s);"), std::string::npos) << three.output;
+  const auto table = [](const std::string& out) { return out.substr(out.find('\n') + 1); };  // past the timing line
+  EXPECT_GT(std::count(one.output.begin(), one.output.end(), '\n'), 30) << one.output;
+  EXPECT_EQ(table(one.output), table(three.output));
+}
+
 TEST_F(Tune, SimulateWritesRunsMarkedSimulatedAndTheWholePaperGrid) {
   const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms", {1, 16, 128});
   const std::string file = write("p.json", p.to_json().dump());

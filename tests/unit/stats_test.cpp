@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <random>
+#include <vector>
 
 namespace greenbatch {
 namespace {
@@ -38,3 +41,23 @@ TEST(Stats, KolmogorovSmirnovDetectsAWrongDistribution) {
 
 }  // namespace
 }  // namespace greenbatch
+
+TEST(Stats, PercentilesBySelectionEqualTheSortedOnes) {
+  // Ties, runs, one value, two values: each percentile exactly what sorting gives.
+  std::mt19937_64 rng(7);
+  for (const std::size_t n : {1u, 2u, 3u, 10u, 101u, 2048u}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<double> xs(n);
+      std::uniform_int_distribution<int> small(0, trial % 2 ? 5 : 1000000);  // odd trials: many ties
+      for (double& x : xs) x = small(rng) * 1e-3;
+      std::vector<double> sorted = xs;
+      std::sort(sorted.begin(), sorted.end());
+      const std::vector<double> qs = {0, 0.5, 50, 50, 90, 95, 99, 99.9, 100};
+      const std::vector<double> got = greenbatch::percentiles_unsorted(xs, qs);
+      ASSERT_EQ(got.size(), qs.size());
+      for (std::size_t k = 0; k < qs.size(); ++k) {
+        EXPECT_EQ(got[k], greenbatch::percentile_sorted(sorted, qs[k])) << "n " << n << " q " << qs[k];
+      }
+    }
+  }
+}

@@ -15,7 +15,9 @@
 # include the real runs' seeds, and the mean taken: the prediction's expected value, not one
 # more noisy draw), SMOOTHING (simulate's --idle-smoothing), BUILD (build), SIM_ONLY (1: keep
 # OUT_DIR's profiles and real runs, simulate and compare again: to try simulator settings
-# against runs already measured).
+# against runs already measured), REFINE (the profiles' --refine: 0.15, the default, scans for
+# sizes off the line between neighbours; 0 measures only 1, 2, 4, 8, 16 and 32), PIN (a CPU list: profiles and real runs run under `taskset -c
+# PIN`, on a machine with cores to spare away from the system's own work).
 # The order of measurement: profile 0, repetition 1 of every configuration, profile 1,
 # repetition 2, ..., profile REPS. Two predictions are compared with the real means:
 # - before: from profile 0 alone, taken before any run (what a user does);
@@ -45,11 +47,13 @@ idle_order="${IDLE_ORDER:-steady}"
 smoothing="${SMOOTHING:-0.5}"
 sim_seeds="${SIM_SEEDS:-20}"
 gb="./${BUILD:-build}/greenbatch"
+pin=()
+[ -z "${PIN:-}" ] || pin=(taskset -c "$PIN")
 mkdir -p "$out"
 [ -f "models/$model.pt" ] || "${PYTHON:-/usr/bin/python3}" scripts/export_models.py "$model"
 profile() {
-  "$gb" profile --model "$model" --device "$device" --threads "$threads" --meter "$meter" --batch-sizes 1,2,4,8,16,32 \
-    --min-window "$min_window" --rounds "$rounds" --idle-order "$idle_order" --warmup-batches 16 --warmup-batch-size 8 --out "$1"
+  "${pin[@]}" "$gb" profile --model "$model" --device "$device" --threads "$threads" --meter "$meter" --batch-sizes 1,2,4,8,16,32 \
+    --min-window "$min_window" --rounds "$rounds" --idle-order "$idle_order" --refine "${REFINE:-0.15}" --warmup-batches 16 --warmup-batch-size 8 --out "$1"
 }
 if [ "${SIM_ONLY:-0}" != 1 ]; then
 if [ -e "$out/real" ]; then
@@ -60,7 +64,7 @@ profile "$out/profile-0.json"
 for seed in $(seq 1 "$reps"); do
   for rate in $rates; do
     for policy in $policies; do
-      "$gb" run --model "$model" --device "$device" --threads "$threads" --meter "$meter" --rate "$rate" --arrivals jitter:0.2 --seed "$seed" \
+      "${pin[@]}" "$gb" run --model "$model" --device "$device" --threads "$threads" --meter "$meter" --rate "$rate" --arrivals jitter:0.2 --seed "$seed" \
         --policy "$policy" --requests "$requests" --warmup-batches 16 --warmup-batch-size 8 --out "$out/real" >/dev/null
     done
   done

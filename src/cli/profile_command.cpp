@@ -60,6 +60,8 @@ struct ProfileCli {
   std::size_t rounds = 1;
   std::string idle_order = "steady";
   std::string out = "profile.json";
+  double refine = 0.15;
+  std::size_t refine_max = 0;
 };
 
 int do_profile(const ProfileCli& c) {
@@ -70,6 +72,8 @@ int do_profile(const ProfileCli& c) {
   o.idle_samples = c.idle_samples;
   o.rounds = c.rounds;
   o.steady_idle = c.idle_order == "steady";
+  o.refine = c.refine;
+  o.refine_max = c.refine_max;
   o.idle_gaps_ns.clear();
   for (const std::string& g : split_list(c.idle_gaps)) {
     const TimeNs ns = parse_duration_ns(g, "--idle-gaps");
@@ -97,6 +101,28 @@ int do_profile(const ProfileCli& c) {
                format_duration_s(pt.service_median_s),
                fmt::format("{:.3g}..{:.3g} ms", pt.service_p10_s * 1e3, pt.service_p90_s * 1e3),
                pt.energy_per_batch_j ? fmt::format("{:.4g}", *pt.energy_per_batch_j / pt.batch_size) : "n/a");
+  }
+  if (p.meta.contains("refine")) {
+    const nlohmann::json& r = p.meta["refine"];
+    std::vector<std::string> why;
+    for (const auto& m : r["midpoints"]) {
+      if (!m["added"].get<bool>()) continue;
+      why.push_back(fmt::format("{} took {} where the line from {} to {} gives {} ({:+.0f} %)", m["batch_size"].get<std::size_t>(),
+                                format_duration_s(m["median_s"].get<double>()), m["between"][0].get<std::size_t>(),
+                                m["between"][1].get<std::size_t>(), format_duration_s(m["line_s"].get<double>()),
+                                m["off"].get<double>() * 100));
+    }
+    if (why.empty()) {
+      fmt::print("refine: the service time between the sizes given is a line within {:g} % ({} midpoints scanned)\n",
+                 r["tolerance"].get<double>() * 100, r["midpoints"].size());
+    } else {
+      fmt::print("refine: measured {} more size(s) where the line between neighbours missed by over {:g} %: {}\n",
+                 why.size(), r["tolerance"].get<double>() * 100, fmt::join(why, "; "));
+    }
+    if (r["stopped_at_limit"].get<bool>()) {
+      fmt::print("refine: stopped at {} added sizes (--refine-max); the lines between some sizes were not checked\n",
+                 why.size());
+    }
   }
   fmt::print("wrote {}\n", c.out);
   return 0;
@@ -341,6 +367,12 @@ void add_profile_commands(CLI::App& app, Action& action) {
   prof->add_option("--model", pc->spec.model, "Model (as for run)")->required();
   prof->add_option("--device", pc->spec.device, "cpu, cuda, cuda:N")->capture_default_str();
   prof->add_option("--meter", pc->spec.meter, "Energy meter (as for run)")->capture_default_str();
+  prof->add_option("--refine", pc->refine,
+                   "Scan first: where a midpoint's service misses the line between two sizes by over this share, "
+                   "measure it too (0: sizes exactly as given)")
+      ->capture_default_str();
+  prof->add_option("--refine-max", pc->refine_max, "At most this many sizes added by --refine (0: as many as given, at least 8)")
+      ->capture_default_str();
   prof->add_option("--clock", pc->spec.clock, "real, or virtual (synthetic models: instant and exact)")
       ->capture_default_str()
       ->check(CLI::IsMember({"real", "virtual"}));

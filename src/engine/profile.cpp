@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <map>
 
 #include "arrivals/rng.hpp"
 #include "arrivals/schedule.hpp"
@@ -122,6 +124,76 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, 
     m.after_s[best].push_back(ns_to_s(bs[i].end_ns - bs[i].start_ns));
     m.after_idle_s[best].push_back(idle_s);
   }
+}
+
+// `batches` batches of size b back to back (every request waiting before the first dispatch),
+// without a meter. Throws UserError if the backend fails.
+RunRecord back_to_back(const ProfileOptions& o, RunSession& session, std::size_t b, std::size_t batches) {
+  RunSpec spec = o.spec;
+  spec.policy = fmt::format("fixed:{}", b);
+  spec.arrivals = "constant";
+  spec.rate_hz = 1e9;
+  spec.requests = b * batches;
+  spec.requests_given = true;
+  spec.meter = "none";
+  spec.idle_window_ns = 0;
+  PreparedRun run(spec, &session);
+  RunRecord r = run.execute();
+  if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
+  return r;
+}
+
+// The refinement scan (ProfileOptions::refine): the sizes to measure, the given ones and those
+// added where the line between two neighbours does not hold; what it saw goes to `record`.
+std::vector<std::size_t> refine_sizes(const ProfileOptions& o, RunSession& session, nlohmann::json& record) {
+  std::vector<std::size_t> sizes = o.batch_sizes;
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  if (!(o.refine > 0) || sizes.size() < 2) return sizes;
+  // A quick median back to back: three probe batches warm the shape and time it, then at least
+  // five batches and a quarter of a second.
+  std::map<std::size_t, double> median;
+  auto scan = [&](std::size_t b) {
+    const double probe_s = back_to_back(o, session, b, 3).summary.duration_s / 3;
+    const auto n = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(0.25 / std::max(probe_s, 1e-9))), 5, 200);
+    const RunRecord r = back_to_back(o, session, b, n);
+    std::vector<double> svc;
+    for (const BatchRecord& br : r.result.batches) svc.push_back(ns_to_s(br.end_ns - br.start_ns));
+    std::sort(svc.begin(), svc.end());
+    median[b] = percentile_sorted(svc, 50);
+  };
+  for (std::size_t b : sizes) scan(b);
+  std::deque<std::pair<std::size_t, std::size_t>> todo;
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i)
+    if (sizes[i + 1] - sizes[i] >= 2) todo.emplace_back(sizes[i], sizes[i + 1]);
+  const std::size_t limit = o.refine_max ? o.refine_max : std::max<std::size_t>(8, sizes.size());
+  std::vector<std::size_t> added;
+  nlohmann::json seen = nlohmann::json::array();
+  while (!todo.empty() && added.size() < limit) {
+    const auto [a, b] = todo.front();
+    todo.pop_front();
+    const std::size_t m = a + (b - a) / 2;
+    scan(m);
+    const double line_s = median[a] + (median[b] - median[a]) * static_cast<double>(m - a) / static_cast<double>(b - a);
+    const double off = line_s > 0 ? (median[m] - line_s) / line_s : 0.0;
+    const bool add = std::abs(off) > o.refine;
+    seen.push_back({{"between", {a, b}}, {"batch_size", m}, {"median_s", median[m]}, {"line_s", line_s}, {"off", off},
+                    {"added", add}});
+    if (!add) continue;
+    added.push_back(m);
+    if (m - a >= 2) todo.emplace_back(a, m);
+    if (b - m >= 2) todo.emplace_back(m, b);
+  }
+  record = {{"tolerance", o.refine},
+            {"given", sizes},
+            {"added", added},
+            {"stopped_at_limit", !todo.empty()},
+            {"medians_s", nlohmann::json::object()},
+            {"midpoints", seen}};
+  for (const auto& [b, v] : median) record["medians_s"][std::to_string(b)] = v;
+  sizes.insert(sizes.end(), added.begin(), added.end());
+  std::sort(sizes.begin(), sizes.end());
+  return sizes;
 }
 
 // A sensor's figure over a window is only as good as the updates in it (NVML's counter moves
@@ -287,35 +359,33 @@ Profile measure_profile(const ProfileOptions& o) {
     if (b == 0) throw UserError("--batch-sizes: sizes must be at least 1");
   }
   check_round_window(o);
+  if (!(o.refine >= 0 && o.refine < 10)) {
+    throw UserError(fmt::format("--refine {}: the share by which a midpoint may miss the line (0.15: 15 %), from 0 (no "
+                                "scan) to below 10",
+                                o.refine));
+  }
   Profile prof;
   RunSession session;
   Rng rng(o.spec.seed);
   std::optional<double> idle;
-  std::vector<SizeMeasure> ms(o.batch_sizes.size());
+  nlohmann::json refine_record;
+  const std::vector<std::size_t> sizes = refine_sizes(o, session, refine_record);
+  std::vector<SizeMeasure> ms(sizes.size());
   const TimeNs window_ns = o.min_window_ns / static_cast<TimeNs>(o.rounds);
   const std::size_t min_batches = (o.min_batches + o.rounds - 1) / o.rounds;
   for (std::size_t round = 0; round < o.rounds; ++round) {
-    for (std::size_t i = 0; i < o.batch_sizes.size(); ++i) {
-      const std::size_t b = o.batch_sizes[i];
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      const std::size_t b = sizes[i];
       SizeMeasure& m = ms[i];
       m.batch = b;
       // A probe of a few batches warms this shape and estimates the service time; then enough
       // batches to fill this round's share of the window.
+      const double probe_s = back_to_back(o, session, b, 3).summary.duration_s / 3;
       RunSpec spec = o.spec;
       spec.policy = fmt::format("fixed:{}", b);
       spec.arrivals = "constant";
       spec.rate_hz = 1e9;  // every request has arrived before the first dispatch: batches back to back
-      spec.requests = b * 3;
       spec.requests_given = true;
-      spec.meter = "none";
-      spec.idle_window_ns = 0;
-      double probe_s = 0;
-      {
-        PreparedRun probe(spec, &session);
-        const RunRecord r = probe.execute();
-        if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
-        probe_s = r.summary.duration_s / 3;
-      }
       const auto needed = static_cast<std::size_t>(std::ceil(ns_to_s(window_ns) / std::max(probe_s, 1e-9)));
       spec.requests = b * std::clamp<std::size_t>(needed, min_batches, 100000);
       spec.meter = o.spec.meter;
@@ -342,6 +412,7 @@ Profile measure_profile(const ProfileOptions& o) {
                      {"git_rev", build::kGitRev},         {"backend", r.backend}, {"clock", r.clock},
                      {"rounds", o.rounds},                {"min_window_s", ns_to_s(o.min_window_ns)},
                      {"idle_order", o.steady_idle ? "steady" : "shuffled"}};
+        if (!refine_record.is_null()) prof.meta["refine"] = refine_record;
       }
     }
   }

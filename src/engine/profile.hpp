@@ -80,9 +80,18 @@ struct ProfileOptions {
   // random order; or `shuffled`, every burst's idle time in a seeded random order (short idle
   // times then keep the machine warm for the long ones).
   bool steady_idle = true;
+  // Before the measurement, a quick scan back to back: between two neighbouring sizes, the
+  // midpoint's median service against the line through theirs; off by more than this share
+  // (0: no scan), the midpoint is measured too, and each half scanned again, until the line
+  // holds or the sizes are adjacent. A CPU's kernels can switch at a batch size (ShuffleNetV2
+  // with LibTorch 1.13 here: 11 ms per image up to batch 15, 3.4 ms from 16), and a simulation
+  // between two measured sizes is only as good as the line between them.
+  double refine = 0.15;
+  std::size_t refine_max = 0;  // at most this many sizes added (0: as many as given, at least 8)
 };
 
-// Measures the profile: per batch size, a few probe batches (they also warm the shape), batches
+// Measures the profile: first the refinement scan (ProfileOptions::refine; recorded in the
+// profile's meta.refine); then per batch size, a few probe batches (they also warm the shape), batches
 // back to back through the engine (every request already waiting, fixed:B) with the run's meter,
 // then bursts of that size after each idle time, ordered as `steady_idle` says (the after-idle
 // distributions); all of it in `rounds` rounds over the sizes, pooled. Throws UserError on bad

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backends/synthetic/synthetic.hpp"
 #include "core/error.hpp"
+#include "core/units.hpp"
 #include "engine/profile.hpp"
 #include "io/records.hpp"
 #include "support/cli.hpp"
@@ -89,6 +91,45 @@ TEST(Profile, ServiceAfterIdlenessFollowsTheMeasuredIdleTimes) {
   EXPECT_DOUBLE_EQ(back.points[0].after_idle[0].idle_s, 0.2);
   EXPECT_DOUBLE_EQ(back.draw_service_s(1, 0.05, 0.5), 0.003);
   EXPECT_EQ(Profile::from_json(p.to_json(), "new").points[0].after_idle.size(), 2u);
+}
+
+// A model whose cost per item drops at batch 16 (10 ms up to 15, 3 ms from 16), profiled at
+// powers of two: the line from 8 (90 ms) to 16 (58 ms) says 74 ms at 12, where it takes 130.
+// The scan finds 12, 14 and 15 off the line and measures them; 10, 13 and 24 lie on it.
+TEST(Profile, RefineMeasuresWhereTheLineBetweenSizesBreaks) {
+  const std::string model = "synthetic:base=10ms,per_item=10ms,switch_at=16,per_item_from=3ms";
+  const Profile p = synthetic_profile(model, {1, 2, 4, 8, 16, 32});
+  std::vector<std::size_t> sizes;
+  for (const ProfilePoint& pt : p.points) sizes.push_back(pt.batch_size);
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{1, 2, 4, 8, 12, 14, 15, 16, 32}));
+  const nlohmann::json& r = p.meta.at("refine");
+  EXPECT_EQ(r["added"], nlohmann::json({12, 14, 15}));
+  EXPECT_FALSE(r["stopped_at_limit"].get<bool>());
+  // Every size from 1 to 32 now simulated as it runs, within the line's rounding.
+  const SyntheticParams truth = parse_synthetic(model);
+  for (std::size_t b = 4; b <= 32; ++b) {
+    EXPECT_NEAR(p.service_s(b), ns_to_s(truth.service_ns(b)), 1e-9) << "batch " << b;
+  }
+  // Without the scan: exactly the sizes given, and 12 is off by the line's 44 %.
+  ProfileOptions o;
+  o.spec.model = model;
+  o.spec.clock = "virtual";
+  o.spec.meter = "modelled:idle=50W,busy=150W";
+  o.batch_sizes = {1, 2, 4, 8, 16, 32};
+  o.refine = 0;
+  const Profile plain = measure_profile(o);
+  EXPECT_EQ(plain.points.size(), 6u);
+  EXPECT_FALSE(plain.meta.contains("refine"));
+  EXPECT_NEAR(plain.service_s(12), 0.074, 1e-9);
+  // A limit on the sizes added: the first one, and the record says the scan stopped.
+  o.refine = 0.15;
+  o.refine_max = 1;
+  const Profile one = measure_profile(o);
+  EXPECT_EQ(one.points.size(), 7u);
+  EXPECT_EQ(one.meta["refine"]["added"], nlohmann::json({12}));
+  EXPECT_TRUE(one.meta["refine"]["stopped_at_limit"].get<bool>());
+  o.refine = -0.1;
+  EXPECT_THROW(measure_profile(o), UserError);
 }
 
 // On a machine that gets slower as the profile goes on (2 % per second here), sizes measured one
@@ -222,6 +263,24 @@ TEST_F(Tune, FindsTheOptimumDerivedByHand) {
   const auto none = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=5ms");
   EXPECT_EQ(none.code, 1);
   EXPECT_NE(none.output.find("no policy meets the target"), std::string::npos) << none.output;
+}
+
+TEST_F(Tune, ProfileSaysWhichSizesItsScanAddedAndWhy) {
+  const std::string cmd = "profile --model synthetic:base=10ms,per_item=10ms,switch_at=16,per_item_from=3ms --clock virtual "
+                          "--meter modelled:idle=50W,busy=150W --batch-sizes 4,8,16 --idle-gaps 5ms --out " +
+                          (dir_ / "p.json").string();
+  const auto r = run_greenbatch(cmd);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("refine: measured 3 more size(s) where the line between neighbours missed by over 15 %: 12 took "
+                          "130 ms where the line from 8 to 16 gives 74 ms (+76 %)"),
+            std::string::npos)
+      << r.output;
+  const auto plain = run_greenbatch(cmd + " --refine 0");
+  ASSERT_EQ(plain.code, 0) << plain.output;
+  EXPECT_EQ(plain.output.find("refine:"), std::string::npos) << plain.output;
+  const auto bad = run_greenbatch(cmd + " --refine -1");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("--refine -1: the share by which a midpoint may miss the line"), std::string::npos) << bad.output;
 }
 
 TEST_F(Tune, AnyNumberOfJobsPrintsTheSameTable) {

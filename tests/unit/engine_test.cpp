@@ -257,5 +257,15 @@ TEST(SyntheticBackend, DriftSlowsServiceWithTheClock) {
   EXPECT_THROW(parse_synthetic("synthetic:base=10ms,drift=fast"), UserError);
 }
 
+// The synthetic model's switch seam: from a batch size up, another cost per item.
+TEST(SyntheticBackend, SwitchAtChangesTheCostPerItemFromThatSize) {
+  const SyntheticParams p = parse_synthetic("synthetic:base=10ms,per_item=10ms,switch_at=16,per_item_from=3ms");
+  EXPECT_EQ(synthetic_spec(p), "synthetic:base=10ms,per_item=10ms,switch_at=16,per_item_from=3ms");
+  EXPECT_EQ(p.service_ns(15), 160 * kNsPerMs);
+  EXPECT_EQ(p.service_ns(16), 58 * kNsPerMs);
+  EXPECT_THROW(parse_synthetic("synthetic:base=10ms,switch_at=16"), UserError);        // without per_item_from
+  EXPECT_THROW(parse_synthetic("synthetic:base=10ms,switch_at=1,per_item_from=1ms"), UserError);
+}
+
 }  // namespace
 }  // namespace greenbatch

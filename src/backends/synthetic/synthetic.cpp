@@ -25,9 +25,11 @@ void SyntheticBackend::run(std::size_t, std::size_t count) {
 std::string SyntheticBackend::model() const { return synthetic_spec(params_); }
 
 std::string synthetic_spec(const SyntheticParams& p) {
-  return fmt::format("synthetic:base={},per_item={}{}{}", duration_spec(p.base_ns), duration_spec(p.per_item_ns),
+  return fmt::format("synthetic:base={},per_item={}{}{}{}", duration_spec(p.base_ns), duration_spec(p.per_item_ns),
                      p.max_batch ? fmt::format(",max_batch={}", p.max_batch) : "",
-                     p.drift_per_s > 0 ? fmt::format(",drift={:g}", p.drift_per_s) : "");
+                     p.drift_per_s > 0 ? fmt::format(",drift={:g}", p.drift_per_s) : "",
+                     p.switch_at ? fmt::format(",switch_at={},per_item_from={}", p.switch_at, duration_spec(p.per_item_from_ns))
+                                 : "");
 }
 
 bool is_synthetic_spec(std::string_view spec) { return split_spec(spec).first == "synthetic"; }
@@ -37,7 +39,7 @@ SyntheticParams parse_synthetic(std::string_view spec) {
   const std::string what = fmt::format("--model '{}'", spec);
   if (name != "synthetic") throw UserError(fmt::format("{}: not a synthetic model", what));
   SyntheticParams p;
-  const auto kv = parse_key_values(rest, what, "base,per_item,max_batch,drift");
+  const auto kv = parse_key_values(rest, what, "base,per_item,max_batch,drift,switch_at,per_item_from");
   if (auto it = kv.find("base"); it != kv.end()) p.base_ns = parse_duration_ns(it->second, what);
   if (auto it = kv.find("per_item"); it != kv.end()) p.per_item_ns = parse_duration_ns(it->second, what);
   if (auto it = kv.find("max_batch"); it != kv.end()) {
@@ -50,6 +52,14 @@ SyntheticParams parse_synthetic(std::string_view spec) {
     if (!(p.drift_per_s >= 0 && p.drift_per_s <= 1)) {
       throw UserError(fmt::format("{}: drift is the fraction service time grows per second, from 0 to 1", what));
     }
+  }
+  const bool at = kv.count("switch_at") > 0, from = kv.count("per_item_from") > 0;
+  if (at != from) throw UserError(fmt::format("{}: switch_at and per_item_from go together", what));
+  if (at) {
+    const long long n = parse_integer(kv.at("switch_at"), what);
+    if (n < 2) throw UserError(fmt::format("{}: switch_at must be at least 2", what));
+    p.switch_at = static_cast<std::size_t>(n);
+    p.per_item_from_ns = parse_duration_ns(kv.at("per_item_from"), what);
   }
   return p;
 }

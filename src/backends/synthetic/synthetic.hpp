@@ -16,7 +16,14 @@ struct SyntheticParams {
   // > 0: service time grows by this fraction per second of the clock, as on a machine that drifts
   // (a test seam for measurements that must not depend on when each part was measured).
   double drift_per_s = 0;
-  TimeNs service_ns(std::size_t batch) const { return base_ns + per_item_ns * static_cast<TimeNs>(batch); }
+  // > 0: from this batch size up, each item costs `per_item_from_ns` instead, as on a CPU whose
+  // kernels switch at a batch size (a test seam for profile --refine).
+  std::size_t switch_at = 0;
+  TimeNs per_item_from_ns = 0;
+  TimeNs service_ns(std::size_t batch) const {
+    const TimeNs per_item = switch_at > 0 && batch >= switch_at ? per_item_from_ns : per_item_ns;
+    return base_ns + per_item * static_cast<TimeNs>(batch);
+  }
 };
 
 class SyntheticBackend final : public Backend {
@@ -35,7 +42,8 @@ class SyntheticBackend final : public Backend {
 
 // True when `spec` names the synthetic backend ("synthetic" or "synthetic:...").
 bool is_synthetic_spec(std::string_view spec);
-// "synthetic" (the null backend) or "synthetic:base=2ms,per_item=100us[,max_batch=N][,drift=F]".
+// "synthetic" (the null backend) or
+// "synthetic:base=2ms,per_item=100us[,max_batch=N][,drift=F][,switch_at=N,per_item_from=D]".
 SyntheticParams parse_synthetic(std::string_view spec);
 // The canonical spec of `p`, as runs record it: "synthetic:base=2ms,per_item=100us".
 std::string synthetic_spec(const SyntheticParams& p);

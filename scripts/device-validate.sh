@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The simulator's validation (scripts/validate.sh) on a machine of its own: a borrowed GPU
+# machine's CPU cores, which no other tenant shares as this project's 2-vCPU build machines are
+# shared (docs/measurements/simulator.md: the host's slow spells decide the p99 of batches of
+# one there). Sized to about 7 minutes on 16 cores, to fit one device call with time to spare:
+#
+#   OUT_DIR=$OUT DEPS_PREFIX=.gpudeps/usr bash scripts/device-validate.sh
+#
+# Builds greenbatch against the torch wheel's LibTorch (scripts/build-cuda.sh; SKIP_BUILD=1 and
+# BUILD=DIR to use a build already there) while ShuffleNetV2 is exported, records the machine
+# (CPU, cores, load, steal time before and after), then runs validate.sh on the CPU pinned to
+# one core (PIN, default 3) with the modelled meter. Its settings can be overridden as for
+# validate.sh; the defaults here: REQUESTS 400, REPS 1 (a profile before and one after the
+# runs), RATES "16 32", MIN_WINDOW 3s, ROUNDS 3. Everything lands in OUT_DIR (default
+# results/device-validate): log.txt, machine.txt, validate.md (the script's table) and the
+# profiles and runs under validate/.
+#
+# To try it without a device: SKIP_BUILD=1 BUILD=build PYTHON=/usr/bin/python3 REQUESTS=40 \
+#   MIN_WINDOW=1s ROUNDS=1 RATES=64 POLICIES="fixed:4 greedy:32" PIN=0 bash scripts/device-validate.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT_DIR:-results/device-validate}"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+exec > >(tee -a "$out/log.txt") 2>&1
+python="${PYTHON:-python3}"
+build="${BUILD:-build-gpu}"
+stamp() { echo "== $(date -u +%T) $*"; }
+steal() { awk '/^cpu /{print "steal ticks " $9 ", iowait ticks " $6}' /proc/stat; }
+
+stamp "machine"
+{
+  lscpu | grep -E "^(Model name|CPU\(s\)|Thread|Core|Socket|Hypervisor)" || true
+  echo "nproc $(nproc)"
+  echo "load $(cat /proc/loadavg)"
+  steal
+} | tee "$out/machine.txt"
+
+stamp "export shufflenet_v2_x0_5 and build"
+mkdir -p models
+[ -f models/shufflenet_v2_x0_5.pt ] || "$python" scripts/export_models.py shufflenet_v2_x0_5 >"$out/export.log" 2>&1 &
+export_pid=$!
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  t0=$(date +%s)
+  if ! PYTHON="$python" bash scripts/build-cuda.sh "$build" >"$out/build.log" 2>&1; then
+    tail -30 "$out/build.log"; stamp "build failed"; exit 1
+  fi
+  stamp "built in $(($(date +%s) - t0)) s"
+fi
+if ! wait "$export_pid" || [ ! -f models/shufflenet_v2_x0_5.pt ]; then
+  cat "$out/export.log" 2>/dev/null; stamp "export failed"; exit 1
+fi
+"./$build/greenbatch" info | head -20
+
+stamp "validate"
+t0=$(date +%s)
+MODEL=shufflenet_v2_x0_5 DEVICE=cpu BUILD="$build" PYTHON="$python" PIN="${PIN:-3}" \
+  REQUESTS="${REQUESTS:-400}" REPS="${REPS:-1}" RATES="${RATES:-16 32}" MIN_WINDOW="${MIN_WINDOW:-3s}" \
+  ROUNDS="${ROUNDS:-3}" bash scripts/validate.sh "$out/validate" | tee "$out/validate.md"
+status=${PIPESTATUS[0]}
+stamp "validate exit status $status, $(($(date +%s) - t0)) s"
+{ echo "after: load $(cat /proc/loadavg)"; steal; } | tee -a "$out/machine.txt"
+exit "$status"

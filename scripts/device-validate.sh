@@ -11,7 +11,7 @@
 # (CPU, cores, load, steal time before and after), then runs validate.sh on the CPU pinned to
 # one core (PIN, default 3) with the modelled meter. Its settings can be overridden as for
 # validate.sh; the defaults here: REQUESTS 400, REPS 1 (a profile before and one after the
-# runs), RATES "16 32", MIN_WINDOW 3s, ROUNDS 3. Everything lands in OUT_DIR (default
+# runs), RATES "16 32", MIN_WINDOW 3s, ROUNDS 12. Everything lands in OUT_DIR (default
 # results/device-validate): log.txt, machine.txt, validate.md (the script's table) and the
 # profiles and runs under validate/.
 #
@@ -56,7 +56,7 @@ stamp "validate"
 t0=$(date +%s)
 MODEL=shufflenet_v2_x0_5 DEVICE=cpu BUILD="$build" PYTHON="$python" PIN="${PIN:-3}" \
   REQUESTS="${REQUESTS:-400}" REPS="${REPS:-1}" RATES="${RATES:-16 32}" MIN_WINDOW="${MIN_WINDOW:-3s}" \
-  ROUNDS="${ROUNDS:-3}" bash scripts/validate.sh "$out/validate" | tee "$out/validate.md"
+  ROUNDS="${ROUNDS:-12}" bash scripts/validate.sh "$out/validate" | tee "$out/validate.md"
 status=${PIPESTATUS[0]}
 stamp "validate exit status $status, $(($(date +%s) - t0)) s"
 { echo "after: load $(cat /proc/loadavg)"; steal; } | tee -a "$out/machine.txt"

@@ -9,8 +9,9 @@
 # configuration runs REPS times for real, repetition k with seed k; the means are compared,
 # and the real runs' own spread is printed beside them), THREADS (1: LibTorch's CPU intra-op
 # threads; see docs/measurements/simulator.md for why one), MIN_WINDOW (6s: how long each
-# profile measures each batch size back to back, and each idle time), ROUNDS (3: each
-# profile's rounds over the sizes), IDLE_ORDER (steady: the profile's --idle-order), SIM_SEEDS
+# profile measures each batch size back to back, and each idle time), ROUNDS (12: each
+# profile's rounds over the sizes; each idle time's bursts then lie in 12 short stretches across
+# the profile, not 3 of about 2 s that one slow spell of the host can fill), IDLE_ORDER (steady: the profile's --idle-order), SIM_SEEDS
 # (20: each configuration is simulated from each profile with seeds 1 to SIM_SEEDS, which
 # include the real runs' seeds, and the mean taken: the prediction's expected value, not one
 # more noisy draw), SMOOTHING (simulate's --idle-smoothing), BUILD (build), SIM_ONLY (1: keep
@@ -42,7 +43,7 @@ requests="${REQUESTS:-400}"
 reps="${REPS:-3}"
 threads="${THREADS:-1}"
 min_window="${MIN_WINDOW:-6s}"
-rounds="${ROUNDS:-3}"
+rounds="${ROUNDS:-12}"
 idle_order="${IDLE_ORDER:-steady}"
 smoothing="${SMOOTHING:-0.5}"
 sim_seeds="${SIM_SEEDS:-20}"

@@ -11,14 +11,16 @@
 # threads; see docs/measurements/simulator.md for why one), MIN_WINDOW (6s: how long each
 # profile measures each batch size back to back, and each idle time), ROUNDS (12: each
 # profile's rounds over the sizes; each idle time's bursts then lie in 12 short stretches across
-# the profile, not 3 of about 2 s that one slow spell of the host can fill), IDLE_ORDER (steady: the profile's --idle-order), SIM_SEEDS
-# (20: each configuration is simulated from each profile with seeds 1 to SIM_SEEDS, which
-# include the real runs' seeds, and the mean taken: the prediction's expected value, not one
-# more noisy draw), SMOOTHING (simulate's --idle-smoothing), BUILD (build), SIM_ONLY (1: keep
+# the profile, not 3 of about 2 s that one slow spell of the host can fill), IDLE_ORDER
+# (steady: the profile's --idle-order), SIM_SEEDS (20: each configuration is simulated from
+# each profile with seeds 1 to SIM_SEEDS, which include the real runs' seeds, and the mean
+# taken: the prediction's expected value, not one more noisy draw), SMOOTHING (simulate's
+# --idle-smoothing), BUILD (build), SIM_ONLY (1: keep
 # OUT_DIR's profiles and real runs, simulate and compare again: to try simulator settings
 # against runs already measured), REFINE (the profiles' --refine: 0.15, the default, scans for
-# sizes off the line between neighbours; 0 measures only 1, 2, 4, 8, 16 and 32), PIN (a CPU list: profiles and real runs run under `taskset -c
-# PIN`, on a machine with cores to spare away from the system's own work).
+# sizes off the line between neighbours; 0 measures only 1, 2, 4, 8, 16 and 32), PIN (a CPU
+# list: profiles and real runs run under `taskset -c PIN`, on a machine with cores to spare away
+# from the system's own work).
 # The order of measurement: profile 0, repetition 1 of every configuration, profile 1,
 # repetition 2, ..., profile REPS. Two predictions are compared with the real means:
 # - before: from profile 0 alone, taken before any run (what a user does);
@@ -54,7 +56,8 @@ mkdir -p "$out"
 [ -f "models/$model.pt" ] || "${PYTHON:-/usr/bin/python3}" scripts/export_models.py "$model"
 profile() {
   "${pin[@]}" "$gb" profile --model "$model" --device "$device" --threads "$threads" --meter "$meter" --batch-sizes 1,2,4,8,16,32 \
-    --min-window "$min_window" --rounds "$rounds" --idle-order "$idle_order" --refine "${REFINE:-0.15}" --warmup-batches 16 --warmup-batch-size 8 --out "$1"
+    --min-window "$min_window" --rounds "$rounds" --idle-order "$idle_order" --refine "${REFINE:-0.15}" \
+    --warmup-batches 16 --warmup-batch-size 8 --out "$1"
 }
 if [ "${SIM_ONLY:-0}" != 1 ]; then
 if [ -e "$out/real" ]; then

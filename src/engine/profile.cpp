@@ -127,16 +127,18 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, 
 }
 
 // `batches` batches of size b back to back (every request waiting before the first dispatch),
-// without a meter. Throws UserError if the backend fails.
-RunRecord back_to_back(const ProfileOptions& o, RunSession& session, std::size_t b, std::size_t batches) {
+// with `meter` (none: a probe or a scan) and an idle-power window first if one is given.
+// Throws UserError if the backend fails.
+RunRecord back_to_back(const ProfileOptions& o, RunSession& session, std::size_t b, std::size_t batches,
+                       const std::string& meter = "none", TimeNs idle_window_ns = 0) {
   RunSpec spec = o.spec;
   spec.policy = fmt::format("fixed:{}", b);
   spec.arrivals = "constant";
   spec.rate_hz = 1e9;
   spec.requests = b * batches;
   spec.requests_given = true;
-  spec.meter = "none";
-  spec.idle_window_ns = 0;
+  spec.meter = meter;
+  spec.idle_window_ns = idle_window_ns;
   PreparedRun run(spec, &session);
   RunRecord r = run.execute();
   if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
@@ -174,7 +176,7 @@ std::vector<std::size_t> refine_sizes(const ProfileOptions& o, RunSession& sessi
     todo.pop_front();
     const std::size_t m = a + (b - a) / 2;
     scan(m);
-    const double line_s = median[a] + (median[b] - median[a]) * static_cast<double>(m - a) / static_cast<double>(b - a);
+    const double line_s = line(static_cast<double>(a), median[a], static_cast<double>(b), median[b], static_cast<double>(m));
     const double off = line_s > 0 ? (median[m] - line_s) / line_s : 0.0;
     const bool add = std::abs(off) > o.refine;
     seen.push_back({{"between", {a, b}}, {"batch_size", m}, {"median_s", median[m]}, {"line_s", line_s}, {"off", off},
@@ -381,18 +383,9 @@ Profile measure_profile(const ProfileOptions& o) {
       // A probe of a few batches warms this shape and estimates the service time; then enough
       // batches to fill this round's share of the window.
       const double probe_s = back_to_back(o, session, b, 3).summary.duration_s / 3;
-      RunSpec spec = o.spec;
-      spec.policy = fmt::format("fixed:{}", b);
-      spec.arrivals = "constant";
-      spec.rate_hz = 1e9;  // every request has arrived before the first dispatch: batches back to back
-      spec.requests_given = true;
       const auto needed = static_cast<std::size_t>(std::ceil(ns_to_s(window_ns) / std::max(probe_s, 1e-9)));
-      spec.requests = b * std::clamp<std::size_t>(needed, min_batches, 100000);
-      spec.meter = o.spec.meter;
-      spec.idle_window_ns = idle ? 0 : o.spec.idle_window_ns;  // idle power once, first
-      PreparedRun run(spec, &session);
-      const RunRecord r = run.execute();
-      if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
+      const RunRecord r = back_to_back(o, session, b, std::clamp<std::size_t>(needed, min_batches, 100000), o.spec.meter,
+                                       idle ? 0 : o.spec.idle_window_ns);  // idle power once, first
       if (!idle) idle = r.result.energy.idle_power_w;
       for (const BatchRecord& br : r.result.batches) m.service_s.push_back(ns_to_s(br.end_ns - br.start_ns));
       m.window_s += r.summary.duration_s;

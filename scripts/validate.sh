@@ -20,7 +20,9 @@
 # against runs already measured), REFINE (the profiles' --refine: 0.15, the default, scans for
 # sizes off the line between neighbours; 0 measures only 1, 2, 4, 8, 16 and 32), PIN (a CPU
 # list: profiles and real runs run under `taskset -c PIN`, on a machine with cores to spare away
-# from the system's own work).
+# from the system's own work), AFTER (1; 0 skips the profile after the last repetition, which
+# is then predicted by the profile before it alone: to save a profile's time on a borrowed
+# machine).
 # The order of measurement: profile 0, repetition 1 of every configuration, profile 1,
 # repetition 2, ..., profile REPS. Two predictions are compared with the real means:
 # - before: from profile 0 alone, taken before any run (what a user does);
@@ -32,7 +34,10 @@
 # Each profile's median service per size is printed too: how far the machine moved; and per
 # configuration the runs' service p90 against the interleaved simulation's, with the errors
 # where the two agree within 5 %: the simulator's own error where the machine served the runs
-# as it served the profiles.
+# as it served the profiles. Last, what chance explains: how much the mean of REPS runs of each
+# configuration scatters by its seeds alone (the simulated seeds' spread), the real mean's
+# distance from the prediction in that unit (z), and the chance that a perfect simulator misses
+# each target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/validate}"
@@ -72,18 +77,19 @@ for seed in $(seq 1 "$reps"); do
         --policy "$policy" --requests "$requests" --warmup-batches 16 --warmup-batch-size 8 --out "$out/real" >/dev/null
     done
   done
-  profile "$out/profile-$seed.json"
+  if [ "$seed" -lt "$reps" ] || [ "${AFTER:-1}" = 1 ]; then profile "$out/profile-$seed.json"; fi
 done
 fi
 rm -rf "$out"/sim-profile-*
 for seed in $(seq 1 "$sim_seeds"); do
   for k in $(seq 0 "$reps"); do
+    [ -f "$out/profile-$k.json" ] || continue
     "$gb" simulate --profile "$out/profile-$k.json" --rate "${rates// /,}" --arrivals jitter:0.2 --policy "${policies// /,}" --seed "$seed" \
       --requests "$requests" --idle-smoothing "$smoothing" --out "$out/sim-profile-$k" >/dev/null
   done
 done
 "${PYTHON:-python3}" - "$out" "$reps" <<'PY'
-import json, sys
+import json, math, os, sys
 from collections import defaultdict
 out, reps = sys.argv[1], int(sys.argv[2])
 def load(path):
@@ -93,7 +99,14 @@ def load(path):
         groups[(r["rate_hz"], r["policy"])].append(r)
     return groups
 real = load(f"{out}/real/runs.jsonl")
-sims = [load(f"{out}/sim-profile-{k}/runs.jsonl") for k in range(reps + 1)]
+# Without the profile after the last repetition (AFTER=0), repetition k is predicted by the profile
+# just before it alone.
+after = os.path.exists(f"{out}/profile-{reps}.json")
+nprof = reps + 1 if after else reps
+sims = [load(f"{out}/sim-profile-{k}/runs.jsonl") for k in range(nprof)]
+if not after:
+    print(f"no profile after the last repetition (profile-{reps}.json): 'interleaved' below is each repetition "
+          "predicted by the profile just before it\n")
 mean = lambda xs: sum(xs) / len(xs)
 def err(a, b):
     return (a - b) / b * 100 if b else float("nan")
@@ -102,13 +115,13 @@ p99 = lambda rs: mean([r["latency_s"]["p99"] for r in rs])
 service_p90 = lambda rs: mean([r["service_s"]["p90"] for r in rs])
 still = {}
 # Repetition k lies between profiles k-1 and k: the trapezoid weights over the profiles.
-weights = [0.5 if k in (0, reps) else 1.0 for k in range(reps + 1)]
+weights = [0.5 if k in (0, reps) else 1.0 for k in range(nprof)] if after else [1.0] * nprof
 def interleaved(metric, key):
     return sum(w * metric(s[key]) for w, s in zip(weights, sims)) / sum(weights)
 
 # How far the machine moved: each size's median service in each profile.
-profiles = [json.load(open(f"{out}/profile-{k}.json")) for k in range(reps + 1)]
-print("median service per batch size in profiles 0 to %d (ms), and its range against the first:" % reps)
+profiles = [json.load(open(f"{out}/profile-{k}.json")) for k in range(nprof)]
+print("median service per batch size in profiles 0 to %d (ms), and its range against the first:" % (nprof - 1))
 for points in zip(*(p["points"] for p in profiles)):
     med = [pt["service_s"]["median"] * 1e3 for pt in points]
     print(f"  {points[0]['batch_size']:>3}: " + ", ".join(f"{m:.1f}" for m in med) +
@@ -145,4 +158,38 @@ held = [v for v in still.values() if abs(v[0]) <= 5]
 print(f"\nservice p90 of the runs within 5 % of the interleaved simulation's in {len(held)} of {len(still)} "
       "configurations" + (f"; there, worst energy error {max(abs(v[1]) for v in held):.2f} %, worst p99 error "
                           f"{max(abs(v[2]) for v in held):.1f} % (interleaved)" if held else ""))
+
+# How far a perfect simulator would miss by chance: one run's p99 (and energy per image) varies
+# with its seed, so the mean of n real runs scatters about its expected value even on a machine
+# that serves exactly as profiled. The simulation shows that scatter: its seeds' spread (from
+# the interleaved profiles, seed by seed), divided by sqrt(n). z is the prediction's distance
+# from the real mean in that unit; |z| over 2 is more than chance explains. The last column is the
+# chance that a perfect simulator, with this scatter, misses the target (normal approximation).
+def by_seed(s, key, metric):
+    return {r["seed"]: metric([r]) for r in s[key]}
+print("\nwhat chance explains: each metric's scatter over the simulated seeds, for a mean of as many runs as were made")
+print("| rate | policy | runs | p99: SD of the mean | z | chance of a 10 % miss | J/image: SD of the mean | z | chance of a 5 % miss |")
+print("|---|---|---|---|---|---|---|---|---|")
+within = {"p99": 1.0, "energy": 1.0}
+beyond = []
+for key, rs in real.items():
+    n = len(rs)
+    cells = []
+    for name, metric, target in (("p99", p99, 10.0), ("energy", energy, 5.0)):
+        per = [by_seed(s, key, metric) for s in sims]
+        seeds = sorted(set.intersection(*(set(p) for p in per)))
+        vals = [sum(w * p[sd] for w, p in zip(weights, per)) / sum(weights) for sd in seeds]
+        m = mean(vals)
+        sd = (sum((v - m) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5 / n ** 0.5 if len(vals) > 1 else float("nan")
+        rel = sd / m * 100
+        z = (m - metric(rs)) / sd if sd > 0 else float("nan")  # signed as the errors above
+        miss = math.erfc(target / rel / 2 ** 0.5) if rel > 0 else 0.0
+        within[name] *= 1 - miss
+        if abs(z) > 2:
+            beyond.append(f"{name} of {key[1]} at {key[0]:g}/s (z {z:+.1f})")
+        cells += [f"{rel:.1f} %", f"{z:+.1f}", f"{miss * 100:.0f} %"]
+    print(f"| {key[0]:g} | {key[1]} | {n} | " + " | ".join(cells) + " |")
+print(f"\na perfect simulator meets the p99 target in every configuration with probability {within['p99'] * 100:.0f} %, "
+      f"the energy target with probability {within['energy'] * 100:.0f} %")
+print("beyond chance (|z| > 2): " + (", ".join(beyond) if beyond else "none"))
 PY

@@ -2,7 +2,7 @@
 # The simulator's validation (scripts/validate.sh) on a machine of its own: a borrowed GPU
 # machine's CPU cores, which no other tenant shares as this project's 2-vCPU build machines are
 # shared (docs/measurements/simulator.md: the host's slow spells decide the p99 of batches of
-# one there). Sized to about 7 minutes on 16 cores, to fit one device call with time to spare:
+# one there). Sized to about 8.5 minutes on the H100 machine's CPU, to fit one device call:
 #
 #   OUT_DIR=$OUT DEPS_PREFIX=.gpudeps/usr bash scripts/device-validate.sh
 #
@@ -10,10 +10,12 @@
 # BUILD=DIR to use a build already there) while ShuffleNetV2 is exported, records the machine
 # (CPU, cores, load, steal time before and after), then runs validate.sh on the CPU pinned to
 # one core (PIN, default 3) with the modelled meter. Its settings can be overridden as for
-# validate.sh; the defaults here: REQUESTS 400, REPS 1 (a profile before and one after the
-# runs), RATES "16 32", MIN_WINDOW 3s, ROUNDS 12. Everything lands in OUT_DIR (default
-# results/device-validate): log.txt, machine.txt, validate.md (the script's table) and the
-# profiles and runs under validate/.
+# validate.sh; the defaults here: REQUESTS 400, REPS 1, AFTER 0 (one profile, before the runs),
+# RATES "16 32", MIN_WINDOW 3s, ROUNDS 12. Measured there on 2026-11-27: build and export 63 s,
+# the profile 4 min 13 s, the eight runs 2 min 44 s; a second profile after the runs (AFTER=1)
+# did not fit a 560 s call. Everything lands in OUT_DIR (default results/device-validate):
+# log.txt, machine.txt, validate.md (the script's tables) and the profile and runs under
+# validate/, each written as soon as it is measured.
 #
 # To try it without a device: SKIP_BUILD=1 BUILD=build PYTHON=/usr/bin/python3 REQUESTS=40 \
 #   MIN_WINDOW=1s ROUNDS=1 RATES=64 POLICIES="fixed:4 greedy:32" PIN=0 bash scripts/device-validate.sh
@@ -55,7 +57,7 @@ fi
 stamp "validate"
 t0=$(date +%s)
 MODEL=shufflenet_v2_x0_5 DEVICE=cpu BUILD="$build" PYTHON="$python" PIN="${PIN:-3}" \
-  REQUESTS="${REQUESTS:-400}" REPS="${REPS:-1}" RATES="${RATES:-16 32}" MIN_WINDOW="${MIN_WINDOW:-3s}" \
+  REQUESTS="${REQUESTS:-400}" REPS="${REPS:-1}" AFTER="${AFTER:-0}" RATES="${RATES:-16 32}" MIN_WINDOW="${MIN_WINDOW:-3s}" \
   ROUNDS="${ROUNDS:-12}" bash scripts/validate.sh "$out/validate" | tee "$out/validate.md"
 status=${PIPESTATUS[0]}
 stamp "validate exit status $status, $(($(date +%s) - t0)) s"

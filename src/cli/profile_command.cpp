@@ -64,6 +64,30 @@ struct ProfileCli {
   std::size_t refine_max = 0;
 };
 
+
+// How far the sizes' medians and p90s moved between the rounds, and a warning past 10 %: the
+// machine changed speed while it was profiled, and the predictions carry that uncertainty.
+void print_stability(const nlohmann::json& st, std::size_t rounds) {
+  constexpr double kWarnShare = 0.10;
+  auto part = [&](const char* name) -> std::string {
+    const nlohmann::json& v = st[std::string(name) + "_spread"];
+    if (v.is_null()) return "";
+    return fmt::format("its {} by up to {:.1f} % (batch {})", name, v.get<double>() * 100,
+                       st[std::string(name) + "_spread_batch_size"].get<std::size_t>());
+  };
+  const std::string med = part("median"), p90 = part("p90");
+  if (med.empty()) return;
+  fmt::print("stability: between the {} rounds, each size's back-to-back service moved: {}{}\n", rounds, med,
+             p90.empty() ? "" : ", " + p90);
+  double worst = st["median_spread"].get<double>();
+  if (!st["p90_spread"].is_null()) worst = std::max(worst, st["p90_spread"].get<double>());
+  if (worst > kWarnShare) {
+    fmt::print("warning: the machine's speed changed by over {:.0f} % while it was profiled; predictions carry that "
+               "uncertainty, tail latencies (p99) most. Profile again when the machine is quiet, or interleave "
+               "profiles with the runs as scripts/validate.sh does\n",
+               kWarnShare * 100);
+  }
+}
 int do_profile(const ProfileCli& c) {
   ProfileOptions o;
   o.spec = c.spec;
@@ -124,6 +148,7 @@ int do_profile(const ProfileCli& c) {
                  why.size());
     }
   }
+  if (p.meta.contains("stability")) print_stability(p.meta["stability"], p.meta["rounds"].get<std::size_t>());
   fmt::print("wrote {}\n", c.out);
   return 0;
 }

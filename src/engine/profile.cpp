@@ -53,7 +53,37 @@ struct SizeMeasure {
   std::optional<double> joules = 0.0;                     // the meter's, summed (nullopt: a round had none)
   double energy_window_s = 0, window_s = 0;               // summed over the rounds
   std::vector<std::vector<double>> after_s, after_idle_s;  // per idle time: service, and the idleness before
+  std::vector<double> round_median_s, round_p90_s;         // back to back, each round's (p90: rounds of 10 batches or more)
 };
+
+// How far each size's back-to-back median and p90 moved between the rounds, as a share of the
+// whole profile's: a machine whose speed changes while it is profiled. Null with one round.
+nlohmann::json stability_record(const std::vector<SizeMeasure>& ms, std::size_t rounds) {
+  if (rounds < 2) return nullptr;
+  nlohmann::json j = {{"round_medians_s", nlohmann::json::object()}, {"round_p90s_s", nlohmann::json::object()}};
+  auto worst = [&](const char* name, auto rounds_of, double q) {
+    double spread = -1;
+    std::size_t at = 0;
+    for (const SizeMeasure& m : ms) {
+      const std::vector<double>& v = rounds_of(m);
+      j[std::string("round_") + name + "s_s"][std::to_string(m.batch)] = v;
+      if (v.size() < 2) continue;
+      std::vector<double> all = m.service_s;
+      std::sort(all.begin(), all.end());
+      const double whole = percentile_sorted(all, q);
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      if (whole > 0 && (*hi - *lo) / whole > spread) {
+        spread = (*hi - *lo) / whole;
+        at = m.batch;
+      }
+    }
+    j[std::string(name) + "_spread"] = spread < 0 ? nlohmann::json(nullptr) : nlohmann::json(spread);
+    j[std::string(name) + "_spread_batch_size"] = spread < 0 ? nlohmann::json(nullptr) : nlohmann::json(at);
+  };
+  worst("median", [](const SizeMeasure& m) -> const std::vector<double>& { return m.round_median_s; }, 50);
+  worst("p90", [](const SizeMeasure& m) -> const std::vector<double>& { return m.round_p90_s; }, 90);
+  return j;
+}
 
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -387,7 +417,12 @@ Profile measure_profile(const ProfileOptions& o) {
       const RunRecord r = back_to_back(o, session, b, std::clamp<std::size_t>(needed, min_batches, 100000), o.spec.meter,
                                        idle ? 0 : o.spec.idle_window_ns);  // idle power once, first
       if (!idle) idle = r.result.energy.idle_power_w;
-      for (const BatchRecord& br : r.result.batches) m.service_s.push_back(ns_to_s(br.end_ns - br.start_ns));
+      std::vector<double> this_round;
+      for (const BatchRecord& br : r.result.batches) this_round.push_back(ns_to_s(br.end_ns - br.start_ns));
+      m.service_s.insert(m.service_s.end(), this_round.begin(), this_round.end());
+      std::sort(this_round.begin(), this_round.end());
+      m.round_median_s.push_back(percentile_sorted(this_round, 50));
+      if (this_round.size() >= 10) m.round_p90_s.push_back(percentile_sorted(this_round, 90));
       m.window_s += r.summary.duration_s;
       const Energy& e = r.result.energy;
       if (e.joules && m.joules) {
@@ -409,6 +444,7 @@ Profile measure_profile(const ProfileOptions& o) {
       }
     }
   }
+  if (const nlohmann::json st = stability_record(ms, o.rounds); !st.is_null()) prof.meta["stability"] = st;
   for (SizeMeasure& m : ms) {
     std::vector<double>& svc = m.service_s;
     std::sort(svc.begin(), svc.end());

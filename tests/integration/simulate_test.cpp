@@ -135,17 +135,22 @@ TEST(Profile, RefineMeasuresWhereTheLineBetweenSizesBreaks) {
 // On a machine that gets slower as the profile goes on (2 % per second here), sizes measured one
 // after another come out as if later sizes were slower; in rounds over the sizes, every size is
 // measured across the whole profile and they come out alike. Energy and windows pool correctly.
+// Sizes 1, 2, 4 and 8 of `model` on the virtual clock, 2 s each back to back, no idle times.
+Profile profile_in_rounds(const std::string& model, std::size_t rounds) {
+  ProfileOptions o;
+  o.spec.model = model;
+  o.spec.clock = "virtual";
+  o.spec.meter = "modelled:idle=50W,busy=150W";
+  o.batch_sizes = {1, 2, 4, 8};
+  o.min_window_ns = 2 * kNsPerS;
+  o.idle_gaps_ns.clear();
+  o.rounds = rounds;
+  return measure_profile(o);
+}
+
 TEST(Profile, RoundsMeasureEverySizeAcrossAMachineThatDrifts) {
   auto measure = [](std::size_t rounds) {
-    ProfileOptions o;
-    o.spec.model = "synthetic:base=20ms,per_item=0ms,drift=0.02";  // every size 20 ms at the start
-    o.spec.clock = "virtual";
-    o.spec.meter = "modelled:idle=50W,busy=150W";
-    o.batch_sizes = {1, 2, 4, 8};
-    o.min_window_ns = 2 * kNsPerS;
-    o.idle_gaps_ns.clear();
-    o.rounds = rounds;
-    return measure_profile(o);
+    return profile_in_rounds("synthetic:base=20ms,per_item=0ms,drift=0.02", rounds);  // every size 20 ms at the start
   };
   auto spread = [](const Profile& p) {  // slowest median over fastest, less one
     double lo = 1e9, hi = 0;
@@ -167,6 +172,24 @@ TEST(Profile, RoundsMeasureEverySizeAcrossAMachineThatDrifts) {
     // The modelled meter: 100 W above idle while busy, so per batch 100 W x the mean service time.
     EXPECT_NEAR(*b.dynamic_energy_per_batch_j, 100.0 * b.service_mean_s, 1e-6);
   }
+}
+
+// The rounds also show how far the machine moved while it was profiled: each size's median and
+// p90 per round, and the largest spread between rounds. Exactly none on a steady machine.
+TEST(Profile, RoundsRecordHowFarTheMachineMovedWhileProfiled) {
+  const auto& measure = profile_in_rounds;
+  const Profile drifting = measure("synthetic:base=20ms,per_item=0ms,drift=0.02", 4);
+  const nlohmann::json& st = drifting.meta.at("stability");
+  const auto medians = st["round_medians_s"]["1"].get<std::vector<double>>();
+  ASSERT_EQ(medians.size(), 4u);
+  for (std::size_t r = 1; r < medians.size(); ++r) EXPECT_GT(medians[r], medians[r - 1]);  // later rounds slower
+  EXPECT_EQ(st["round_p90s_s"]["1"].size(), 4u);  // 25 batches of 20 ms a round: enough for a p90
+  EXPECT_GT(st["median_spread"].get<double>(), 0.10);  // about 6 s at 2 % per second
+  EXPECT_GT(st["p90_spread"].get<double>(), 0.10);
+  const Profile steady = measure("synthetic:base=20ms,per_item=1ms", 4);
+  EXPECT_EQ(steady.meta.at("stability")["median_spread"].get<double>(), 0.0);
+  EXPECT_EQ(steady.meta.at("stability")["p90_spread"].get<double>(), 0.0);
+  EXPECT_FALSE(measure("synthetic:base=20ms,per_item=1ms", 1).meta.contains("stability"));  // one round: nothing to compare
 }
 
 // The bursts after idleness: steady (the default) measures each idle time in one stretch per
@@ -281,6 +304,24 @@ TEST_F(Tune, ProfileSaysWhichSizesItsScanAddedAndWhy) {
   const auto bad = run_greenbatch(cmd + " --refine -1");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.output.find("--refine -1: the share by which a midpoint may miss the line"), std::string::npos) << bad.output;
+}
+
+TEST_F(Tune, ProfileWarnsWhenTheMachineChangedSpeedWhileProfiled) {
+  const std::string cmd = "profile --clock virtual --meter modelled:idle=50W,busy=150W --batch-sizes 1,4 --idle-gaps 5ms "
+                          "--min-window 2s --rounds 4 --out " + (dir_ / "p.json").string() + " --model ";
+  const auto drifting = run_greenbatch(cmd + "synthetic:base=20ms,per_item=0ms,drift=0.02");
+  ASSERT_EQ(drifting.code, 0) << drifting.output;
+  EXPECT_NE(drifting.output.find("stability: between the 4 rounds, each size's back-to-back service moved: its median by "
+                                 "up to "),
+            std::string::npos)
+      << drifting.output;
+  EXPECT_NE(drifting.output.find("warning: the machine's speed changed by over 10 % while it was profiled"), std::string::npos)
+      << drifting.output;
+  const auto steady = run_greenbatch(cmd + "synthetic:base=20ms,per_item=1ms");
+  ASSERT_EQ(steady.code, 0) << steady.output;
+  EXPECT_NE(steady.output.find("its median by up to 0.0 % (batch 1), its p90 by up to 0.0 % (batch 1)"), std::string::npos)
+      << steady.output;
+  EXPECT_EQ(steady.output.find("warning:"), std::string::npos) << steady.output;
 }
 
 TEST_F(Tune, AnyNumberOfJobsPrintsTheSameTable) {

@@ -39,14 +39,38 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// Past this share between a profile's rounds (meta.stability), the machine changed speed while
+// it was profiled: profile warns, and simulate and tune say so of the profiles they read.
+constexpr double kStabilityWarnShare = 0.10;
+
+// The largest spread between rounds, median or p90, and the batch size it was seen at.
+std::optional<std::pair<double, std::size_t>> worst_spread(const nlohmann::json& st) {
+  std::optional<std::pair<double, std::size_t>> w;
+  for (const char* name : {"median", "p90"}) {
+    const nlohmann::json& v = st[std::string(name) + "_spread"];
+    if (v.is_null() || (w && v.get<double>() <= w->first)) continue;
+    w = {v.get<double>(), st[std::string(name) + "_spread_batch_size"].get<std::size_t>()};
+  }
+  return w;
+}
+
 Profile load_profile(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw UserError(fmt::format("--profile {}: cannot read the file", path));
+  Profile p;
   try {
-    return Profile::from_json(nlohmann::json::parse(in), path);
+    p = Profile::from_json(nlohmann::json::parse(in), path);
   } catch (const nlohmann::json::parse_error& e) {
     throw UserError(fmt::format("--profile {}: not JSON ({})", path, e.what()));
   }
+  if (p.meta.contains("stability")) {
+    if (const auto w = worst_spread(p.meta["stability"]); w && w->first > kStabilityWarnShare) {
+      fmt::print("note: profile {} saw the machine's speed change by up to {:.1f} % between its rounds (batch {}); its "
+                 "predictions carry that uncertainty, tail latencies (p99) most\n",
+                 path, w->first * 100, w->second);
+    }
+  }
+  return p;
 }
 
 // ---- profile ----
@@ -68,7 +92,6 @@ struct ProfileCli {
 // How far the sizes' medians and p90s moved between the rounds, and a warning past 10 %: the
 // machine changed speed while it was profiled, and the predictions carry that uncertainty.
 void print_stability(const nlohmann::json& st, std::size_t rounds) {
-  constexpr double kWarnShare = 0.10;
   auto part = [&](const char* name) -> std::string {
     const nlohmann::json& v = st[std::string(name) + "_spread"];
     if (v.is_null()) return "";
@@ -79,13 +102,11 @@ void print_stability(const nlohmann::json& st, std::size_t rounds) {
   if (med.empty()) return;
   fmt::print("stability: between the {} rounds, each size's back-to-back service moved: {}{}\n", rounds, med,
              p90.empty() ? "" : ", " + p90);
-  double worst = st["median_spread"].get<double>();
-  if (!st["p90_spread"].is_null()) worst = std::max(worst, st["p90_spread"].get<double>());
-  if (worst > kWarnShare) {
+  if (worst_spread(st)->first > kStabilityWarnShare) {
     fmt::print("warning: the machine's speed changed by over {:.0f} % while it was profiled; predictions carry that "
                "uncertainty, tail latencies (p99) most. Profile again when the machine is quiet, or interleave "
                "profiles with the runs as scripts/validate.sh does\n",
-               kWarnShare * 100);
+               kStabilityWarnShare * 100);
   }
 }
 int do_profile(const ProfileCli& c) {

@@ -308,8 +308,9 @@ TEST_F(Tune, ProfileSaysWhichSizesItsScanAddedAndWhy) {
 
 TEST_F(Tune, ProfileWarnsWhenTheMachineChangedSpeedWhileProfiled) {
   const std::string cmd = "profile --clock virtual --meter modelled:idle=50W,busy=150W --batch-sizes 1,4 --idle-gaps 5ms "
-                          "--min-window 2s --rounds 4 --out " + (dir_ / "p.json").string() + " --model ";
-  const auto drifting = run_greenbatch(cmd + "synthetic:base=20ms,per_item=0ms,drift=0.02");
+                          "--min-window 2s --rounds 4 --model ";
+  const std::string moved = (dir_ / "moved.json").string(), still = (dir_ / "still.json").string();
+  const auto drifting = run_greenbatch(cmd + "synthetic:base=20ms,per_item=0ms,drift=0.02 --out " + moved);
   ASSERT_EQ(drifting.code, 0) << drifting.output;
   EXPECT_NE(drifting.output.find("stability: between the 4 rounds, each size's back-to-back service moved: its median by "
                                  "up to "),
@@ -317,11 +318,21 @@ TEST_F(Tune, ProfileWarnsWhenTheMachineChangedSpeedWhileProfiled) {
       << drifting.output;
   EXPECT_NE(drifting.output.find("warning: the machine's speed changed by over 10 % while it was profiled"), std::string::npos)
       << drifting.output;
-  const auto steady = run_greenbatch(cmd + "synthetic:base=20ms,per_item=1ms");
+  const auto steady = run_greenbatch(cmd + "synthetic:base=20ms,per_item=1ms --out " + still);
   ASSERT_EQ(steady.code, 0) << steady.output;
   EXPECT_NE(steady.output.find("its median by up to 0.0 % (batch 1), its p90 by up to 0.0 % (batch 1)"), std::string::npos)
       << steady.output;
   EXPECT_EQ(steady.output.find("warning:"), std::string::npos) << steady.output;
+  // simulate and tune say so of a profile that moved, and only of that one.
+  const std::string sim = " --rate 10 --policy fixed:1 --requests 20 --out " + (dir_ / "sim").string();
+  const auto both = run_greenbatch("simulate --profile " + moved + "," + still + sim);
+  ASSERT_EQ(both.code, 0) << both.output;
+  EXPECT_NE(both.output.find("note: profile " + moved + " saw the machine's speed change by up to "), std::string::npos)
+      << both.output;
+  EXPECT_EQ(both.output.find("note: profile " + still), std::string::npos) << both.output;
+  const auto tune = run_greenbatch("tune --profile " + moved + " --rate 10 --slo p99=1s --cap 4");
+  ASSERT_EQ(tune.code, 0) << tune.output;
+  EXPECT_NE(tune.output.find("note: profile " + moved + " saw the machine's speed change"), std::string::npos) << tune.output;
 }
 
 TEST_F(Tune, AnyNumberOfJobsPrintsTheSameTable) {

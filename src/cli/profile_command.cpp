@@ -43,13 +43,15 @@ std::vector<std::string> split_list(const std::string& s) {
 // it was profiled: profile warns, and simulate and tune say so of the profiles they read.
 constexpr double kStabilityWarnShare = 0.10;
 
-// The largest spread between rounds, median or p90, and the batch size it was seen at.
+// The largest spread between rounds, median or p90, and the batch size it was seen at (none
+// where the record has neither, as a profile edited by hand may not).
 std::optional<std::pair<double, std::size_t>> worst_spread(const nlohmann::json& st) {
   std::optional<std::pair<double, std::size_t>> w;
-  for (const char* name : {"median", "p90"}) {
-    const nlohmann::json& v = st[std::string(name) + "_spread"];
-    if (v.is_null() || (w && v.get<double>() <= w->first)) continue;
-    w = {v.get<double>(), st[std::string(name) + "_spread_batch_size"].get<std::size_t>()};
+  if (!st.is_object()) return w;
+  for (const std::string name : {"median", "p90"}) {
+    const auto v = st.find(name + "_spread"), at = st.find(name + "_spread_batch_size");
+    if (v == st.end() || at == st.end() || !v->is_number() || !at->is_number_unsigned()) continue;
+    if (!w || v->get<double>() > w->first) w = {v->get<double>(), at->get<std::size_t>()};
   }
   return w;
 }
@@ -102,7 +104,7 @@ void print_stability(const nlohmann::json& st, std::size_t rounds) {
   if (med.empty()) return;
   fmt::print("stability: between the {} rounds, each size's back-to-back service moved: {}{}\n", rounds, med,
              p90.empty() ? "" : ", " + p90);
-  if (worst_spread(st)->first > kStabilityWarnShare) {
+  if (const auto w = worst_spread(st); w && w->first > kStabilityWarnShare) {
     fmt::print("warning: the machine's speed changed by over {:.0f} % while it was profiled; predictions carry that "
                "uncertainty, tail latencies (p99) most. Profile again when the machine is quiet, or interleave "
                "profiles with the runs as scripts/validate.sh does\n",

@@ -333,6 +333,12 @@ TEST_F(Tune, ProfileWarnsWhenTheMachineChangedSpeedWhileProfiled) {
   const auto tune = run_greenbatch("tune --profile " + moved + " --rate 10 --slo p99=1s --cap 4");
   ASSERT_EQ(tune.code, 0) << tune.output;
   EXPECT_NE(tune.output.find("note: profile " + moved + " saw the machine's speed change"), std::string::npos) << tune.output;
+  // A stability record edited by hand into something else is no reason to fail or to note.
+  Profile odd = synthetic_profile("synthetic:base=10ms,per_item=1ms", {1, 4});
+  odd.meta["stability"] = {{"median_spread", "large"}, {"p90_spread", 0.5}};  // no batch sizes
+  const auto edited = run_greenbatch("simulate --profile " + write("odd.json", odd.to_json().dump()) + sim);
+  ASSERT_EQ(edited.code, 0) << edited.output;
+  EXPECT_EQ(edited.output.find("note:"), std::string::npos) << edited.output;
 }
 
 TEST_F(Tune, AnyNumberOfJobsPrintsTheSameTable) {

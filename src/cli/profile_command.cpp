@@ -90,7 +90,6 @@ struct ProfileCli {
   std::size_t refine_max = 0;
 };
 
-
 // How far the sizes' medians and p90s moved between the rounds, and a warning past 10 %: the
 // machine changed speed while it was profiled, and the predictions carry that uncertainty.
 void print_stability(const nlohmann::json& st, std::size_t rounds) {
@@ -111,6 +110,7 @@ void print_stability(const nlohmann::json& st, std::size_t rounds) {
                kStabilityWarnShare * 100);
   }
 }
+
 int do_profile(const ProfileCli& c) {
   ProfileOptions o;
   o.spec = c.spec;

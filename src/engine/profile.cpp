@@ -58,6 +58,7 @@ struct SizeMeasure {
 
 // How far each size's back-to-back median and p90 moved between the rounds, as a share of the
 // whole profile's: a machine whose speed changes while it is profiled. Null with one round.
+// Each size's service_s must be sorted.
 nlohmann::json stability_record(const std::vector<SizeMeasure>& ms, std::size_t rounds) {
   if (rounds < 2) return nullptr;
   nlohmann::json j = {{"round_medians_s", nlohmann::json::object()}, {"round_p90s_s", nlohmann::json::object()}};
@@ -68,9 +69,7 @@ nlohmann::json stability_record(const std::vector<SizeMeasure>& ms, std::size_t 
       const std::vector<double>& v = rounds_of(m);
       j[std::string("round_") + name + "s_s"][std::to_string(m.batch)] = v;
       if (v.size() < 2) continue;
-      std::vector<double> all = m.service_s;
-      std::sort(all.begin(), all.end());
-      const double whole = percentile_sorted(all, q);
+      const double whole = percentile_sorted(m.service_s, q);
       const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
       if (whole > 0 && (*hi - *lo) / whole > spread) {
         spread = (*hi - *lo) / whole;
@@ -444,7 +443,6 @@ Profile measure_profile(const ProfileOptions& o) {
       }
     }
   }
-  if (const nlohmann::json st = stability_record(ms, o.rounds); !st.is_null()) prof.meta["stability"] = st;
   for (SizeMeasure& m : ms) {
     std::vector<double>& svc = m.service_s;
     std::sort(svc.begin(), svc.end());
@@ -472,6 +470,8 @@ Profile measure_profile(const ProfileOptions& o) {
     std::sort(pt.after_idle.begin(), pt.after_idle.end(), [](const auto& x, const auto& y) { return x.idle_s < y.idle_s; });
     prof.points.push_back(pt);
   }
+  // After the loop above has sorted each size's service times.
+  if (const nlohmann::json st = stability_record(ms, o.rounds); !st.is_null()) prof.meta["stability"] = st;
   prof.idle_power_w = idle;
   std::sort(prof.points.begin(), prof.points.end(), [](auto& a, auto& b) { return a.batch_size < b.batch_size; });
   return prof;

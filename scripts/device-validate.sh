@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The simulator's validation (scripts/validate.sh) on a machine of its own: a borrowed GPU
-# machine's CPU cores, which no other tenant shares as this project's 2-vCPU build machines are
-# shared (docs/measurements/simulator.md: the host's slow spells decide the p99 of batches of
-# one there). Sized to about 8.5 minutes on the H100 machine's CPU, to fit one device call:
+# The simulator's validation (scripts/validate.sh) on a borrowed GPU machine's CPU cores, idle
+# and with next to no steal time, unlike this project's shared 2-vCPU build machines, where the
+# host's slow spells decide the p99 of batches of one. Its first run found that CPU's service
+# times widely spread all the same (docs/measurements/simulator.md). Sized to about 8.5 minutes on the H100 machine's CPU, to fit one device call:
 #
 #   OUT_DIR=$OUT DEPS_PREFIX=.gpudeps/usr bash scripts/device-validate.sh
 #

@@ -12,24 +12,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/repeatability}"
-model="${MODEL:-shufflenet_v2_x0_5}"
 configs="${CONFIGS:-16:greedy:32 32:fixed:8 16:timeout:8:100ms}"
 passes="${N:-5}"
-gb="./${BUILD:-build}/greenbatch"
-pin=()
-[ -z "${PIN:-}" ] || pin=(taskset -c "$PIN")
 if [ -e "$out/runs.jsonl" ]; then
   echo "repeatability.sh: $out already holds runs; give a new OUT_DIR" >&2
   exit 2
 fi
 mkdir -p "$out"
-[ -f "models/$model.pt" ] || "${PYTHON:-/usr/bin/python3}" scripts/export_models.py "$model"
+source scripts/validation-runs.sh  # the same runs as scripts/validate.sh: real_run
 for pass in $(seq 1 "$passes"); do
   for config in $configs; do
-    "${pin[@]}" "$gb" run --model "$model" --device "${DEVICE:-cpu}" --threads "${THREADS:-1}" \
-      --meter "${METER:-modelled:idle=10W,busy=30W}" --rate "${config%%:*}" --policy "${config#*:}" \
-      --arrivals jitter:0.2 --seed "${SEED:-1}" --requests "${REQUESTS:-1200}" \
-      --warmup-batches 16 --warmup-batch-size 8 --out "$out" >/dev/null
+    real_run "${config%%:*}" "${config#*:}" "${SEED:-1}" "${REQUESTS:-1200}" "$out"
     echo "pass $pass: $config done" >&2
   done
 done

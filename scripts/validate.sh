@@ -41,24 +41,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/validate}"
-model="${MODEL:-shufflenet_v2_x0_5}"
-device="${DEVICE:-cpu}"
-meter="${METER:-modelled:idle=10W,busy=30W}"
 rates="${RATES:-16 32}"
 policies="${POLICIES:-fixed:4 fixed:8 greedy:32 timeout:8:100ms}"
 requests="${REQUESTS:-400}"
 reps="${REPS:-3}"
-threads="${THREADS:-1}"
 min_window="${MIN_WINDOW:-6s}"
 rounds="${ROUNDS:-12}"
 idle_order="${IDLE_ORDER:-steady}"
 smoothing="${SMOOTHING:-0.5}"
 sim_seeds="${SIM_SEEDS:-20}"
-gb="./${BUILD:-build}/greenbatch"
-pin=()
-[ -z "${PIN:-}" ] || pin=(taskset -c "$PIN")
 mkdir -p "$out"
-[ -f "models/$model.pt" ] || "${PYTHON:-/usr/bin/python3}" scripts/export_models.py "$model"
+source scripts/validation-runs.sh  # model, device, meter, threads, gb, pin; real_run
 profile() {
   "${pin[@]}" "$gb" profile --model "$model" --device "$device" --threads "$threads" --meter "$meter" --batch-sizes 1,2,4,8,16,32 \
     --min-window "$min_window" --rounds "$rounds" --idle-order "$idle_order" --refine "${REFINE:-0.15}" \
@@ -73,8 +66,7 @@ profile "$out/profile-0.json"
 for seed in $(seq 1 "$reps"); do
   for rate in $rates; do
     for policy in $policies; do
-      "${pin[@]}" "$gb" run --model "$model" --device "$device" --threads "$threads" --meter "$meter" --rate "$rate" --arrivals jitter:0.2 --seed "$seed" \
-        --policy "$policy" --requests "$requests" --warmup-batches 16 --warmup-batch-size 8 --out "$out/real" >/dev/null
+      real_run "$rate" "$policy" "$seed" "$requests" "$out/real"
     done
   done
   if [ "$seed" -lt "$reps" ] || [ "${AFTER:-1}" = 1 ]; then profile "$out/profile-$seed.json"; fi

@@ -132,9 +132,6 @@ TEST(Profile, RefineMeasuresWhereTheLineBetweenSizesBreaks) {
   EXPECT_THROW(measure_profile(o), UserError);
 }
 
-// On a machine that gets slower as the profile goes on (2 % per second here), sizes measured one
-// after another come out as if later sizes were slower; in rounds over the sizes, every size is
-// measured across the whole profile and they come out alike. Energy and windows pool correctly.
 // Sizes 1, 2, 4 and 8 of `model` on the virtual clock, 2 s each back to back, no idle times.
 Profile profile_in_rounds(const std::string& model, std::size_t rounds) {
   ProfileOptions o;
@@ -148,6 +145,9 @@ Profile profile_in_rounds(const std::string& model, std::size_t rounds) {
   return measure_profile(o);
 }
 
+// On a machine that gets slower as the profile goes on (2 % per second here), sizes measured one
+// after another come out as if later sizes were slower; in rounds over the sizes, every size is
+// measured across the whole profile and they come out alike. Energy and windows pool correctly.
 TEST(Profile, RoundsMeasureEverySizeAcrossAMachineThatDrifts) {
   auto measure = [](std::size_t rounds) {
     return profile_in_rounds("synthetic:base=20ms,per_item=0ms,drift=0.02", rounds);  // every size 20 ms at the start
@@ -177,8 +177,7 @@ TEST(Profile, RoundsMeasureEverySizeAcrossAMachineThatDrifts) {
 // The rounds also show how far the machine moved while it was profiled: each size's median and
 // p90 per round, and the largest spread between rounds. Exactly none on a steady machine.
 TEST(Profile, RoundsRecordHowFarTheMachineMovedWhileProfiled) {
-  const auto& measure = profile_in_rounds;
-  const Profile drifting = measure("synthetic:base=20ms,per_item=0ms,drift=0.02", 4);
+  const Profile drifting = profile_in_rounds("synthetic:base=20ms,per_item=0ms,drift=0.02", 4);
   const nlohmann::json& st = drifting.meta.at("stability");
   const auto medians = st["round_medians_s"]["1"].get<std::vector<double>>();
   ASSERT_EQ(medians.size(), 4u);
@@ -186,10 +185,10 @@ TEST(Profile, RoundsRecordHowFarTheMachineMovedWhileProfiled) {
   EXPECT_EQ(st["round_p90s_s"]["1"].size(), 4u);  // 25 batches of 20 ms a round: enough for a p90
   EXPECT_GT(st["median_spread"].get<double>(), 0.10);  // about 6 s at 2 % per second
   EXPECT_GT(st["p90_spread"].get<double>(), 0.10);
-  const Profile steady = measure("synthetic:base=20ms,per_item=1ms", 4);
+  const Profile steady = profile_in_rounds("synthetic:base=20ms,per_item=1ms", 4);
   EXPECT_EQ(steady.meta.at("stability")["median_spread"].get<double>(), 0.0);
   EXPECT_EQ(steady.meta.at("stability")["p90_spread"].get<double>(), 0.0);
-  EXPECT_FALSE(measure("synthetic:base=20ms,per_item=1ms", 1).meta.contains("stability"));  // one round: nothing to compare
+  EXPECT_FALSE(profile_in_rounds("synthetic:base=20ms,per_item=1ms", 1).meta.contains("stability"));  // one round: nothing to compare
 }
 
 // The bursts after idleness: steady (the default) measures each idle time in one stretch per

@@ -2,16 +2,19 @@
 // The system under test: runs one batch and returns only when its outputs are complete.
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+
+#include "core/records.hpp"
 
 namespace greenbatch {
 
 class Backend {
  public:
   virtual ~Backend() = default;
-  // Runs requests [first_request, first_request + count) as one batch. Requests are numbered
-  // from 0 in arrival order; a backend with real inputs picks them by number.
-  virtual void run(std::size_t first_request, std::size_t count) = 0;
+  // Runs the requests as one batch (their inputs: Request::input, or Request::data where a front
+  // end supplies the payload itself).
+  virtual void run(std::span<const Request> batch) = 0;
   // The model as the user named it, in canonical form (for records).
   virtual std::string model() const = 0;
   // Where it runs: "synthetic", "cpu", "cuda:0".

@@ -1,13 +1,21 @@
 #pragma once
-// Batching policies: pure functions of what a real server could know at time `now`: the
-// arrival times of the requests waiting (oldest first) and whether the stream has ended.
-// A policy never sees future arrivals, so the same object could drive a real server.
+// Batching policies: functions of what a real server could know at time `now`: the arrival
+// times of the requests waiting (oldest first) and whether the stream has ended. A policy never
+// sees future arrivals, so the same object drives the replay harness and a server. It may learn
+// from the batches it has seen complete (`observe`).
+//
+// Every policy kind is one header in this folder (fixed.hpp, greedy.hpp, timeout.hpp) that
+// defines its class and its `PolicyKind` (how to parse it, its label, its sort rank, the
+// candidates the tuner tries); registry.cpp lists the kinds. A new policy is one such header
+// and one line in registry.cpp.
 #include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "core/records.hpp"
 #include "core/time.hpp"
 
 namespace greenbatch {
@@ -30,51 +38,64 @@ class BatchPolicy {
   // request will arrive any more. With stream_closed and requests waiting, a policy must
   // dispatch (nothing else could ever happen).
   virtual Decision decide(std::span<const TimeNs> waiting, TimeNs now, bool stream_closed) const = 0;
+  // A batch this policy dispatched has completed (its start, end, size): an adaptive policy
+  // learns from it. The fixed policies ignore it.
+  virtual void observe(const BatchRecord& /*batch*/) {}
   // Canonical spec, e.g. "fixed:16", "greedy:128", "timeout:32:50ms".
   virtual std::string spec() const = 0;
+  // The short mark on figures and tables: "16", "G", "T32/50ms".
+  virtual std::string label() const { return spec(); }
   // The largest batch this policy forms.
   virtual std::size_t max_batch() const = 0;
 };
 
-// Dispatch when N wait; at the end of the stream the partial batch goes too (never dropped).
-class FixedPolicy final : public BatchPolicy {
- public:
-  explicit FixedPolicy(std::size_t n) : n_(n) {}
-  Decision decide(std::span<const TimeNs> waiting, TimeNs now, bool stream_closed) const override;
-  std::string spec() const override;
-  std::size_t max_batch() const override { return n_; }
-
- private:
-  std::size_t n_;
+// What the tuner searches: batch sizes up to `cap`, and delays (ascending) for the policies
+// that take one.
+struct TuneSpace {
+  std::size_t cap = 128;
+  std::vector<TimeNs> delays_ns;
 };
 
-// Take everything waiting, up to CAP; with nothing waiting, wait for the next arrival.
-class GreedyPolicy final : public BatchPolicy {
- public:
-  explicit GreedyPolicy(std::size_t cap) : cap_(cap) {}
-  Decision decide(std::span<const TimeNs> waiting, TimeNs now, bool stream_closed) const override;
-  std::string spec() const override;
-  std::size_t max_batch() const override { return cap_; }
-
- private:
-  std::size_t cap_;
+// One kind of policy, as the registry knows it.
+struct PolicyKind {
+  std::string_view name;      // the spec's prefix: "fixed"
+  std::string_view accepted;  // its forms, for error messages: "fixed:N (dispatch when N wait)"
+  int rank = 0;               // order in tables and figures: lower first
+  // Parses the part after "name:" (empty when there is none). `spec` is the whole text, for
+  // error messages (policy_error). Throws UserError.
+  std::unique_ptr<BatchPolicy> (*parse)(std::string_view spec, std::string_view args) = nullptr;
+  // The specs of this kind the tuner simulates, appended to `out`.
+  void (*tune_candidates)(const TuneSpace& space, std::vector<std::string>& out) = nullptr;
 };
 
-// Dispatch when N wait, or when the oldest has waited `delay` (Triton's max_queue_delay).
-class TimeoutPolicy final : public BatchPolicy {
- public:
-  TimeoutPolicy(std::size_t n, TimeNs delay_ns) : n_(n), delay_ns_(delay_ns) {}
-  Decision decide(std::span<const TimeNs> waiting, TimeNs now, bool stream_closed) const override;
-  std::string spec() const override;
-  std::size_t max_batch() const override { return n_; }
+// Every registered kind, in registration order (the tuner's and the help text's order).
+const std::vector<const PolicyKind*>& policy_kinds();
 
- private:
-  std::size_t n_;
-  TimeNs delay_ns_;
-};
-
-// "fixed:N", "greedy" (CAP 128), "greedy:CAP", "timeout:N:D". Throws UserError saying what is
-// accepted.
+// "fixed:N", "greedy" (CAP 128), "greedy:CAP", "timeout:N:D", ... Throws UserError saying what
+// is accepted.
 std::unique_ptr<BatchPolicy> parse_policy(std::string_view spec);
+// The kind a spec names (nullptr when none does); no other check.
+const PolicyKind* policy_kind_of(std::string_view spec);
+
+// For records read back (which may hold a spec this build does not know): the label and the
+// sort key (kind's rank, then largest batch) of a spec; an unknown spec is its own label and
+// sorts last.
+std::string policy_label(std::string_view spec);
+struct PolicyOrder {
+  int rank = 0;
+  std::size_t batch = 0;
+  auto operator<=>(const PolicyOrder&) const = default;
+};
+PolicyOrder policy_order(std::string_view spec);
+
+// Every candidate of every kind for the tuner, kinds in registration order.
+std::vector<std::string> tune_candidates(const TuneSpace& space);
+
+// Helpers for the kinds' parsers: an error that quotes the spec and lists what is accepted; a
+// batch size from 1 to kMaxPolicyBatch; a duration.
+inline constexpr std::size_t kMaxPolicyBatch = 65536;
+[[noreturn]] void policy_error(std::string_view spec, std::string_view why);
+std::size_t policy_batch_size(std::string_view spec, std::string_view text, std::string_view name);
+TimeNs policy_duration(std::string_view spec, std::string_view text, std::string_view name);
 
 }  // namespace greenbatch

@@ -305,9 +305,6 @@ int do_tune(const TuneCli& c) {
   const Slo slo = parse_slo(c.slo);
   parse_arrivals(c.arrivals);
   if (!p.dynamic_power_w(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
-  std::vector<std::string> policies;
-  for (std::size_t n = 1; n <= c.cap; ++n) policies.push_back(fmt::format("fixed:{}", n));
-  for (std::size_t n = 1; n <= c.cap; ++n) policies.push_back(fmt::format("greedy:{}", n));
   // Delays on a fine logarithmic grid from 0.5 ms up to the latency target.
   std::vector<TimeNs> delays;
   // (rounded to 0.1 ms, or to 1 ms above 10 ms, so that the specs read well).
@@ -316,8 +313,8 @@ int do_tune(const TuneCli& c) {
     const TimeNs ns = std::llround(d * 1e9 / static_cast<double>(unit)) * unit;
     if (delays.empty() || delays.back() != ns) delays.push_back(ns);
   }
-  for (std::size_t n = 2; n <= c.cap; ++n)
-    for (TimeNs d : delays) policies.push_back(fmt::format("timeout:{}:{}", n, duration_spec(d)));
+  // Every registered kind's candidates (fixed:1..cap, greedy:1..cap, timeout:2..cap x delays).
+  const std::vector<std::string> policies = tune_candidates(TuneSpace{c.cap, delays});
   const auto t0 = std::chrono::steady_clock::now();
   // Each policy's simulation is independent (its own clock, backend, meter and generator; the
   // profile is only read): threads take the next policy in turn, and the results are gathered

@@ -1,7 +1,7 @@
 #pragma once
-// The run loop: a virtual queue over a precomputed schedule. At time `now` every request whose
-// scheduled arrival is <= now is waiting; the policy decides; the engine sleeps or dispatches
-// the oldest waiting requests. A request's latency is its completion minus its *scheduled*
+// The run loop: a precomputed schedule replayed into the batching core. At time `now` every
+// request whose scheduled arrival is <= now has been submitted; the policy decides; the engine
+// sleeps or runs the batch. A request's latency is its completion minus its *scheduled*
 // arrival, so time spent queueing is never hidden (no coordinated omission).
 #include <atomic>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "backends/backend.hpp"
-#include "batching/policy.hpp"
+#include "batching/core.hpp"
 #include "core/clock.hpp"
 #include "core/records.hpp"
 #include "energy/meter.hpp"
@@ -31,21 +31,20 @@ struct RunResult {
   TimeNs window_end_ns() const { return batches.empty() ? 0 : batches.back().end_ns; }
 };
 
-// Dispatch lateness: the engine meant to dispatch a batch at the earliest time, from the
-// moment the server was free (the previous batch's end, or the start), at which the policy
-// fed the arrivals so far would have said "dispatch". Lateness is the actual dispatch minus
-// that time: wake-up overshoot, loop overhead and stalls, never the queueing the policy chose.
-// With a pure policy this replays exactly; on the virtual clock it is 0.
-TimeNs intended_dispatch(const BatchPolicy& policy, std::span<const TimeNs> arrivals, std::size_t head,
-                         TimeNs free_at, TimeNs limit);
-void fill_dispatch_lateness(const BatchPolicy& policy, std::span<const TimeNs> arrivals,
-                            std::span<BatchRecord> batches);
-
-// Runs the whole schedule. Never drops a request; stops early only if the backend throws
-// (the error is recorded in the result). Policy contract violations throw std::logic_error.
+// The replay harness: the schedule on a clock, driving a BatchingCore (batching/core.hpp).
+// Each request is submitted at its scheduled arrival; between decisions the harness sleeps until
+// the policy's wake-up or the next scheduled arrival, whichever comes first. Request i carries
+// input i. Never drops a request; stops early only if the backend throws (the error is recorded
+// in the result). Policy contract violations throw std::logic_error.
+//
+// Dispatch lateness, recorded in the loop: each batch's dispatch minus the time the engine meant
+// to act, which is the later of the moment the server became free (the previous batch's end, or
+// the start) and the wake-up it last slept for (a timeout or an arrival): wake-up overshoot, loop
+// overhead and stalls, never the queueing the policy chose. On the virtual clock it is 0.
+//
 // `cancel`, when given and set (from a signal handler), ends the run between two decisions; the
 // result then carries error "interrupted".
-RunResult run_engine(std::vector<TimeNs> arrivals, const BatchPolicy& policy, Backend& backend,
-                     EnergyMeter& meter, Clock& clock, const std::atomic<bool>* cancel = nullptr);
+RunResult run_engine(std::vector<TimeNs> arrivals, BatchPolicy& policy, Backend& backend, EnergyMeter& meter,
+                     Clock& clock, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace greenbatch

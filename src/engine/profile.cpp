@@ -477,7 +477,8 @@ Profile measure_profile(const ProfileOptions& o) {
   return prof;
 }
 
-void ProfileBackend::run(std::size_t, std::size_t count) {
+void ProfileBackend::run(std::span<const Request> batch) {
+  const std::size_t count = batch.size();
   const TimeNs now = clock_.now();
   const double idle_s = last_end_ns_ ? ns_to_s(now - *last_end_ns_) : 1e9;  // the first batch follows idleness
   const double u = rng_.uniform01();

@@ -103,7 +103,7 @@ Profile measure_profile(const ProfileOptions& o);
 class ProfileBackend final : public Backend {
  public:
   ProfileBackend(const Profile& p, Clock& clock, std::uint64_t seed) : profile_(p), clock_(clock), rng_(seed) {}
-  void run(std::size_t, std::size_t count) override;
+  void run(std::span<const Request> batch) override;
   std::string model() const override { return profile_.model; }
   std::string device() const override { return profile_.device; }
   bool follows_clock() const override { return true; }

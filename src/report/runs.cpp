@@ -10,6 +10,7 @@
 #include <regex>
 #include <tuple>
 
+#include "batching/fixed.hpp"
 #include "core/error.hpp"
 #include "core/stats.hpp"
 #include "io/records.hpp"
@@ -62,25 +63,7 @@ std::optional<double> study_number(const std::string& s, const std::string& wher
   throw UserError(fmt::format("{}: '{}' is not a number (accepted: a decimal number or nan)", where, s));
 }
 
-int policy_rank(const std::string& policy) {
-  if (policy.rfind("fixed:", 0) == 0) return 0;
-  if (policy.rfind("greedy", 0) == 0) return 1;
-  return 2;
-}
-
 }  // namespace
-
-std::string policy_label(const std::string& policy) {
-  if (policy.rfind("fixed:", 0) == 0) return policy.substr(6);
-  if (policy.rfind("greedy", 0) == 0) return "G";
-  if (policy.rfind("timeout:", 0) == 0) {
-    std::string rest = policy.substr(8);
-    const std::size_t colon = rest.find(':');
-    if (colon != std::string::npos) rest[colon] = '/';
-    return "T" + rest;
-  }
-  return policy;
-}
 
 std::string study_model_key(const std::string& name) {
   static const std::map<std::string, std::string> keys = {{"AlexNet", "alexnet"},
@@ -236,7 +219,9 @@ Loaded load(const std::vector<std::string>& paths) {
   return out;
 }
 
-int Config::fixed_size() const { return policy.rfind("fixed:", 0) == 0 ? std::atoi(policy.c_str() + 6) : 0; }
+int Config::fixed_size() const {
+  return policy_kind_of(policy) == &kFixedKind ? static_cast<int>(policy_order(policy).batch) : 0;
+}
 
 std::vector<Config> aggregate(const std::vector<Run>& runs) {
   // Runs of another length are another configuration (a 1024-request run is no repetition of a
@@ -277,8 +262,8 @@ std::vector<Config> aggregate(const std::vector<Run>& runs) {
   }
   std::stable_sort(out.begin(), out.end(), [](const Config& a, const Config& b) {
     const auto key = [](const Config& c) {
-      return std::make_tuple(c.source, c.model, c.device, c.arrivals, c.rate_hz, policy_rank(c.policy), c.fixed_size(),
-                             c.policy, c.requests);
+      return std::make_tuple(c.source, c.model, c.device, c.arrivals, c.rate_hz, policy_order(c.policy), c.policy,
+                             c.requests);
     };
     return key(a) < key(b);
   });

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "batching/policy.hpp"  // policy_label, policy_order: marks and order of policies
+
 namespace greenbatch::report {
 
 inline constexpr const char* kStudySource = "study (SEAA 2023)";
@@ -32,9 +34,6 @@ struct Run {
   std::string power_trace;  // a power trace file, when the run wrote one
   std::string error;        // non-empty: the run failed or was cut short
 };
-
-// The mark for a policy: "fixed:16" -> "16", "greedy:128" -> "G", "timeout:8:100ms" -> "T8/100ms".
-std::string policy_label(const std::string& policy);
 
 // One greenbatch runs.jsonl record.
 Run run_from_record(const nlohmann::json& record, const std::string& file);

@@ -70,7 +70,7 @@ TEST(NvmlMeter, AfterALoadChangeTheTwoMethodsDisagreeInPlainSight) {
 class PoweredBackend final : public Backend {
  public:
   PoweredBackend(testing::FakeNvml& fake, Clock& clock) : fake_(fake), clock_(clock) {}
-  void run(std::size_t, std::size_t) override {
+  void run(std::span<const Request>) override {
     fake_.set_power(0, 300.0);
     clock_.sleep_until(clock_.now() + 20 * kNsPerMs);
     fake_.set_power(0, 100.0);

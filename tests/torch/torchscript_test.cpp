@@ -45,8 +45,8 @@ void expect_user_error(const TorchScriptOptions& o, const std::string& fragment)
 TEST(TorchScript, ATinyModelRunsBatchesAndDescribesItself) {
   auto b = make_torchscript_backend(options("tiny_cnn"));
   b->warmup(2, 3);
-  b->run(0, 5);
-  b->run(5, 1);
+  b->run(consecutive_requests(0, 5));
+  b->run(consecutive_requests(5, 1));
   EXPECT_EQ(b->model(), "tiny_cnn");
   EXPECT_EQ(b->device(), "cpu");
   EXPECT_FALSE(b->follows_clock());
@@ -71,7 +71,7 @@ TEST(TorchScript, CachedHostMemoryCannotGoBackToSystemInOneProcess) {
 
 TEST(TorchScript, AnyTorchScriptFileRunsByItsPath) {
   auto b = make_torchscript_backend(options(std::string(GB_TEST_MODELS) + "/tiny_cnn.pt"));
-  b->run(0, 3);
+  b->run(consecutive_requests(0, 3));
   EXPECT_EQ(b->model(), "tiny_cnn");  // the file's stem
   EXPECT_EQ(b->facts()["model_path"], std::string(GB_TEST_MODELS) + "/tiny_cnn.pt");
 }
@@ -81,7 +81,7 @@ TEST(TorchScript, PerRequestPreprocessingRuns) {
   o.preprocess = "per-request";
   o.threads = 1;
   auto b = make_torchscript_backend(o);
-  b->run(0, 4);
+  b->run(consecutive_requests(0, 4));
   EXPECT_EQ(b->facts()["preprocess"], "per-request");
   EXPECT_EQ(b->facts()["threads"], 1);
 }

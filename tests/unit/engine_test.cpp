@@ -135,7 +135,7 @@ TEST(Engine, NoMeterSaysWhyAndReportsNoNumbers) {
 class FailingBackend final : public Backend {
  public:
   explicit FailingBackend(std::size_t fail_at) : fail_at_(fail_at) {}
-  void run(std::size_t, std::size_t) override {
+  void run(std::span<const Request>) override {
     if (calls_++ == fail_at_) throw std::runtime_error("out of memory");
   }
   std::string model() const override { return "failing"; }
@@ -215,31 +215,60 @@ TEST(Lateness, IsZeroOnTheVirtualClockForEveryPolicy) {
   }
 }
 
-TEST(Lateness, ReplaysWhenTheEngineShouldHaveDispatched) {
-  const std::vector<TimeNs> a = {0, 100, 200, 300, 400};
-  GreedyPolicy greedy(128);
-  // Free since 0, request 0 arrived at 0: meant to go at 0.
-  EXPECT_EQ(intended_dispatch(greedy, a, 0, 0, 70), 0);
-  // Free since 150 (the last batch ended), request 2 arrives at 200: meant to go at 200.
-  EXPECT_EQ(intended_dispatch(greedy, a, 2, 150, 260), 200);
-  FixedPolicy fixed(3);
-  // Fixed:3 from request 1: the third (request 3) arrives at 300.
-  EXPECT_EQ(intended_dispatch(fixed, a, 1, 120, 305), 300);
-  // A backlog: requests 1..3 arrived before the server was free at 350.
-  EXPECT_EQ(intended_dispatch(fixed, a, 1, 350, 351), 350);
-  TimeoutPolicy timeout(8, 150);
-  // Oldest (request 0) waited 150 at 150.
-  EXPECT_EQ(intended_dispatch(timeout, a, 0, 0, 190), 150);
-  // The stream ends at 400 with requests 3 and 4 waiting: dispatch at once.
-  EXPECT_EQ(intended_dispatch(timeout, a, 3, 320, 420), 400);
+// A virtual clock that wakes every sleeper `stall` late, as a loaded machine does.
+class StallingClock final : public Clock {
+ public:
+  explicit StallingClock(TimeNs stall) : stall_(stall) {}
+  TimeNs now() override { return now_; }
+  void sleep_until(TimeNs t) override { now_ = std::max(now_, t + stall_); }
+  bool is_virtual() const override { return true; }
+  const char* name() const override { return "stalling"; }
 
-  // A stalled engine: greedy batches that went 40 ns after they should have.
-  std::vector<BatchRecord> batches(2);
-  batches[0] = {40, 60, 0, 0, 1};
-  batches[1] = {140, 170, 0, 1, 1};
-  fill_dispatch_lateness(greedy, a, batches);
-  EXPECT_EQ(batches[0].late_ns, 40);
-  EXPECT_EQ(batches[1].late_ns, 40);
+ private:
+  TimeNs stall_;
+  TimeNs now_ = 0;
+};
+
+// Lateness is measured in the loop from the time the engine meant to act: the server became
+// free, or the wake-up (arrival or timeout) it slept for.
+TEST(Lateness, CountsFromTheWakeUpTheEngineMeant) {
+  const std::vector<TimeNs> a = {0, 100, 200, 300, 400};
+  auto run = [&](const char* policy, TimeNs service) {
+    StallingClock clock(40);
+    SyntheticBackend backend(SyntheticParams{service, 0}, clock);  // its service sleeps are stalled too
+    NoMeter none("test");
+    auto p = parse_policy(policy);
+    return run_engine(a, *p, backend, none, clock);
+  };
+  // Greedy: request 0 goes at once (on time); every later one is woken for 40 ns late.
+  RunResult r = run("greedy:128", 0);
+  ASSERT_EQ(r.batches.size(), 5u);
+  EXPECT_EQ(r.batches[0].late_ns, 0);
+  for (std::size_t i = 1; i < 5; ++i) {
+    EXPECT_EQ(r.batches[i].start_ns, a[i] + 40);
+    EXPECT_EQ(r.batches[i].late_ns, 40);
+  }
+  // Fixed:3: meant to go when the third arrives (200), went at 240; the last two at the end
+  // of the stream (400), went at 440.
+  r = run("fixed:3", 0);
+  ASSERT_EQ(r.batches.size(), 2u);
+  EXPECT_EQ(r.batches[0].start_ns, 240);
+  EXPECT_EQ(r.batches[0].late_ns, 40);
+  EXPECT_EQ(r.batches[1].start_ns, 440);
+  EXPECT_EQ(r.batches[1].late_ns, 40);
+  // Timeout 8/150ns: the oldest's deadline (150) overslept to 190.
+  r = run("timeout:8:150ns", 0);
+  ASSERT_GE(r.batches.size(), 1u);
+  EXPECT_EQ(r.batches[0].start_ns, 190);
+  EXPECT_EQ(r.batches[0].size, 2u);
+  EXPECT_EQ(r.batches[0].late_ns, 40);
+  // A backlog: service longer than the gaps, so each batch goes the moment the server is free,
+  // without sleeping: never late.
+  r = run("greedy:128", 250);
+  for (std::size_t i = 1; i < r.batches.size(); ++i) {
+    EXPECT_EQ(r.batches[i].start_ns, r.batches[i - 1].end_ns);
+    EXPECT_EQ(r.batches[i].late_ns, 0);
+  }
 }
 
 // The synthetic model's drift seam: service time grows by the fraction per second of the clock.
@@ -248,10 +277,10 @@ TEST(SyntheticBackend, DriftSlowsServiceWithTheClock) {
   EXPECT_EQ(synthetic_spec(p), "synthetic:base=10ms,per_item=0s,drift=0.5");
   VirtualClock clock;
   SyntheticBackend backend(p, clock);
-  backend.run(0, 1);
+  backend.run(consecutive_requests(0, 1));
   EXPECT_EQ(clock.now(), 10 * kNsPerMs);  // at 0 s: as given
   clock.sleep_until(2 * kNsPerS);
-  backend.run(0, 1);
+  backend.run(consecutive_requests(0, 1));
   EXPECT_EQ(clock.now(), 2 * kNsPerS + 20 * kNsPerMs);  // at 2 s: twice as slow
   EXPECT_THROW(parse_synthetic("synthetic:base=10ms,drift=-0.1"), UserError);
   EXPECT_THROW(parse_synthetic("synthetic:base=10ms,drift=fast"), UserError);

@@ -10,7 +10,8 @@
 
 namespace greenbatch {
 
-void SyntheticBackend::run(std::size_t, std::size_t count) {
+void SyntheticBackend::run(std::span<const Request> batch) {
+  const std::size_t count = batch.size();
   if (params_.max_batch > 0 && count > params_.max_batch) {
     throw std::runtime_error(fmt::format("out of memory at batch size {} (synthetic model: max_batch={})", count,
                                          params_.max_batch));

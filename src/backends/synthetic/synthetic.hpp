@@ -29,7 +29,7 @@ struct SyntheticParams {
 class SyntheticBackend final : public Backend {
  public:
   SyntheticBackend(SyntheticParams params, Clock& clock) : params_(params), clock_(clock) {}
-  void run(std::size_t first_request, std::size_t count) override;
+  void run(std::span<const Request> batch) override;
   std::string model() const override;
   std::string device() const override { return "synthetic"; }
   bool follows_clock() const override { return true; }

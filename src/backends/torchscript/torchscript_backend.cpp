@@ -175,24 +175,24 @@ class TorchScriptBackend final : public Backend {
     load_images();
     // The model must take what the study feeds it: a batch of 3x224x224 images.
     try {
-      forward(0, 1);
+      forward(1, [](std::size_t) { return std::uint64_t{0}; });
     } catch (const std::exception& e) {
       throw UserError(fmt::format("--model '{}': the model rejects a 1x3x224x224 input: {}", o.model, short_error(e)));
     }
   }
 
-  void run(std::size_t first_request, std::size_t count) override {
+  void run(std::span<const Request> batch) override {
     try {
-      forward(first_request, count);
+      forward(batch.size(), [&](std::size_t i) { return batch[i].input; });
     } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), count));
+      throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), batch.size()));
     }
   }
 
   void warmup(std::size_t batches, std::size_t batch_size) override {
     for (std::size_t b = 0; b < batches; ++b) {
       try {
-        forward(b * batch_size, batch_size);
+        forward(batch_size, [&](std::size_t i) { return b * batch_size + i; });
       } catch (const std::exception& e) {
         throw UserError(fmt::format("warm-up failed at batch size {} (batch {} of {}): {}; choose a smaller "
                                     "--warmup-batch-size",
@@ -260,13 +260,16 @@ class TorchScriptBackend final : public Backend {
     }
   }
 
-  // Runs requests [first, first + count): request i uses image i mod the number of images.
-  void forward(std::size_t first, std::size_t count) {
+  // Runs a batch of `count` items; item k carries input input_of(k), which is image
+  // input mod the number of images.
+  template <typename InputOf>
+  void forward(std::size_t count, InputOf input_of) {
     c10::InferenceMode guard;
     std::vector<torch::Tensor> items;
     items.reserve(count);
     const std::size_t n = cached_.size();
-    for (std::size_t i = first; i < first + count; ++i) {
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t i = static_cast<std::size_t>(input_of(k));
       if (options_.preprocess == "per-request") {
         items.push_back((*preprocessor_)(decode_jpeg(jpegs_[i % n], image_names_[i % n])));
       } else {

@@ -18,6 +18,7 @@
 #include "arrivals/schedule.hpp"
 #include "batching/policy.hpp"
 #include "core/error.hpp"
+#include "core/latency_target.hpp"
 #include "core/units.hpp"
 #include "engine/profile.hpp"
 #include "io/experiment.hpp"
@@ -269,32 +270,6 @@ struct TuneCli {
   unsigned jobs = 0;  // 0: one per hardware thread
 };
 
-struct Slo {
-  std::string metric;  // p50, p90, p95, p99, max, mean
-  double limit_s = 0;
-  double of(const Summary& s) const {
-    if (metric == "max") return s.latency_s.max;
-    if (metric == "p99") return s.latency_s.p99;
-    if (metric == "p95") return s.latency_s.p95;
-    if (metric == "p90") return s.latency_s.p90;
-    if (metric == "p50") return s.latency_s.p50;
-    return s.latency_s.mean;
-  }
-};
-
-Slo parse_slo(const std::string& text) {
-  const auto eq = text.find('=');
-  const std::string accepted = "p50, p90, p95, p99, max or mean = a duration, e.g. p99=200ms or max=1s";
-  if (eq == std::string::npos) throw UserError(fmt::format("--slo '{}': expected {}", text, accepted));
-  Slo s{text.substr(0, eq), 0};
-  if (s.metric != "p50" && s.metric != "p90" && s.metric != "p95" && s.metric != "p99" && s.metric != "max" &&
-      s.metric != "mean") {
-    throw UserError(fmt::format("--slo '{}': unknown latency figure '{}'; expected {}", text, s.metric, accepted));
-  }
-  s.limit_s = ns_to_s(parse_duration_ns(text.substr(eq + 1), "--slo"));
-  return s;
-}
-
 struct Candidate {
   std::string policy;
   double energy = 0, latency = 0, p99 = 0, max = 0, avg_batch = 0;
@@ -302,13 +277,13 @@ struct Candidate {
 
 int do_tune(const TuneCli& c) {
   const Profile p = load_profile(c.profile);
-  const Slo slo = parse_slo(c.slo);
+  const LatencyTarget slo = parse_latency_target(c.slo, "--slo");
   parse_arrivals(c.arrivals);
   if (!p.dynamic_power_w(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
   // Delays on a fine logarithmic grid from 0.5 ms up to the latency target.
   std::vector<TimeNs> delays;
   // (rounded to 0.1 ms, or to 1 ms above 10 ms, so that the specs read well).
-  for (double d = 0.5e-3; d < slo.limit_s; d *= 1.25) {
+  for (double d = 0.5e-3; d < slo.limit_s(); d *= 1.25) {
     const TimeNs unit = d < 0.01 ? 100 * kNsPerUs : kNsPerMs;
     const TimeNs ns = std::llround(d * 1e9 / static_cast<double>(unit)) * unit;
     if (delays.empty() || delays.back() != ns) delays.push_back(ns);
@@ -334,8 +309,8 @@ int do_tune(const TuneCli& c) {
         s.requests_given = true;
         s.seed = c.seed;
         const RunRecord rec = simulate_run(p, s);
-        const double lat = slo.of(rec.summary);
-        if (lat <= slo.limit_s && rec.result.energy.per_image_j) {
+        const double lat = latency_figure(rec.summary.latency_s, slo.figure);
+        if (lat <= slo.limit_s() && rec.result.energy.per_image_j) {
           found[i] = Candidate{rec.policy, *rec.result.energy.per_image_j, lat, rec.summary.latency_s.p99,
                                rec.summary.latency_s.max, rec.summary.avg_batch_size};
         }
@@ -359,8 +334,8 @@ int do_tune(const TuneCli& c) {
     if (f) ok.push_back(std::move(*f));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("tune: {} policies simulated in {:.2f} s ({} job(s); {} at {:g}/s, {} requests each); {} meet {} <= {}\n",
-             policies.size(), secs, jobs, c.arrivals, c.rate, c.requests, ok.size(), slo.metric,
-             format_duration_s(slo.limit_s));
+             policies.size(), secs, jobs, c.arrivals, c.rate, c.requests, ok.size(), latency_key(slo.figure),
+             format_duration_s(slo.limit_s()));
   if (ok.empty()) {
     fmt::print("no policy meets the target at this rate: the model is too slow for it, or the target too tight\n");
     return 1;
@@ -397,9 +372,9 @@ int do_tune(const TuneCli& c) {
     append_line_durable(c.out + "/runs.jsonl", run_to_json(rec).dump());
     const auto& e = rec.result.energy;
     fmt::print("  {:<20} predicted {:.5g} J/image, {} {}; measured {} J/image, {} {}\n", ok[i].policy, ok[i].energy,
-               slo.metric, format_duration_s(ok[i].latency),
-               e.per_image_j ? fmt::format("{:.5g}", *e.per_image_j) : "n/a", slo.metric,
-               format_duration_s(slo.of(rec.summary)));
+               latency_key(slo.figure), format_duration_s(ok[i].latency),
+               e.per_image_j ? fmt::format("{:.5g}", *e.per_image_j) : "n/a", latency_key(slo.figure),
+               format_duration_s(latency_figure(rec.summary.latency_s, slo.figure)));
   }
   return 0;
 }

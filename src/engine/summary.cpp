@@ -6,6 +6,18 @@
 
 namespace greenbatch {
 
+double latency_figure(const LatencySummary& s, LatencyFigure f) {
+  switch (f) {
+    case LatencyFigure::kMean: return s.mean;
+    case LatencyFigure::kP50: return s.p50;
+    case LatencyFigure::kP90: return s.p90;
+    case LatencyFigure::kP95: return s.p95;
+    case LatencyFigure::kP99: return s.p99;
+    case LatencyFigure::kMax: return s.max;
+  }
+  return s.max;
+}
+
 Summary summarize(const RunResult& r) {
   Summary s;
   s.requests = r.requests();

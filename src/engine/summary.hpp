@@ -2,6 +2,7 @@
 // Pure functions from a RunResult to the numbers people read.
 #include <cstddef>
 
+#include "core/latency_target.hpp"
 #include "engine/engine.hpp"
 
 namespace greenbatch {
@@ -9,6 +10,9 @@ namespace greenbatch {
 struct LatencySummary {
   double mean = 0, p50 = 0, p90 = 0, p95 = 0, p99 = 0, max = 0;  // seconds
 };
+
+// One figure of a latency summary.
+double latency_figure(const LatencySummary& s, LatencyFigure f);
 
 struct LatenessSummary {
   double p50 = 0, p99 = 0, max = 0;  // seconds

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 
 #include "build_info.hpp"
 #include "cli/commands.hpp"
@@ -30,6 +31,10 @@ int main(int argc, char** argv) {
   try {
     return action();
   } catch (const greenbatch::UserError& e) {
+    std::fprintf(stderr, "greenbatch: error: %s\n", e.what());
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A folder that cannot be created or read, a file in the way: the user's to fix, not a bug.
     std::fprintf(stderr, "greenbatch: error: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

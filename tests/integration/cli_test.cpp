@@ -100,6 +100,18 @@ TEST_F(Cli, BadInputIsAClearErrorAndANonZeroExit) {
   }
 }
 
+// A folder that cannot be made (a file stands in its way) is the user's to fix: exit 2 with the
+// filesystem's message, not "internal error".
+TEST_F(Cli, AFileInTheWayOfAFolderIsABadInputNotABug) {
+  std::ofstream(dir_ / "blocker") << "a file, not a folder\n";
+  std::filesystem::create_directories(dir_ / "in");
+  std::ofstream(dir_ / "in" / "runs.jsonl") << "";
+  const auto r = run_greenbatch("merge " + (dir_ / "in").string() + " --out " + (dir_ / "blocker" / "merged").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("greenbatch: error:"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("internal error"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, VersionAndHelp) {
   const auto v = run_greenbatch("--version");
   EXPECT_EQ(v.code, 0);

@@ -9,6 +9,7 @@
 #include "energy/meter.hpp"
 #include "energy/nvml.hpp"
 #include "energy/rapl.hpp"
+#include "energy/sampler.hpp"
 
 namespace greenbatch {
 

@@ -15,6 +15,7 @@
 #include "core/stats.hpp"
 #include "core/units.hpp"
 #include "core/sysinfo.hpp"
+#include "energy/energy_math.hpp"
 
 namespace greenbatch {
 
@@ -487,31 +488,25 @@ void ProfileBackend::run(std::size_t, std::size_t count) {
 }
 
 Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) {
+  const TimeNs window_ns = now - start_ns_;
   Energy e;
   e.method = "simulated";
-  e.window_s = ns_to_s(now - start_ns_);
+  e.window_s = ns_to_s(window_ns);
   if (!profile_.idle_power_w || !profile_.dynamic_power_w(1)) {
     e.reason = "the profile has no energy figures (it was measured without an energy meter)";
     return e;
   }
-  double dynamic = 0, busy_s = 0;
   std::vector<double> power_by_size;  // each size's dynamic power, looked up once (0: not yet)
-  for (const BatchRecord& b : batches) {
-    const double d = ns_to_s(b.end_ns - b.start_ns);
-    if (b.size >= power_by_size.size()) power_by_size.resize(b.size + 1, 0.0);
-    if (power_by_size[b.size] == 0.0) power_by_size[b.size] = *profile_.dynamic_power_w(b.size);
-    dynamic += power_by_size[b.size] * d;
-    busy_s += d;
-  }
+  const AboveIdle dynamic = above_idle(batches, [&](std::size_t size) {
+    if (size >= power_by_size.size()) power_by_size.resize(size + 1, 0.0);
+    if (power_by_size[size] == 0.0) power_by_size[size] = *profile_.dynamic_power_w(size);
+    return power_by_size[size];
+  });
   e.measured = true;
   e.idle_power_w = profile_.idle_power_w;
-  e.joules = *profile_.idle_power_w * e.window_s + dynamic;
-  if (images > 0) {
-    e.per_image_j = *e.joules / static_cast<double>(images);
-    e.dynamic_per_image_j = dynamic / static_cast<double>(images);
-  }
-  if (e.window_s > 0) e.avg_power_w = *e.joules / e.window_s;
-  if (busy_s > 0) e.busy_power_w = *profile_.idle_power_w + dynamic / busy_s;
+  fill_totals(e, idle_plus_busy_joules(*profile_.idle_power_w, window_ns, dynamic.joules), window_ns, images,
+              dynamic.joules);
+  if (dynamic.busy_s > 0) e.busy_power_w = *profile_.idle_power_w + dynamic.joules / dynamic.busy_s;
   return e;
 }
 

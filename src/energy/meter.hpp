@@ -11,7 +11,7 @@
 
 #include "core/records.hpp"
 #include "core/time.hpp"
-#include "energy/sampler.hpp"
+#include "energy/power_sample.hpp"
 
 namespace greenbatch {
 

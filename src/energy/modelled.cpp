@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "energy/energy_math.hpp"
+
 namespace greenbatch {
 
 std::string ModelledMeter::spec() const { return fmt::format("modelled:idle={}W,busy={}W", idle_w_, busy_w_); }
@@ -11,17 +13,9 @@ Energy ModelledMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std
   e.method = "modelled";
   e.measured = true;
   const TimeNs window_ns = now - start_ns_;
-  TimeNs busy_ns = 0;
-  for (const BatchRecord& b : batches) busy_ns += b.end_ns - b.start_ns;
-  e.window_s = ns_to_s(window_ns);
-  const double dynamic_j = (busy_w_ - idle_w_) * ns_to_s(busy_ns);
-  e.joules = idle_w_ * e.window_s + dynamic_j;
+  const double dynamic_j = (busy_w_ - idle_w_) * ns_to_s(busy_time_ns(batches));
+  fill_totals(e, idle_plus_busy_joules(idle_w_, window_ns, dynamic_j), window_ns, images, dynamic_j);
   e.idle_power_w = idle_w_;
-  if (images > 0) {
-    e.per_image_j = *e.joules / static_cast<double>(images);
-    e.dynamic_per_image_j = dynamic_j / static_cast<double>(images);
-  }
-  if (window_ns > 0) e.avg_power_w = *e.joules / e.window_s;
   if (!batches.empty()) {
     e.busy_power_w = busy_w_;
     e.peak_power_w = busy_w_;

@@ -13,14 +13,9 @@
 #include <vector>
 
 #include "core/time.hpp"
+#include "energy/power_sample.hpp"
 
 namespace greenbatch {
-
-struct PowerSample {
-  TimeNs t_ns = 0;         // since start()
-  double power_w = 0;      // the sensor's (averaged) power
-  double instant_w = 0;    // instantaneous power, where the sensor has one (else = power_w)
-};
 
 class Sampler {
  public:
@@ -54,9 +49,5 @@ class Sampler {
   std::optional<TimeNs> error_at_ns_;
   double thread_cpu_s_ = 0;
 };
-
-// Energy in joules from samples over [from, to] (trapezoids; the first and last values held
-// to the window's edges). `instant` picks instant_w instead of power_w.
-double integrate_samples(const std::vector<PowerSample>& s, TimeNs from_ns, TimeNs to_ns, bool instant);
 
 }  // namespace greenbatch

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
+
+#include "energy/energy_math.hpp"
 
 namespace greenbatch {
 
@@ -95,15 +98,70 @@ void SensorMeter::start(TimeNs) {
   sampler_->start();
 }
 
-Energy SensorMeter::stop(TimeNs, std::span<const BatchRecord> batches, std::size_t images) {
-  const TimeNs window_ns = sampler_->now_ns();
-  std::optional<double> counter_j;
+std::optional<double> SensorMeter::read_counter() {
   try {
     const auto end = sensor_->counter_j();
-    if (end && counter_start_j_) counter_j = *end - *counter_start_j_;
+    if (end && counter_start_j_) return *end - *counter_start_j_;
   } catch (const std::exception& e) {
     if (!counter_error_) counter_error_ = e.what();
   }
+  return std::nullopt;
+}
+
+std::optional<std::string> SensorMeter::failure(const std::optional<double>& counter_j, TimeNs window_ns,
+                                                double sampled_j) const {
+  // A sensor that failed leaves no trustworthy figure: say so, keep the run.
+  if (sampler_->error()) {
+    return fmt::format("the power sensor failed {:.3f} s into the run: {}", ns_to_s(*sampler_->error_at_ns()),
+                       *sampler_->error());
+  }
+  if (counter_error_) return fmt::format("the energy counter failed: {}", *counter_error_);
+  if (primary_ != Primary::kCounter) return std::nullopt;
+  if (!counter_j) return "the sensor has no energy counter";
+  // A counter that did not move cannot be a measurement (a GPU draws tens of watts even when
+  // idle): the window was shorter than the counter's update period, or the counter was reset.
+  if (*counter_j <= 0) {
+    return fmt::format(
+        "the energy counter {} over the {:.3f} s window (it updates about every {:.3f} s): no figure; run more "
+        "requests (the sampled figure was {:.4g} J)",
+        *counter_j == 0 ? "did not advance" : "went backwards", ns_to_s(window_ns),
+        ns_to_s(sensor_->update_period_ns()), sampled_j);
+  }
+  return std::nullopt;
+}
+
+std::optional<Energy::CrossCheck> SensorMeter::cross_check_of(const std::optional<double>& counter_j, double sampled_j,
+                                                              double instant_j, double joules,
+                                                              std::size_t images) const {
+  // The other method, for the same window: sampling beside NVML's counter, the counter beside sampling.
+  if (primary_ == Primary::kCounter && method_ == "nvml") {
+    return cross_check("nvml-sampled", sampled_j, joules, images, instant_j);
+  }
+  if (primary_ != Primary::kCounter && counter_j) {
+    return cross_check(method_ == "nvml-sampled" ? "nvml" : "counter", *counter_j, joules, images, instant_j);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> SensorMeter::warnings(TimeNs window_ns, const BusyPower& busy, bool any_batches) const {
+  std::vector<std::string> w;
+  const TimeNs min_window = 10 * sensor_->update_period_ns();
+  if (window_ns < min_window) {
+    w.push_back(fmt::format(
+        "the window ({:.3f} s) is shorter than ten sensor updates ({:.3f} s): the figure is unreliable; run more "
+        "requests",
+        ns_to_s(window_ns), ns_to_s(min_window)));
+  }
+  if (busy.samples == 0 && any_batches) {
+    w.push_back("no power sample fell inside a batch: busy and peak power are unknown (batches shorter than "
+                "the sampling period)");
+  }
+  return w;
+}
+
+Energy SensorMeter::stop(TimeNs, std::span<const BatchRecord> batches, std::size_t images) {
+  const TimeNs window_ns = sampler_->now_ns();
+  const std::optional<double> counter_j = read_counter();
   sampler_->stop();
   const std::vector<PowerSample>& samples = sampler_->samples();
 
@@ -114,87 +172,22 @@ Energy SensorMeter::stop(TimeNs, std::span<const BatchRecord> batches, std::size
   e.sensor = sensor_->facts();
   e.trace = samples;
   e.idle_power_w = idle_w_;
-  // A sensor that failed leaves no trustworthy figure: say so, keep the run.
-  if (sampler_->error() || counter_error_) {
-    e.measured = false;
-    e.reason = sampler_->error()
-                   ? fmt::format("the power sensor failed {:.3f} s into the run: {}", ns_to_s(*sampler_->error_at_ns()),
-                                 *sampler_->error())
-                   : fmt::format("the energy counter failed: {}", *counter_error_);
-    return e;
-  }
   const double sampled_j = integrate_samples(samples, 0, window_ns, false);
-  const double instant_j = integrate_samples(samples, 0, window_ns, true);
-  const bool counter_primary = primary_ == Primary::kCounter;
-  if (counter_primary && !counter_j) {
+  if (std::optional<std::string> reason = failure(counter_j, window_ns, sampled_j)) {
     e.measured = false;
-    e.reason = "the sensor has no energy counter";
+    e.reason = std::move(*reason);
     return e;
   }
-  // A counter that did not move cannot be a measurement (a GPU draws tens of watts even when
-  // idle): the window was shorter than the counter's update period, or the counter was reset.
-  if (counter_primary && *counter_j <= 0) {
-    e.measured = false;
-    e.reason = fmt::format(
-        "the energy counter {} over the {:.3f} s window (it updates about every {:.3f} s): no figure; run more "
-        "requests (the sampled figure was {:.4g} J)",
-        *counter_j == 0 ? "did not advance" : "went backwards", e.window_s, ns_to_s(sensor_->update_period_ns()),
-        sampled_j);
-    return e;
-  }
-  const double joules = counter_primary ? *counter_j : sampled_j;
+  const double joules = primary_ == Primary::kCounter ? *counter_j : sampled_j;
   e.measured = true;
-  e.joules = joules;
-  if (images > 0) e.per_image_j = joules / static_cast<double>(images);
-  if (window_ns > 0) e.avg_power_w = joules / e.window_s;
-  if (idle_w_ && images > 0) e.dynamic_per_image_j = (joules - *idle_w_ * e.window_s) / static_cast<double>(images);
-
-  // The other method, for the same window.
-  Energy::CrossCheck cc;
-  std::optional<double> other;
-  if (counter_primary && method_ == "nvml") {
-    cc.method = "nvml-sampled";
-    other = sampled_j;
-    cc.instant_joules = instant_j;
-  } else if (!counter_primary && counter_j) {
-    cc.method = method_ == "nvml-sampled" ? "nvml" : "counter";
-    other = counter_j;
-    cc.instant_joules = instant_j;
-  }
-  if (other) {
-    cc.joules = other;
-    if (images > 0) cc.per_image_j = *other / static_cast<double>(images);
-    if (joules > 0) cc.difference_pct = (*other - joules) / joules * 100;
-    e.cross_check = cc;
-  }
-
-  // Busy (mean) and peak power: the samples taken while a batch ran.
-  double busy_sum = 0, peak = 0;
-  std::size_t busy_n = 0;
-  std::size_t b = 0;
-  for (const PowerSample& s : samples) {
-    while (b < batches.size() && batches[b].end_ns < s.t_ns) ++b;
-    if (b < batches.size() && batches[b].start_ns <= s.t_ns) {
-      busy_sum += s.power_w;
-      peak = std::max(peak, std::max(s.power_w, s.instant_w));
-      ++busy_n;
-    }
-  }
-  if (busy_n > 0) {
-    e.busy_power_w = busy_sum / static_cast<double>(busy_n);
-    e.peak_power_w = peak;
-  }
-  const TimeNs min_window = 10 * sensor_->update_period_ns();
-  if (window_ns < min_window) {
-    e.warnings.push_back(fmt::format(
-        "the window ({:.3f} s) is shorter than ten sensor updates ({:.3f} s): the figure is unreliable; run more "
-        "requests",
-        e.window_s, ns_to_s(min_window)));
-  }
-  if (busy_n == 0 && !batches.empty()) {
-    e.warnings.push_back("no power sample fell inside a batch: busy and peak power are unknown (batches shorter than "
-                         "the sampling period)");
-  }
+  fill_totals(e, joules, window_ns, images,
+              idle_w_ ? std::optional<double>(above_idle_joules(joules, *idle_w_, window_ns)) : std::nullopt);
+  e.cross_check =
+      cross_check_of(counter_j, sampled_j, integrate_samples(samples, 0, window_ns, true), joules, images);
+  const BusyPower busy = busy_and_peak(samples, batches);
+  e.busy_power_w = busy.busy_w;
+  e.peak_power_w = busy.peak_w;
+  e.warnings = warnings(window_ns, busy, !batches.empty());
   return e;
 }
 

@@ -5,10 +5,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "energy/energy_math.hpp"
 #include "energy/meter.hpp"
 #include "energy/nvml.hpp"
 #include "energy/rapl.hpp"
+#include "energy/sampler.hpp"
 
 namespace greenbatch {
 
@@ -66,6 +69,18 @@ class SensorMeter final : public EnergyMeter {
   std::optional<double> measure_idle_w(TimeNs window_ns) override;
 
  private:
+  // The counter's joules since start(); nullopt without a counter or when reading it failed
+  // (the error is kept in counter_error_).
+  std::optional<double> read_counter();
+  // Why the window has no figure (the sensor or counter failed, no counter, a counter that did not
+  // advance), or nullopt when it has one.
+  std::optional<std::string> failure(const std::optional<double>& counter_j, TimeNs window_ns, double sampled_j) const;
+  // The other method's figure, where this meter has one.
+  std::optional<Energy::CrossCheck> cross_check_of(const std::optional<double>& counter_j, double sampled_j,
+                                                   double instant_j, double joules, std::size_t images) const;
+  // A window too short for the sensor; batches no sample fell inside.
+  std::vector<std::string> warnings(TimeNs window_ns, const BusyPower& busy, bool any_batches) const;
+
   std::string method_;
   Primary primary_;
   std::unique_ptr<PowerSensor> sensor_;

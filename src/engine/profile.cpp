@@ -15,6 +15,7 @@
 #include "core/stats.hpp"
 #include "core/units.hpp"
 #include "core/sysinfo.hpp"
+#include "energy/energy_math.hpp"
 
 namespace greenbatch {
 
@@ -241,6 +242,112 @@ void check_round_window(const ProfileOptions& o) {
   }
 }
 
+// The options measure_profile cannot work with. Throws UserError.
+void check_profile_options(const ProfileOptions& o) {
+  if (o.batch_sizes.empty()) throw UserError("--batch-sizes: give at least one batch size");
+  for (std::size_t b : o.batch_sizes) {
+    if (b == 0) throw UserError("--batch-sizes: sizes must be at least 1");
+  }
+  check_round_window(o);
+  if (!(o.refine >= 0 && o.refine < 10)) {
+    throw UserError(fmt::format("--refine {}: the share by which a midpoint may miss the line (0.15: 15 %), from 0 (no "
+                                "scan) to below 10",
+                                o.refine));
+  }
+}
+
+// Each round's share of every size's window and of its least number of batches.
+struct RoundShare {
+  TimeNs window_ns = 0;
+  std::size_t min_batches = 0;
+};
+RoundShare round_share(const ProfileOptions& o) {
+  return {o.min_window_ns / static_cast<TimeNs>(o.rounds), (o.min_batches + o.rounds - 1) / o.rounds};
+}
+
+// One round's batches back to back for one size, added to `m`: a probe of a few batches warms
+// this shape and estimates the service time; then enough batches to fill the round's share of
+// the window, with the run's meter (and idle power first, measured once: `idle`).
+RunRecord measure_back_to_back(const ProfileOptions& o, RunSession& session, const RoundShare& share,
+                               std::optional<double>& idle, SizeMeasure& m) {
+  const std::size_t b = m.batch;
+  const double probe_s = back_to_back(o, session, b, 3).summary.duration_s / 3;
+  const auto needed = static_cast<std::size_t>(std::ceil(ns_to_s(share.window_ns) / std::max(probe_s, 1e-9)));
+  RunRecord r = back_to_back(o, session, b, std::clamp<std::size_t>(needed, share.min_batches, 100000), o.spec.meter,
+                             idle ? 0 : o.spec.idle_window_ns);  // idle power once, first
+  if (!idle) idle = r.result.energy.idle_power_w;
+  std::vector<double> this_round;
+  for (const BatchRecord& br : r.result.batches) this_round.push_back(ns_to_s(br.end_ns - br.start_ns));
+  m.service_s.insert(m.service_s.end(), this_round.begin(), this_round.end());
+  std::sort(this_round.begin(), this_round.end());
+  m.round_median_s.push_back(percentile_sorted(this_round, 50));
+  if (this_round.size() >= 10) m.round_p90_s.push_back(percentile_sorted(this_round, 90));
+  m.window_s += r.summary.duration_s;
+  const Energy& e = r.result.energy;
+  if (e.joules && m.joules) {
+    *m.joules += *e.joules;
+    m.energy_window_s += e.window_s;
+  } else {
+    m.joules.reset();
+  }
+  return r;
+}
+
+// The profile's model, device, meter and meta record, from its first measured run.
+void set_profile_facts(const ProfileOptions& o, const RunRecord& r, const nlohmann::json& refine_record,
+                       Profile& prof) {
+  prof.model = r.model;
+  prof.device = r.device;
+  prof.meter = r.meter;
+  prof.meta = {{"created_utc", utc_now_iso8601()}, {"host", hostname()},    {"tool_version", build::kVersion},
+               {"git_rev", build::kGitRev},         {"backend", r.backend}, {"clock", r.clock},
+               {"rounds", o.rounds},                {"min_window_s", ns_to_s(o.min_window_ns)},
+               {"idle_order", o.steady_idle ? "steady" : "shuffled"}};
+  if (!refine_record.is_null()) prof.meta["refine"] = refine_record;
+}
+
+// One round over the sizes: each size's share back to back, then its bursts after idleness.
+void measure_round(const ProfileOptions& o, RunSession& session, Rng& rng, const RoundShare& share,
+                   const nlohmann::json& refine_record, std::optional<double>& idle, std::vector<SizeMeasure>& ms,
+                   Profile& prof) {
+  for (SizeMeasure& m : ms) {
+    const RunRecord r = measure_back_to_back(o, session, share, idle, m);
+    measure_after_idle(o, session, rng, m);
+    if (prof.model.empty()) set_profile_facts(o, r, refine_record, prof);
+  }
+}
+
+// One size's point of the profile from all its rounds. Sorts m's service times (stability_record
+// reads them sorted) and after-idle service times.
+ProfilePoint point_of(SizeMeasure& m, const std::optional<double>& idle, std::size_t idle_samples) {
+  std::vector<double>& svc = m.service_s;
+  std::sort(svc.begin(), svc.end());
+  ProfilePoint pt;
+  pt.quantiles_s = quantiles(svc);
+  pt.batch_size = m.batch;
+  pt.batches = svc.size();
+  pt.service_median_s = percentile_sorted(svc, 50);
+  pt.service_mean_s = mean(svc);
+  pt.service_p10_s = percentile_sorted(svc, 10);
+  pt.service_p90_s = percentile_sorted(svc, 90);
+  pt.service_std_s = stddev(svc);
+  pt.window_s = m.window_s;
+  if (m.joules) {
+    const auto batches = static_cast<double>(svc.size());
+    pt.energy_per_batch_j = *m.joules / batches;
+    // Busy energy above idle: the windows' energy minus idle power over them, per batch.
+    if (idle) pt.dynamic_energy_per_batch_j = (*m.joules - *idle * m.energy_window_s) / batches;
+  }
+  for (std::size_t g = 0; g < m.after_s.size(); ++g) {
+    if (m.after_s[g].size() < std::max<std::size_t>(5, idle_samples / 3)) continue;  // too few to trust
+    std::sort(m.after_s[g].begin(), m.after_s[g].end());
+    pt.after_idle.push_back({median_of(m.after_idle_s[g]), quantiles(m.after_s[g])});
+  }
+  std::sort(pt.after_idle.begin(), pt.after_idle.end(),
+            [](const auto& x, const auto& y) { return x.idle_s < y.idle_s; });
+  return pt;
+}
+
 }  // namespace
 
 double Profile::service_s(std::size_t batch) const {
@@ -385,16 +492,7 @@ Profile Profile::from_json(const nlohmann::json& j, const std::string& source) {
 }
 
 Profile measure_profile(const ProfileOptions& o) {
-  if (o.batch_sizes.empty()) throw UserError("--batch-sizes: give at least one batch size");
-  for (std::size_t b : o.batch_sizes) {
-    if (b == 0) throw UserError("--batch-sizes: sizes must be at least 1");
-  }
-  check_round_window(o);
-  if (!(o.refine >= 0 && o.refine < 10)) {
-    throw UserError(fmt::format("--refine {}: the share by which a midpoint may miss the line (0.15: 15 %), from 0 (no "
-                                "scan) to below 10",
-                                o.refine));
-  }
+  check_profile_options(o);
   Profile prof;
   RunSession session;
   Rng rng(o.spec.seed);
@@ -402,75 +500,13 @@ Profile measure_profile(const ProfileOptions& o) {
   nlohmann::json refine_record;
   const std::vector<std::size_t> sizes = refine_sizes(o, session, refine_record);
   std::vector<SizeMeasure> ms(sizes.size());
-  const TimeNs window_ns = o.min_window_ns / static_cast<TimeNs>(o.rounds);
-  const std::size_t min_batches = (o.min_batches + o.rounds - 1) / o.rounds;
+  for (std::size_t i = 0; i < sizes.size(); ++i) ms[i].batch = sizes[i];
+  const RoundShare share = round_share(o);
   for (std::size_t round = 0; round < o.rounds; ++round) {
-    for (std::size_t i = 0; i < sizes.size(); ++i) {
-      const std::size_t b = sizes[i];
-      SizeMeasure& m = ms[i];
-      m.batch = b;
-      // A probe of a few batches warms this shape and estimates the service time; then enough
-      // batches to fill this round's share of the window.
-      const double probe_s = back_to_back(o, session, b, 3).summary.duration_s / 3;
-      const auto needed = static_cast<std::size_t>(std::ceil(ns_to_s(window_ns) / std::max(probe_s, 1e-9)));
-      const RunRecord r = back_to_back(o, session, b, std::clamp<std::size_t>(needed, min_batches, 100000), o.spec.meter,
-                                       idle ? 0 : o.spec.idle_window_ns);  // idle power once, first
-      if (!idle) idle = r.result.energy.idle_power_w;
-      std::vector<double> this_round;
-      for (const BatchRecord& br : r.result.batches) this_round.push_back(ns_to_s(br.end_ns - br.start_ns));
-      m.service_s.insert(m.service_s.end(), this_round.begin(), this_round.end());
-      std::sort(this_round.begin(), this_round.end());
-      m.round_median_s.push_back(percentile_sorted(this_round, 50));
-      if (this_round.size() >= 10) m.round_p90_s.push_back(percentile_sorted(this_round, 90));
-      m.window_s += r.summary.duration_s;
-      const Energy& e = r.result.energy;
-      if (e.joules && m.joules) {
-        *m.joules += *e.joules;
-        m.energy_window_s += e.window_s;
-      } else {
-        m.joules.reset();
-      }
-      measure_after_idle(o, session, rng, m);
-      if (prof.model.empty()) {
-        prof.model = r.model;
-        prof.device = r.device;
-        prof.meter = r.meter;
-        prof.meta = {{"created_utc", utc_now_iso8601()}, {"host", hostname()},    {"tool_version", build::kVersion},
-                     {"git_rev", build::kGitRev},         {"backend", r.backend}, {"clock", r.clock},
-                     {"rounds", o.rounds},                {"min_window_s", ns_to_s(o.min_window_ns)},
-                     {"idle_order", o.steady_idle ? "steady" : "shuffled"}};
-        if (!refine_record.is_null()) prof.meta["refine"] = refine_record;
-      }
-    }
+    measure_round(o, session, rng, share, refine_record, idle, ms, prof);
   }
-  for (SizeMeasure& m : ms) {
-    std::vector<double>& svc = m.service_s;
-    std::sort(svc.begin(), svc.end());
-    ProfilePoint pt;
-    pt.quantiles_s = quantiles(svc);
-    pt.batch_size = m.batch;
-    pt.batches = svc.size();
-    pt.service_median_s = percentile_sorted(svc, 50);
-    pt.service_mean_s = mean(svc);
-    pt.service_p10_s = percentile_sorted(svc, 10);
-    pt.service_p90_s = percentile_sorted(svc, 90);
-    pt.service_std_s = stddev(svc);
-    pt.window_s = m.window_s;
-    if (m.joules) {
-      const auto batches = static_cast<double>(svc.size());
-      pt.energy_per_batch_j = *m.joules / batches;
-      // Busy energy above idle: the windows' energy minus idle power over them, per batch.
-      if (idle) pt.dynamic_energy_per_batch_j = (*m.joules - *idle * m.energy_window_s) / batches;
-    }
-    for (std::size_t g = 0; g < m.after_s.size(); ++g) {
-      if (m.after_s[g].size() < std::max<std::size_t>(5, o.idle_samples / 3)) continue;  // too few to trust
-      std::sort(m.after_s[g].begin(), m.after_s[g].end());
-      pt.after_idle.push_back({median_of(m.after_idle_s[g]), quantiles(m.after_s[g])});
-    }
-    std::sort(pt.after_idle.begin(), pt.after_idle.end(), [](const auto& x, const auto& y) { return x.idle_s < y.idle_s; });
-    prof.points.push_back(pt);
-  }
-  // After the loop above has sorted each size's service times.
+  for (SizeMeasure& m : ms) prof.points.push_back(point_of(m, idle, o.idle_samples));
+  // After point_of has sorted each size's service times.
   if (const nlohmann::json st = stability_record(ms, o.rounds); !st.is_null()) prof.meta["stability"] = st;
   prof.idle_power_w = idle;
   std::sort(prof.points.begin(), prof.points.end(), [](auto& a, auto& b) { return a.batch_size < b.batch_size; });
@@ -488,31 +524,25 @@ void ProfileBackend::run(std::span<const Request> batch) {
 }
 
 Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) {
+  const TimeNs window_ns = now - start_ns_;
   Energy e;
   e.method = "simulated";
-  e.window_s = ns_to_s(now - start_ns_);
+  e.window_s = ns_to_s(window_ns);
   if (!profile_.idle_power_w || !profile_.dynamic_power_w(1)) {
     e.reason = "the profile has no energy figures (it was measured without an energy meter)";
     return e;
   }
-  double dynamic = 0, busy_s = 0;
   std::vector<double> power_by_size;  // each size's dynamic power, looked up once (0: not yet)
-  for (const BatchRecord& b : batches) {
-    const double d = ns_to_s(b.end_ns - b.start_ns);
-    if (b.size >= power_by_size.size()) power_by_size.resize(b.size + 1, 0.0);
-    if (power_by_size[b.size] == 0.0) power_by_size[b.size] = *profile_.dynamic_power_w(b.size);
-    dynamic += power_by_size[b.size] * d;
-    busy_s += d;
-  }
+  const AboveIdle dynamic = above_idle(batches, [&](std::size_t size) {
+    if (size >= power_by_size.size()) power_by_size.resize(size + 1, 0.0);
+    if (power_by_size[size] == 0.0) power_by_size[size] = *profile_.dynamic_power_w(size);
+    return power_by_size[size];
+  });
   e.measured = true;
   e.idle_power_w = profile_.idle_power_w;
-  e.joules = *profile_.idle_power_w * e.window_s + dynamic;
-  if (images > 0) {
-    e.per_image_j = *e.joules / static_cast<double>(images);
-    e.dynamic_per_image_j = dynamic / static_cast<double>(images);
-  }
-  if (e.window_s > 0) e.avg_power_w = *e.joules / e.window_s;
-  if (busy_s > 0) e.busy_power_w = *profile_.idle_power_w + dynamic / busy_s;
+  fill_totals(e, idle_plus_busy_joules(*profile_.idle_power_w, window_ns, dynamic.joules), window_ns, images,
+              dynamic.joules);
+  if (dynamic.busy_s > 0) e.busy_power_w = *profile_.idle_power_w + dynamic.joules / dynamic.busy_s;
   return e;
 }
 

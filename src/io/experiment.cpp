@@ -154,39 +154,41 @@ std::pair<int, int> parse_shard(const std::string& text) {
   return {i, n};
 }
 
-Experiment load_experiment(const std::string& path, const std::vector<std::string>& sets, bool check_models) {
-  toml::table table;
+namespace {
+
+toml::table parse_experiment_file(const std::string& path) {
   try {
-    table = toml::parse_file(path);
+    return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     if (!fs::exists(path)) throw UserError(fmt::format("experiment file {}: no such file", path));
     throw UserError(fmt::format("{}:{}: not valid TOML: {}", path, e.source().begin.line, e.description()));
   }
-  for (const std::string& s : sets) {
-    const auto eq = s.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw UserError(fmt::format("--set '{}': expected key=value, e.g. --set rates=[16,64]", s));
-    }
-    const std::string key = s.substr(0, eq);
-    const std::string value = s.substr(eq + 1);
-    // The value in TOML syntax (rates=[16,64]); a bare word the shell unquoted (device=cuda)
-    // is taken as a string.
-    std::string quoted = "\"";
-    for (char c : value) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-    quoted += "\"";
-    bool set = false;
-    for (const std::string& v : {value, quoted}) {
-      try {
-        toml::table one = toml::parse(key + " = " + v);
-        table.insert_or_assign(key, *one.get(key));
-        set = true;
-        break;
-      } catch (const toml::parse_error&) {
-      }
-    }
-    if (!set) throw UserError(fmt::format("--set '{}': '{}' is not a valid TOML key", s, key));
+}
+
+// One `--set key=value`: the value in TOML syntax (rates=[16,64]); a bare word the shell
+// unquoted (device=cuda) is taken as a string.
+void apply_set(toml::table& table, const std::string& s) {
+  const auto eq = s.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw UserError(fmt::format("--set '{}': expected key=value, e.g. --set rates=[16,64]", s));
   }
-  const Reader r(table, path);
+  const std::string key = s.substr(0, eq);
+  const std::string value = s.substr(eq + 1);
+  std::string quoted = "\"";
+  for (char c : value) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+  quoted += "\"";
+  for (const std::string& v : {value, quoted}) {
+    try {
+      toml::table one = toml::parse(key + " = " + v);
+      table.insert_or_assign(key, *one.get(key));
+      return;
+    } catch (const toml::parse_error&) {
+    }
+  }
+  throw UserError(fmt::format("--set '{}': '{}' is not a valid TOML key", s, key));
+}
+
+void check_known_keys(const toml::table& table, const Reader& r) {
   for (const auto& [k, v] : table) {
     if (!kKeys.contains(std::string(k.str()))) {
       std::string known;
@@ -194,7 +196,10 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
       r.fail(&v, std::string(k.str()), fmt::format("unknown key; known keys: {}", known));
     }
   }
-  Experiment e;
+}
+
+// Every setting but the grid's, each checked.
+void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   e.file = path;
   e.name = r.str("name", fs::path(path).stem().string());
   RunSpec& b = e.base;
@@ -227,24 +232,33 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     r.fail(r.node("host_memory"), "host_memory", "accepted: cached, system");
   }
   r.check(r.node("meter"), "meter", [&] { check_meter_spec(b.meter); });
+}
 
+// A model of the grid: a synthetic spec that parses, or (`check_models`) a TorchScript file
+// that exists. Throws UserError.
+void check_model(const std::string& m, const std::string& models_dir, bool check_models) {
+  if (is_synthetic_spec(m)) {
+    parse_synthetic(m);
+    return;
+  }
+  if (!check_models) return;
+  const bool is_path = m.find('/') != std::string::npos || m.ends_with(".pt");
+  const fs::path file = is_path ? fs::path(m) : fs::path(models_dir) / (m + ".pt");
+  if (!fs::exists(file)) {
+    throw UserError(
+        fmt::format("model '{}' not found ({}); export it with scripts/export_models.py {}", m, file.string(), m));
+  }
+}
+
+// The grid's lists (models, rates, arrivals, policies), each element checked; none may be empty.
+void read_grid(const Reader& r, const std::string& path, bool check_models, Experiment& e) {
   for (const char* key : {"models", "rates", "policies"}) {
-    if (!r.node(key)) throw UserError(fmt::format("{}: key '{}' is missing; the grid needs models, rates and policies", path, key));
+    if (!r.node(key)) {
+      throw UserError(fmt::format("{}: key '{}' is missing; the grid needs models, rates and policies", path, key));
+    }
   }
   for (const auto& [m, n] : r.strings("models")) {
-    r.check(n, "models", [&] {
-      if (is_synthetic_spec(m)) {
-        parse_synthetic(m);
-        return;
-      }
-      if (!check_models) return;
-      const bool is_path = m.find('/') != std::string::npos || m.ends_with(".pt");
-      const fs::path file = is_path ? fs::path(m) : fs::path(b.models_dir) / (m + ".pt");
-      if (!fs::exists(file)) {
-        throw UserError(fmt::format("model '{}' not found ({}); export it with scripts/export_models.py {}", m,
-                                    file.string(), m));
-      }
-    });
+    r.check(n, "models", [&] { check_model(m, e.base.models_dir, check_models); });
     e.models.push_back(m);
   }
   for (const auto& [v, n] : r.numbers("rates")) e.rates.push_back(v);
@@ -264,6 +278,18 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
                                   {"policies", e.policies.size()}}) {
     if (size == 0) r.fail(r.node(key), key, "the list is empty: the grid would have no run");
   }
+}
+
+}  // namespace
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& sets, bool check_models) {
+  toml::table table = parse_experiment_file(path);
+  for (const std::string& s : sets) apply_set(table, s);
+  const Reader r(table, path);
+  check_known_keys(table, r);
+  Experiment e;
+  read_settings(r, path, e);
+  read_grid(r, path, check_models, e);
   return e;
 }
 

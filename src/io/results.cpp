@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 
 #include "core/error.hpp"
 #include "core/units.hpp"
@@ -18,38 +19,6 @@
 namespace greenbatch {
 
 namespace {
-
-nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
-
-nlohmann::json energy_to_json(const Energy& e) {
-  nlohmann::json j = {
-      {"method", e.method},
-      {"measured", e.measured},
-      {"joules", opt(e.joules)},
-      {"per_image_j", opt(e.per_image_j)},
-      {"idle_power_w", opt(e.idle_power_w)},
-      {"dynamic_per_image_j", opt(e.dynamic_per_image_j)},
-      {"avg_power_w", opt(e.avg_power_w)},
-      {"busy_power_w", opt(e.busy_power_w)},
-      {"peak_power_w", opt(e.peak_power_w)},
-      {"window_s", e.window_s},
-      {"samples", e.samples},
-      {"warnings", e.warnings},
-      {"sensor", e.sensor},
-  };
-  if (e.cross_check) {
-    const auto& c = *e.cross_check;
-    j["cross_check"] = {{"method", c.method},
-                        {"joules", opt(c.joules)},
-                        {"per_image_j", opt(c.per_image_j)},
-                        {"difference_pct", opt(c.difference_pct)},
-                        {"instant_joules", opt(c.instant_joules)}};
-  } else {
-    j["cross_check"] = nullptr;
-  }
-  j["reason"] = e.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.reason);
-  return j;
-}
 
 // Locale-independent shortest round-trip form (fmt's default for doubles); "nan" when absent.
 std::string num(double v) { return fmt::format("{}", v); }
@@ -75,43 +44,6 @@ void ensure_parent(const std::string& path) {
 
 }  // namespace
 
-nlohmann::json run_to_json(const RunRecord& rec) {
-  const Summary& s = rec.summary;
-  nlohmann::json j;
-  j["schema"] = kRunSchema;
-  j["tool_version"] = rec.tool_version;
-  j["git_rev"] = rec.git_rev;
-  j["started_utc"] = rec.started_utc;
-  j["host"] = rec.host;
-  j["model"] = rec.model;
-  j["device"] = rec.device;
-  j["clock"] = rec.clock;
-  j["rate_hz"] = rec.rate_hz;
-  j["arrivals"] = rec.arrivals;
-  j["seed"] = rec.seed;
-  j["policy"] = rec.policy;
-  j["meter"] = rec.meter;
-  j["warmup"] = {{"batches", rec.warmup_batches}, {"batch_size", rec.warmup_batch_size}};
-  j["sweep"] = rec.sweep.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.sweep);
-  j["repetition"] = rec.repetition;
-  j["backend"] = rec.backend;
-  j["requests"] = s.requests;
-  j["completed"] = s.completed;
-  j["duration_s"] = s.duration_s;
-  j["batches"] = s.batches;
-  j["avg_batch_size"] = s.avg_batch_size;
-  j["throughput_rps"] = s.throughput_rps;
-  j["latency_s"] = {{"mean", s.latency_s.mean}, {"p50", s.latency_s.p50}, {"p90", s.latency_s.p90},
-                    {"p95", s.latency_s.p95},   {"p99", s.latency_s.p99}, {"max", s.latency_s.max}};
-  j["dispatch_late_s"] = {{"p50", s.dispatch_late_s.p50}, {"p99", s.dispatch_late_s.p99}, {"max", s.dispatch_late_s.max}};
-  j["service_s"] = {{"mean", s.service_s.mean}, {"min", s.service_s.min}, {"p50", s.service_s.p50},
-                    {"p90", s.service_s.p90},   {"max", s.service_s.max}};
-  j["energy"] = energy_to_json(rec.result.energy);
-  j["power_trace"] = rec.power_trace.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.power_trace);
-  j["error"] = rec.result.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.result.error);
-  return j;
-}
-
 std::string csv_header(CsvStyle style) {
   if (style == CsvStyle::kPaper) {
     return "Batch Size,Average Power(W),Time(s),Energy(J),Average Wait Time(s),Max Wait Time(s),Average Peak Power (W)";
@@ -123,8 +55,9 @@ std::string csv_header(CsvStyle style) {
 }
 
 std::string csv_row(const RunRecord& rec, CsvStyle style) {
-  const Summary& s = rec.summary;
-  const Energy& e = rec.result.energy;
+  if (!rec.summary || !rec.energy) throw std::logic_error("csv_row: the record is of a run that never started");
+  const Summary& s = *rec.summary;
+  const Energy& e = *rec.energy;
   if (style == CsvStyle::kPaper) {
     // The study's first column: the fixed batch size, or "Greedy (average batch size)".
     std::string batch;
@@ -142,7 +75,7 @@ std::string csv_row(const RunRecord& rec, CsvStyle style) {
                      num(s.latency_s.mean), num(s.latency_s.p50), num(s.latency_s.p90), num(s.latency_s.p95),
                      num(s.latency_s.p99), num(s.latency_s.max), num(s.dispatch_late_s.p99), e.method, num(e.joules),
                      num(e.per_image_j), num(e.idle_power_w), num(e.dynamic_per_image_j), num(e.avg_power_w),
-                     num(e.peak_power_w), csv_quote(rec.result.error));
+                     num(e.peak_power_w), csv_quote(rec.error));
 }
 
 void append_line_durable(const std::string& path, const std::string& line) {

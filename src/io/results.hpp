@@ -1,6 +1,7 @@
 #pragma once
-// Writers: they only read RunRecords. JSON Lines (one run per line, flushed and fsynced),
-// CSV (ours, or the study's seven columns), and the per-request CSV.
+// Writers: they only read RunRecords (whose to_json is the JSON Lines record). JSON Lines (one
+// run per line, flushed and fsynced), CSV (ours, or the study's seven columns), and the
+// per-request CSV.
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -8,13 +9,9 @@
 
 namespace greenbatch {
 
-inline constexpr const char* kRunSchema = "greenbatch.run/1";
-
 enum class CsvStyle { kGreenbatch, kPaper };
 
-nlohmann::json run_to_json(const RunRecord& rec);
-
-// The header line (without newline) and one row for a record.
+// The header line (without newline) and one row for a record of a run that started.
 std::string csv_header(CsvStyle style);
 std::string csv_row(const RunRecord& rec, CsvStyle style);
 
@@ -31,6 +28,7 @@ void append_csv(const std::string& path, CsvStyle style, const RunRecord& rec);
 // (NAME.batches.csv beside it) holds batch_id,start_s,end_s,size, to draw power against batches.
 void write_power_trace(const std::string& path, const RunResult& result);
 std::string batches_path(const std::string& trace_path);
+
 
 // id,arrival_s,dispatch_s,done_s,batch_id,batch_size; times in exact decimal seconds.
 void write_requests_csv(const std::string& path, const RunResult& result);

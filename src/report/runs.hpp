@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/run_record.hpp"
+
 namespace greenbatch::report {
 
 inline constexpr const char* kStudySource = "study (SEAA 2023)";
@@ -37,7 +39,7 @@ struct Run {
 std::string policy_label(const std::string& policy);
 
 // One greenbatch runs.jsonl record.
-Run run_from_record(const nlohmann::json& record, const std::string& file);
+Run run_from_record(const RunRecord& record, const std::string& file);
 
 // One of the study's files (seven columns; the name MODEL_fRATE gives model and rate). Throws
 // UserError naming the file and line when it does not have that shape.

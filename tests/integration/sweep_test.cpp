@@ -21,6 +21,8 @@ namespace greenbatch {
 namespace {
 
 using testing::run_greenbatch;
+// A record's identity, through the codec (as resuming and merging compute it).
+std::string identity(const nlohmann::json& record) { return RunRecord::from_json(record).identity(); }
 const std::string kCi = std::string(GB_SOURCE_DIR) + "/configs/ci.toml";
 
 class Sweep : public testing::TempDirTest {
@@ -65,7 +67,7 @@ TEST_F(Sweep, AKillDashNineThenAResumeGivesEveryRunExactlyOnce) {
   for (const auto& rec : records("k")) {
     ASSERT_TRUE(is_complete(rec));
     EXPECT_EQ(rec["sweep"], "ci");
-    ++seen[run_key(rec)];
+    ++seen[identity(rec)];
   }
   EXPECT_EQ(seen.size(), 24u);
   for (const auto& [key, count] : seen) EXPECT_EQ(count, 1) << key;
@@ -85,7 +87,7 @@ TEST_F(Sweep, ThreeShardsMergedEqualTheWholeGrid) {
   std::size_t total = 0;
   for (int i = 1; i <= 3; ++i) {
     for (const auto& r : records("s" + std::to_string(i))) {
-      union_keys.insert(run_key(r));
+      union_keys.insert(identity(r));
       ++total;
     }
   }
@@ -93,8 +95,8 @@ TEST_F(Sweep, ThreeShardsMergedEqualTheWholeGrid) {
   const auto m = run_greenbatch("merge " + dir("s1") + " " + dir("s2") + " " + dir("s3") + " --out " + dir("m"));
   ASSERT_EQ(m.code, 0) << m.output;
   std::map<std::string, nlohmann::json> whole, merged;
-  for (const auto& r : records("all")) whole[run_key(r)] = r;
-  for (const auto& r : records("m")) merged[run_key(r)] = r;
+  for (const auto& r : records("all")) whole[identity(r)] = r;
+  for (const auto& r : records("m")) merged[identity(r)] = r;
   ASSERT_EQ(whole.size(), 24u);
   ASSERT_EQ(merged.size(), 24u);
   for (const auto& [key, r] : whole) {

@@ -16,7 +16,7 @@ using testing::slurp;
 
 class ResultsTest : public testing::TempDirTest {
  protected:
-  RunRecord record(const std::string& policy, const std::string& meter = "modelled:idle=50W,busy=150W") {
+  RunOutcome run(const std::string& policy, const std::string& meter = "modelled:idle=50W,busy=150W") {
     RunSpec spec;
     spec.model = "synthetic:base=5ms";
     spec.rate_hz = 64;
@@ -24,13 +24,16 @@ class ResultsTest : public testing::TempDirTest {
     spec.requests = 100;
     spec.meter = meter;
     spec.clock = "virtual";
-    PreparedRun run(spec);
-    return run.execute();
+    PreparedRun prepared(spec);
+    return prepared.execute();
+  }
+  RunRecord record(const std::string& policy, const std::string& meter = "modelled:idle=50W,busy=150W") {
+    return run(policy, meter).record;
   }
 };
 
 TEST_F(ResultsTest, JsonCarriesEveryDocumentedKey) {
-  const nlohmann::json j = run_to_json(record("fixed:16"));
+  const nlohmann::json j = record("fixed:16").to_json();
   for (const char* key : {"schema", "tool_version", "git_rev", "started_utc", "host", "model", "device", "clock",
                           "rate_hz", "arrivals", "seed", "policy", "requests", "completed", "duration_s", "batches",
                           "avg_batch_size", "throughput_rps", "latency_s", "dispatch_late_s", "service_s", "energy"}) {
@@ -52,7 +55,7 @@ TEST_F(ResultsTest, JsonCarriesEveryDocumentedKey) {
 }
 
 TEST_F(ResultsTest, UnmeasuredEnergyIsNullWithAReason) {
-  const nlohmann::json j = run_to_json(record("fixed:16", "none"));
+  const nlohmann::json j = record("fixed:16", "none").to_json();
   EXPECT_TRUE(j["energy"]["joules"].is_null());
   EXPECT_TRUE(j["energy"]["per_image_j"].is_null());
   EXPECT_FALSE(j["energy"]["measured"].get<bool>());
@@ -67,8 +70,8 @@ TEST_F(ResultsTest, PaperStyleRowsLookLikeTheStudysFiles) {
   std::stringstream ss(row);
   for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
   ASSERT_EQ(cells.size(), 7u);
-  EXPECT_DOUBLE_EQ(std::stod(cells[3]), *fixed.result.energy.joules);
-  EXPECT_DOUBLE_EQ(std::stod(cells[5]), fixed.summary.latency_s.max);
+  EXPECT_DOUBLE_EQ(std::stod(cells[3]), *fixed.energy->joules);
+  EXPECT_DOUBLE_EQ(std::stod(cells[5]), fixed.summary->latency_s.max);
   const std::string greedy = csv_row(record("greedy:128"), CsvStyle::kPaper);
   EXPECT_EQ(greedy.rfind("Greedy (1),", 0), 0u) << greedy;
   const std::string none = csv_row(record("fixed:16", "none"), CsvStyle::kPaper);
@@ -88,8 +91,8 @@ TEST_F(ResultsTest, CsvHeaderIsWrittenOnceAndStylesDoNotMix) {
 
 TEST_F(ResultsTest, JsonLinesAppend) {
   const std::string p = (dir_ / "sub" / "runs.jsonl").string();
-  append_line_durable(p, run_to_json(record("fixed:16")).dump());
-  append_line_durable(p, run_to_json(record("greedy:128")).dump());
+  append_line_durable(p, record("fixed:16").to_json().dump());
+  append_line_durable(p, record("greedy:128").to_json().dump());
   std::ifstream in(p);
   std::string line;
   std::vector<nlohmann::json> rows;
@@ -99,9 +102,9 @@ TEST_F(ResultsTest, JsonLinesAppend) {
 }
 
 TEST_F(ResultsTest, PerRequestCsvIsExact) {
-  const RunRecord rec = record("fixed:16");
+  const RunOutcome out = run("fixed:16");
   const std::string p = (dir_ / "req.csv").string();
-  write_requests_csv(p, rec.result);
+  write_requests_csv(p, out.result);
   std::ifstream in(p);
   std::string line;
   std::getline(in, line);

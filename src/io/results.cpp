@@ -12,6 +12,9 @@
 #include <fstream>
 #include <memory>
 #include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <charconv>
 
 #include "core/error.hpp"
 #include "core/units.hpp"
@@ -156,6 +159,58 @@ void write_power_trace(const std::string& path, const RunResult& r) {
 std::string batches_path(const std::string& trace_path) {
   const std::filesystem::path p(trace_path);
   return (p.parent_path() / (p.stem().string() + ".batches.csv")).string();
+}
+
+namespace {
+
+// The comma-separated numbers of one line (a trailing '\r' ignored); nullopt if any is not one.
+std::optional<std::vector<double>> numbers(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::vector<double> out;
+  while (true) {
+    const std::size_t comma = line.find(',');
+    const std::string_view cell = line.substr(0, comma);
+    double v = 0;
+    const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
+    if (ec != std::errc() || end != cell.data() + cell.size() || cell.empty()) return std::nullopt;
+    out.push_back(v);
+    if (comma == std::string_view::npos) return out;
+    line.remove_prefix(comma + 1);
+  }
+}
+
+// Calls `row` with each line's numbers after the header; refuses a line with another count.
+template <typename F>
+void read_rows(const std::string& path, std::ifstream& in, std::size_t min_cols, std::size_t max_cols,
+               const char* columns, F&& row) {
+  std::string line;
+  std::getline(in, line);  // the header
+  for (std::size_t n = 2; std::getline(in, line); ++n) {
+    if (line.empty() || line == "\r") continue;
+    const auto v = numbers(line);
+    if (!v || v->size() < min_cols || v->size() > max_cols) {
+      throw UserError(fmt::format("{}:{}: '{}' is not a row of {} (numbers)", path, n, line, columns));
+    }
+    row(*v);
+  }
+}
+
+}  // namespace
+
+PowerTrace read_power_trace(const std::string& path) {
+  PowerTrace t;
+  std::ifstream in(path);
+  if (!in) throw UserError(fmt::format("cannot read the power trace {}", path));
+  read_rows(path, in, 2, 3, "t_s,power_w,instant_w", [&](const std::vector<double>& v) {
+    t.samples.push_back({v[0], v[1], v.size() > 2 ? v[2] : std::nan("")});
+  });
+  const std::string batches = batches_path(path);
+  std::ifstream bin(batches);
+  if (!bin) return t;
+  read_rows(batches, bin, 3, 4, "batch_id,start_s,end_s,size", [&](const std::vector<double>& v) {
+    t.batches.push_back({static_cast<std::size_t>(v[0]), v[1], v[2], v.size() > 3 ? static_cast<std::size_t>(v[3]) : 0});
+  });
+  return t;
 }
 
 void write_requests_csv(const std::string& path, const RunResult& r) {

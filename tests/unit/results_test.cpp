@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -119,6 +120,53 @@ TEST_F(ResultsTest, PerRequestCsvIsExact) {
   }
   EXPECT_EQ(rows, 100);
   EXPECT_EQ(last, "99,1.546875000,1.546875000,1.551875000,6,4");
+}
+
+TEST_F(ResultsTest, APowerTraceReadsBackAsWritten) {
+  const RunOutcome out = run("fixed:16");
+  ASSERT_FALSE(out.result.energy.trace.empty());
+  const std::string p = (dir_ / "power.csv").string();
+  write_power_trace(p, out.result);
+  const PowerTrace t = read_power_trace(p);
+  ASSERT_EQ(t.samples.size(), out.result.energy.trace.size());
+  for (std::size_t i = 0; i < t.samples.size(); ++i) {
+    const PowerSample& w = out.result.energy.trace[i];
+    EXPECT_DOUBLE_EQ(t.samples[i].t_s, ns_to_s(w.t_ns));
+    EXPECT_EQ(t.samples[i].power_w, w.power_w);
+    EXPECT_EQ(t.samples[i].instant_w, w.instant_w);
+  }
+  ASSERT_EQ(t.batches.size(), out.result.batches.size());
+  for (std::size_t b = 0; b < t.batches.size(); ++b) {
+    EXPECT_EQ(t.batches[b].id, b);
+    EXPECT_DOUBLE_EQ(t.batches[b].start_s, ns_to_s(out.result.batches[b].start_ns));
+    EXPECT_DOUBLE_EQ(t.batches[b].end_s, ns_to_s(out.result.batches[b].end_ns));
+    EXPECT_EQ(t.batches[b].size, out.result.batches[b].size);
+  }
+}
+
+TEST_F(ResultsTest, APowerTraceWithoutInstantPowerOrBatchesReads) {
+  const std::string p = write("p.csv", "t_s,power_w,instant_w\n0.000000000,50,nan\n0.010000000,150\n");
+  const PowerTrace t = read_power_trace(p);
+  ASSERT_EQ(t.samples.size(), 2u);
+  EXPECT_EQ(t.samples[1].t_s, 0.01);
+  EXPECT_EQ(t.samples[1].power_w, 150);
+  EXPECT_TRUE(std::isnan(t.samples[0].instant_w));
+  EXPECT_TRUE(std::isnan(t.samples[1].instant_w));
+  EXPECT_TRUE(t.batches.empty());  // no p.batches.csv
+}
+
+TEST_F(ResultsTest, ABadPowerTraceIsRefusedWithItsLine) {
+  const std::string p = write("p.csv", "t_s,power_w,instant_w\n0,50,50\n0.01,lots,50\n");
+  try {
+    read_power_trace(p);
+    FAIL() << "accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(p + ":3"), std::string::npos) << e.what();
+  }
+  write("p.csv", "t_s,power_w,instant_w\n0,50,50\n");
+  write("p.batches.csv", "batch_id,start_s,end_s,size\n0,0.1\n");
+  EXPECT_THROW(read_power_trace(p), UserError);
+  EXPECT_THROW(read_power_trace((dir_ / "none.csv").string()), UserError);
 }
 
 }  // namespace

@@ -54,9 +54,9 @@ print("| model | policy | avg batch | window s | idle W | counter J/img | sample
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 bad = []
 for r in rows:
-    e = r["energy"]
+    e = r.get("energy") or {}  # null for a run that never started
     if not e.get("measured"):
-        print(f"| {r['model']} | {r['policy']} | | | | not measured: {e.get('reason')} | | | | | |")
+        print(f"| {r['model']} | {r['policy']} | | | | not measured: {e.get('reason') or r.get('error')} | | | | | |")
         continue
     cc = e.get("cross_check") or {}
     n = r["completed"]
@@ -68,7 +68,7 @@ for r in rows:
     print(f"| {r['model']} | {r['policy']} | {r['avg_batch_size']:.2f} | {e['window_s']:.1f} | {f(e.get('idle_power_w'))} | {f(e['per_image_j'])} | "
           f"{f(cc.get('per_image_j'))} | {f(inst / n if inst else None)} | {'' if diff is None else f'{diff:+.1f} %'} | "
           f"{r['latency_s']['p99']:.4f} | {f(e.get('peak_power_w'))} |")
-idle = next((r["energy"]["idle_power_w"] for r in rows if r["energy"].get("idle_power_w")), None)
+idle = next((r["energy"]["idle_power_w"] for r in rows if (r.get("energy") or {}).get("idle_power_w")), None)
 print(f"\nIdle power before the first run: {idle} W. Check (windows over 10 s, instant sampling within 5 % of the counter): "
       + ("PASS" if not bad else "FAIL: " + "; ".join(bad)))
 PY

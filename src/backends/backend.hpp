@@ -1,6 +1,7 @@
 #pragma once
 // The system under test: runs one batch and returns only when its outputs are complete.
 #include <cstddef>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -26,5 +27,13 @@ class Backend {
   // Self-description for the run record: versions, device, threads, model facts.
   virtual nlohmann::json facts() const { return nlohmann::json::object(); }
 };
+
+// The name a model file is recorded under: a path (with a '/' or ending in .pt) by its file's
+// stem, a bare name (models/NAME.pt) as given. The TorchScript backend's model() and the run
+// record's canonical model both use it.
+inline std::string recorded_model_name(const std::string& model) {
+  if (model.find('/') == std::string::npos && !model.ends_with(".pt")) return model;
+  return std::filesystem::path(model).stem().string();
+}
 
 }  // namespace greenbatch

@@ -185,14 +185,12 @@ struct SimulateCli {
   double idle_smoothing = 0.5;
 };
 
-void write_simulated(const RunRecord& rec, const std::string& profile_path, const std::string& out, int repetition,
+void write_simulated(RunRecord& rec, const std::string& profile_path, const std::string& out, int repetition,
                      const std::string& sweep) {
-  nlohmann::json j = run_to_json(rec);
-  j["simulated"] = true;
-  j["profile"] = profile_path;
-  j["repetition"] = repetition;
-  j["sweep"] = sweep.empty() ? nlohmann::json(nullptr) : nlohmann::json(sweep);
-  append_line_durable(out + "/runs.jsonl", j.dump());
+  rec.profile = profile_path;
+  rec.repetition = repetition;
+  rec.sweep = sweep;
+  append_line_durable(out + "/runs.jsonl", rec.to_json().dump());
   append_csv(out + "/runs.csv", CsvStyle::kGreenbatch, rec);
 }
 
@@ -243,15 +241,16 @@ int do_simulate(const SimulateCli& c) {
   std::size_t runs = 0;
   for (const auto& [path, p] : profiles)
   for (const auto& [s, rep] : specs) {
-    const RunRecord rec = simulate_run(p, s);
-    requests += rec.summary.completed;
+    RunOutcome sim = simulate_run(p, s);
+    RunRecord& rec = sim.record;
+    requests += rec.summary->completed;
     ++runs;
     write_simulated(rec, path, c.out, rep, sweep_name);
-    if (!c.requests_out.empty()) write_requests_csv(c.requests_out, rec.result);
-    const auto& e = rec.result.energy;
+    if (!c.requests_out.empty()) write_requests_csv(c.requests_out, sim.result);
+    const Energy& e = *rec.energy;
     fmt::print("{:<24} {:>6g}/s {:<18} p99 {:>10}  max {:>10}  avg batch {:>6.2f}  {}\n", rec.model, s.rate_hz, rec.policy,
-               format_duration_s(rec.summary.latency_s.p99),
-               format_duration_s(rec.summary.latency_s.max), rec.summary.avg_batch_size,
+               format_duration_s(rec.summary->latency_s.p99),
+               format_duration_s(rec.summary->latency_s.max), rec.summary->avg_batch_size,
                e.per_image_j ? fmt::format("{:.4g} J/image", *e.per_image_j) : "energy n/a");
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -308,11 +307,11 @@ int do_tune(const TuneCli& c) {
         s.requests = c.requests;
         s.requests_given = true;
         s.seed = c.seed;
-        const RunRecord rec = simulate_run(p, s);
-        const double lat = latency_figure(rec.summary.latency_s, slo.figure);
-        if (lat <= slo.limit_s() && rec.result.energy.per_image_j) {
-          found[i] = Candidate{rec.policy, *rec.result.energy.per_image_j, lat, rec.summary.latency_s.p99,
-                               rec.summary.latency_s.max, rec.summary.avg_batch_size};
+        const RunRecord rec = simulate_run(p, s).record;
+        const double lat = latency_figure(rec.summary->latency_s, slo.figure);
+        if (lat <= slo.limit_s() && rec.energy->per_image_j) {
+          found[i] = Candidate{rec.policy, *rec.energy->per_image_j, lat, rec.summary->latency_s.p99,
+                               rec.summary->latency_s.max, rec.summary->avg_batch_size};
         }
       } catch (...) {
         const std::lock_guard lock(failure_mutex);
@@ -368,13 +367,13 @@ int do_tune(const TuneCli& c) {
     if (be.contains("preprocess") && be["preprocess"].is_string()) s.preprocess = be["preprocess"].get<std::string>();
     if (be.contains("host_memory") && be["host_memory"].is_string()) s.host_memory = be["host_memory"].get<std::string>();
     PreparedRun run(s);
-    const RunRecord rec = run.execute();
-    append_line_durable(c.out + "/runs.jsonl", run_to_json(rec).dump());
-    const auto& e = rec.result.energy;
+    const RunRecord rec = run.execute().record;
+    append_line_durable(c.out + "/runs.jsonl", rec.to_json().dump());
+    const Energy& e = *rec.energy;
     fmt::print("  {:<20} predicted {:.5g} J/image, {} {}; measured {} J/image, {} {}\n", ok[i].policy, ok[i].energy,
                latency_key(slo.figure), format_duration_s(ok[i].latency),
                e.per_image_j ? fmt::format("{:.5g}", *e.per_image_j) : "n/a", latency_key(slo.figure),
-               format_duration_s(latency_figure(rec.summary.latency_s, slo.figure)));
+               format_duration_s(latency_figure(rec.summary->latency_s, slo.figure)));
   }
   return 0;
 }

@@ -39,10 +39,12 @@ std::string energy_line(const Energy& e) {
 }
 
 void print_summary(const RunRecord& rec, const std::string& out_dir) {
-  const Summary& s = rec.summary;
+  const Summary& s = *rec.summary;
   const auto ms = format_duration_s;
+  // A trace comes at its own rate, whatever --rate says.
+  const double rate = rec.arrivals.starts_with("trace:") && rec.offered_rate_hz ? *rec.offered_rate_hz : rec.rate_hz;
   std::fprintf(stdout, "%s", fmt::format("greenbatch run: {} on {}, {} at {:g} req/s, {} ({} clock)\n", rec.model,
-                                         rec.device, rec.arrivals, rec.rate_hz, rec.policy, rec.clock)
+                                         rec.device, rec.arrivals, rate, rec.policy, rec.clock)
                                  .c_str());
   std::fprintf(stdout, "%s",
                fmt::format("  {} of {} requests in {} batches (average {:.3g}), {:.3f} s, {:.4g} req/s\n", s.completed,
@@ -58,7 +60,7 @@ void print_summary(const RunRecord& rec, const std::string& out_dir) {
                              ms(s.dispatch_late_s.p99), ms(s.dispatch_late_s.max))
                      .c_str());
   }
-  std::fprintf(stdout, "%s", fmt::format("  energy: {}\n", energy_line(rec.result.energy)).c_str());
+  std::fprintf(stdout, "%s", fmt::format("  energy: {}\n", energy_line(*rec.energy)).c_str());
   std::fprintf(stdout, "%s", fmt::format("  appended to {}/runs.jsonl and {}/runs.csv\n", out_dir, out_dir).c_str());
 }
 
@@ -74,16 +76,17 @@ int do_run(const RunOptions& o, bool requests_given) {
   PreparedRun run(spec);
   check_csv_compatible(csv, style);
 
-  RunRecord rec = run.execute();
-  rec.power_trace = o.power_trace;
+  RunOutcome ran = run.execute();
+  ran.record.power_trace = o.power_trace;
+  const RunRecord& rec = ran.record;
   // The run's record is saved first: a later failure must not lose a measurement.
-  append_line_durable(jsonl, run_to_json(rec).dump());
+  append_line_durable(jsonl, rec.to_json().dump());
   append_csv(csv, style, rec);
-  if (!o.requests_out.empty()) write_requests_csv(o.requests_out, rec.result);
-  if (!o.power_trace.empty()) write_power_trace(o.power_trace, rec.result);
+  if (!o.requests_out.empty()) write_requests_csv(o.requests_out, ran.result);
+  if (!o.power_trace.empty()) write_power_trace(o.power_trace, ran.result);
   print_summary(rec, o.out_dir);
-  if (!rec.result.error.empty()) {
-    std::fprintf(stderr, "greenbatch: error: the run stopped early: %s\n", rec.result.error.c_str());
+  if (!rec.error.empty()) {
+    std::fprintf(stderr, "greenbatch: error: the run stopped early: %s\n", rec.error.c_str());
     return 1;
   }
   return 0;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
@@ -19,28 +20,29 @@ struct SummarizeOptions {
   bool json = false;
 };
 
-const std::vector<std::pair<std::string, std::vector<std::string>>> kMetrics = {
-    {"energy_per_image_j", {"energy", "per_image_j"}},
-    {"latency_mean_s", {"latency_s", "mean"}},
-    {"latency_p50_s", {"latency_s", "p50"}},
-    {"latency_p90_s", {"latency_s", "p90"}},
-    {"latency_p95_s", {"latency_s", "p95"}},
-    {"latency_p99_s", {"latency_s", "p99"}},
-    {"latency_max_s", {"latency_s", "max"}},
+// Each figure of a record; nullopt where the record has none (energy not measured).
+using Figure = std::optional<double> (*)(const RunRecord&);
+const std::vector<std::pair<std::string, Figure>> kMetrics = {
+    {"energy_per_image_j", [](const RunRecord& r) { return r.energy ? r.energy->per_image_j : std::nullopt; }},
+    {"latency_mean_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.mean); }},
+    {"latency_p50_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.p50); }},
+    {"latency_p90_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.p90); }},
+    {"latency_p95_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.p95); }},
+    {"latency_p99_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.p99); }},
+    {"latency_max_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.max); }},
 };
 
 int do_summarize(const SummarizeOptions& o) {
   // Configuration: everything but the repetition and its seed.
-  std::map<std::string, std::vector<nlohmann::json>> groups;
+  std::map<std::string, std::vector<RunRecord>> groups;
   std::vector<std::string> order;
   std::size_t records = 0;
   for (const std::string& dir : o.dirs) {
-    for (auto& r : read_results(dir, true)) {
+    for (RunRecord& r : read_results(dir, true)) {
       ++records;
-      if (!is_complete(r)) continue;
-      const std::string key =
-          fmt::format("{} | {} | {:g}/s {} | {} | {} requests", r.value("model", "?"), r.value("device", "?"),
-                      r.value("rate_hz", 0.0), r.value("arrivals", "?"), r.value("policy", "?"), r.value("requests", 0));
+      if (!r.complete()) continue;  // complete: it has a summary
+      const std::string key = fmt::format("{} | {} | {:g}/s {} | {} | {} requests", r.model, r.device, r.rate_hz,
+                                          r.arrivals, r.policy, r.requests);
       if (!groups.contains(key)) order.push_back(key);
       groups[key].push_back(std::move(r));
     }
@@ -50,12 +52,10 @@ int do_summarize(const SummarizeOptions& o) {
   for (const std::string& key : order) {
     const auto& rs = groups[key];
     nlohmann::json g = {{"configuration", key}, {"repetitions", rs.size()}};
-    for (const auto& [name, path] : kMetrics) {
+    for (const auto& [name, figure] : kMetrics) {
       std::vector<double> xs;
-      for (const auto& r : rs) {
-        const nlohmann::json* v = &r;
-        for (const std::string& k : path) v = v->contains(k) ? &(*v)[k] : nullptr;
-        if (v && v->is_number()) xs.push_back(v->get<double>());
+      for (const RunRecord& r : rs) {
+        if (const auto v = figure(r)) xs.push_back(*v);
       }
       if (xs.empty()) {
         g[name] = nullptr;

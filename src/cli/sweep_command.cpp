@@ -11,7 +11,6 @@
 #include <set>
 #include <thread>
 
-#include "build_info.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/sysinfo.hpp"
@@ -49,15 +48,15 @@ std::string describe(const PlannedRun& p) {
                      p.repetition);
 }
 
-// A record for a run that could not even start (model load, warm-up): its configuration and
-// the error, so that the failure is on file like any other result.
-nlohmann::json failure_record(const PlannedRun& p, const Experiment& e, const std::string& error) {
-  return {{"schema", kRunSchema},      {"tool_version", build::kVersion}, {"git_rev", build::kGitRev},
-          {"started_utc", utc_now_iso8601()}, {"host", hostname()},  {"sweep", e.name},
-          {"repetition", p.repetition}, {"model", p.spec.model},        {"device", p.spec.device},
-          {"rate_hz", p.spec.rate_hz},  {"arrivals", p.spec.arrivals},  {"seed", p.spec.seed},
-          {"policy", p.spec.policy},    {"requests", p.spec.requests},  {"completed", 0},
-          {"error", error}};
+// The record of a run that could not even start (model load, warm-up): the header its run
+// would have had (so the same model name and identity) and the error, nothing measured.
+RunRecord failure_record(const PlannedRun& p, const Experiment& e, const std::string& error) {
+  RunRecord rec = record_header(p.spec);
+  rec.sweep = e.name;
+  rec.repetition = p.repetition;
+  rec.started_utc = utc_now_iso8601();
+  rec.error = error;
+  return rec;
 }
 
 class Progress {
@@ -94,8 +93,8 @@ int do_sweep(const SweepOptions& o) {
 
   std::size_t unreadable = 0;
   std::set<std::string> done;
-  for (const auto& r : read_jsonl(jsonl, &unreadable)) {
-    if (is_complete(r)) done.insert(run_key(r));
+  for (const RunRecord& r : read_runs(jsonl, &unreadable)) {
+    if (r.complete()) done.insert(r.identity());
   }
   std::vector<const PlannedRun*> todo;
   double est_total = 0;
@@ -133,27 +132,27 @@ int do_sweep(const SweepOptions& o) {
     try {
       PreparedRun run(p->spec, &session);
       run.set_cancel_flag(&g_interrupted);
-      RunRecord rec = run.execute();
-      if (rec.result.interrupted) break;  // not written: resuming runs it again
+      RunOutcome ran = run.execute();
+      if (ran.result.interrupted) break;  // not written: resuming runs it again
+      RunRecord& rec = ran.record;
       rec.sweep = e.name;
       rec.repetition = p->repetition;
-      append_line_durable(jsonl, run_to_json(rec).dump());
+      append_line_durable(jsonl, rec.to_json().dump());
       append_csv(csv, CsvStyle::kGreenbatch, rec);
-      if (!rec.result.error.empty()) {
-        failures.push_back(fmt::format("{}: {}", describe(*p), rec.result.error));
-        outcome = "FAILED: " + rec.result.error;
+      if (!rec.error.empty()) {
+        failures.push_back(fmt::format("{}: {}", describe(*p), rec.error));
+        outcome = "FAILED: " + rec.error;
       } else {
-        const auto& energy = rec.result.energy;
-        outcome = fmt::format("p99 {}, {}", format_duration_s(rec.summary.latency_s.p99),
-                              energy.per_image_j ? fmt::format("{:.4g} J/image", *energy.per_image_j)
-                                                 : std::string("energy not measured"));
+        outcome = fmt::format("p99 {}, {}", format_duration_s(rec.summary->latency_s.p99),
+                              rec.energy->per_image_j ? fmt::format("{:.4g} J/image", *rec.energy->per_image_j)
+                                                      : std::string("energy not measured"));
       }
     } catch (const UserError& err) {
       // A run that cannot start (model load, warm-up out of memory) is recorded; the sweep goes on.
       session.backend.reset();  // reload the model for the next run
       session.clock.reset();
       session.identity.clear();
-      append_line_durable(jsonl, failure_record(*p, e, err.what()).dump());
+      append_line_durable(jsonl, failure_record(*p, e, err.what()).to_json().dump());
       failures.push_back(fmt::format("{}: {}", describe(*p), err.what()));
       outcome = std::string("FAILED: ") + err.what();
     }
@@ -183,33 +182,38 @@ struct MergeOptions {
 int do_merge(const MergeOptions& o) {
   // Key: the sweep and the run's identity. Identical duplicates are kept once; a complete run
   // replaces a failed one; two different complete results for one key are a conflict.
-  std::map<std::string, nlohmann::json> merged;
+  struct Entry {
+    RunRecord record;
+    nlohmann::json json;  // its record as written by the codec
+  };
+  std::map<std::string, Entry> merged;
   std::vector<std::string> order;
   std::vector<std::string> inputs = o.dirs;
   if (std::filesystem::exists(o.out + "/runs.jsonl")) inputs.insert(inputs.begin(), o.out);
   for (const std::string& dir : inputs) {
     if (!std::filesystem::exists(dir + "/runs.jsonl")) throw UserError(fmt::format("merge: {}/runs.jsonl not found", dir));
-    for (auto& r : read_jsonl(dir + "/runs.jsonl")) {
-      const std::string key = r.value("sweep", nlohmann::json()).dump() + "|" + run_key(r);
+    for (RunRecord& r : read_runs(dir + "/runs.jsonl")) {
+      const std::string key = nlohmann::json(r.sweep).dump() + "|" + r.identity();
+      nlohmann::json j = r.to_json();
       auto it = merged.find(key);
       if (it == merged.end()) {
         order.push_back(key);
-        merged.emplace(key, std::move(r));
-      } else if (it->second == r || !is_complete(r)) {
+        merged.emplace(key, Entry{std::move(r), std::move(j)});
+      } else if (it->second.json == j || !r.complete()) {
         continue;
-      } else if (!is_complete(it->second)) {
-        it->second = std::move(r);
+      } else if (!it->second.record.complete()) {
+        it->second = Entry{std::move(r), std::move(j)};
       } else {
         throw UserError(fmt::format("merge: two different results for the same run ({}), one of them in {}; "
                                     "nothing was written",
-                                    run_key(r), dir));
+                                    r.identity(), dir));
       }
     }
   }
   std::filesystem::create_directories(o.out);
   const std::string tmp = o.out + "/runs.jsonl.merging";
   std::filesystem::remove(tmp);
-  for (const std::string& k : order) append_line_durable(tmp, merged.at(k).dump());
+  for (const std::string& k : order) append_line_durable(tmp, merged.at(k).json.dump());
   std::filesystem::rename(tmp, o.out + "/runs.jsonl");
   fmt::print(stderr, "merged {} run(s) from {} folder(s) into {}/runs.jsonl\n", order.size(), o.dirs.size(), o.out);
   return 0;

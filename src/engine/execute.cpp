@@ -98,32 +98,15 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
   const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
   p.schedule = generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed);
 
-  RunRecord& h = header_;
-  h.model = backend.model();
-  h.device = backend.device();
-  h.clock = clock.name();
-  h.arrivals = arrivals.text;
-  h.policy = p.policy->spec();
-  h.meter = p.meter->spec();
-  h.seed = spec.seed;
-  h.requests = p.schedule.size();
-  if (arrivals.kind == ArrivalSpec::Kind::kTrace) {
-    // The trace's own mean rate.
-    const TimeNs span = p.schedule.back() - p.schedule.front();
-    h.rate_hz = span > 0 ? static_cast<double>(p.schedule.size() - 1) / ns_to_s(span) : 0.0;
-  } else {
-    h.rate_hz = spec.rate_hz;
-  }
-  h.backend = facts;
+  // The canonical configuration, from the same function the plan of a sweep uses for its
+  // identities; then what only the loaded parts know.
+  RunSpec resolved = spec;
+  resolved.requests = p.schedule.size();
+  resolved.requests_given = true;
+  header_ = record_header(resolved);
+  header_.meter = p.meter->spec();
+  header_.backend = facts;
   idle_window_ns_ = spec.idle_window_ns;
-  // Warm-up matters for real networks only; a synthetic model has nothing to warm.
-  if (!backend.follows_clock()) {
-    h.warmup_batches = spec.warmup_batches;
-    h.warmup_batch_size = spec.warmup_batch_size;
-  }
-  h.host = hostname();
-  h.tool_version = build::kVersion;
-  h.git_rev = build::kGitRev;
 }
 
 PreparedRun::~PreparedRun() = default;
@@ -136,9 +119,10 @@ void PreparedRun::set_schedule(std::vector<TimeNs> schedule) {
   parts_->schedule = std::move(schedule);
 }
 
-RunRecord PreparedRun::execute() {
+RunOutcome PreparedRun::execute() {
   Parts& p = *parts_;
-  RunRecord rec = header_;
+  RunOutcome out{header_, {}};
+  RunRecord& rec = out.record;
   // Idle power first, with the model loaded but nothing running; then warm-up; then the run.
   try {
     p.meter->measure_idle_w(idle_window_ns_);
@@ -152,10 +136,16 @@ RunRecord PreparedRun::execute() {
   } else {
     rec.warmup_batches = rec.warmup_batch_size = 0;  // warm already: this model ran just before
   }
+  rec.offered_rate_hz = offered_rate_hz(p.schedule);
   rec.started_utc = utc_now_iso8601();
-  rec.result = run_engine(std::move(p.schedule), *p.policy, *ses.backend, *p.meter, *ses.clock, cancel_);
-  rec.summary = summarize(rec.result);
-  return rec;
+  out.result = run_engine(std::move(p.schedule), *p.policy, *ses.backend, *p.meter, *ses.clock, cancel_);
+  rec.summary = summarize(out.result);
+  // The record keeps the energy figures; the power trace stays with the result (its writer's).
+  std::vector<PowerSample> trace = std::move(out.result.energy.trace);
+  rec.energy = out.result.energy;
+  out.result.energy.trace = std::move(trace);
+  rec.error = out.result.error;
+  return out;
 }
 
 }  // namespace greenbatch

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/engine.hpp"
+#include "engine/run_record.hpp"
 #include "engine/summary.hpp"
 
 namespace greenbatch {
@@ -37,22 +38,11 @@ struct RunSpec {
   std::size_t warmup_batch_size = 32;
 };
 
-struct RunRecord {
-  // The configuration, normalised.
-  std::string model, device, clock, arrivals, policy, meter;
-  double rate_hz = 0;
-  std::uint64_t seed = 0;
-  std::size_t requests = 0;
-  std::size_t warmup_batches = 0, warmup_batch_size = 0;
-  std::string sweep;   // the experiment's name, for runs of a sweep
-  int repetition = 0;  // 0-based
-  // When and where.
-  std::string started_utc, host, tool_version, git_rev;
-  nlohmann::json backend;  // the backend's self-description (versions, threads, model facts)
-  std::string power_trace;  // the power-trace file written for this run, as given (empty: none)
-  // What happened.
+// What a run gives: its record (what runs.jsonl holds) and the engine's raw result (the
+// scheduled arrivals and the batches, for the per-request CSV and the power trace).
+struct RunOutcome {
+  RunRecord record;
   RunResult result;
-  Summary summary;
 };
 
 // A loaded model and its clock, kept across runs (a sweep loads each model once and warms it
@@ -81,8 +71,9 @@ class PreparedRun {
   // Replaces the arrival schedule (ascending times in ns, the first at 0, not empty): for
   // measurements that need arrivals no arrival process gives, such as the profile's bursts.
   void set_schedule(std::vector<TimeNs> schedule);
-  // Warms the backend up (real networks), then runs and summarises.
-  RunRecord execute();
+  // Warms the backend up (real networks), then runs and summarises. A run stopped by the cancel
+  // flag has result.interrupted set (its record is not meant to be written).
+  RunOutcome execute();
 
  private:
   struct Parts;

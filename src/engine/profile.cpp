@@ -134,7 +134,7 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, 
   spec.requests_given = true;
   PreparedRun spaced(spec, &session);
   spaced.set_schedule(std::move(schedule));
-  const RunRecord r = spaced.execute();
+  const RunOutcome r = spaced.execute();
   if (!r.result.error.empty()) {
     throw UserError(fmt::format("profiling batch size {} after idleness: {}", m.batch, r.result.error));
   }
@@ -159,7 +159,7 @@ void measure_after_idle(const ProfileOptions& o, RunSession& session, Rng& rng, 
 // `batches` batches of size b back to back (every request waiting before the first dispatch),
 // with `meter` (none: a probe or a scan) and an idle-power window first if one is given.
 // Throws UserError if the backend fails.
-RunRecord back_to_back(const ProfileOptions& o, RunSession& session, std::size_t b, std::size_t batches,
+RunOutcome back_to_back(const ProfileOptions& o, RunSession& session, std::size_t b, std::size_t batches,
                        const std::string& meter = "none", TimeNs idle_window_ns = 0) {
   RunSpec spec = o.spec;
   spec.policy = fmt::format("fixed:{}", b);
@@ -170,7 +170,7 @@ RunRecord back_to_back(const ProfileOptions& o, RunSession& session, std::size_t
   spec.meter = meter;
   spec.idle_window_ns = idle_window_ns;
   PreparedRun run(spec, &session);
-  RunRecord r = run.execute();
+  RunOutcome r = run.execute();
   if (!r.result.error.empty()) throw UserError(fmt::format("profiling batch size {}: {}", b, r.result.error));
   return r;
 }
@@ -186,9 +186,9 @@ std::vector<std::size_t> refine_sizes(const ProfileOptions& o, RunSession& sessi
   // five batches and a quarter of a second.
   std::map<std::size_t, double> median;
   auto scan = [&](std::size_t b) {
-    const double probe_s = back_to_back(o, session, b, 3).summary.duration_s / 3;
+    const double probe_s = back_to_back(o, session, b, 3).record.summary->duration_s / 3;
     const auto n = std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(0.25 / std::max(probe_s, 1e-9))), 5, 200);
-    const RunRecord r = back_to_back(o, session, b, n);
+    const RunOutcome r = back_to_back(o, session, b, n);
     std::vector<double> svc;
     for (const BatchRecord& br : r.result.batches) svc.push_back(ns_to_s(br.end_ns - br.start_ns));
     std::sort(svc.begin(), svc.end());
@@ -268,13 +268,13 @@ RoundShare round_share(const ProfileOptions& o) {
 // One round's batches back to back for one size, added to `m`: a probe of a few batches warms
 // this shape and estimates the service time; then enough batches to fill the round's share of
 // the window, with the run's meter (and idle power first, measured once: `idle`).
-RunRecord measure_back_to_back(const ProfileOptions& o, RunSession& session, const RoundShare& share,
+RunOutcome measure_back_to_back(const ProfileOptions& o, RunSession& session, const RoundShare& share,
                                std::optional<double>& idle, SizeMeasure& m) {
   const std::size_t b = m.batch;
-  const double probe_s = back_to_back(o, session, b, 3).summary.duration_s / 3;
+  const double probe_s = back_to_back(o, session, b, 3).record.summary->duration_s / 3;
   const auto needed = static_cast<std::size_t>(std::ceil(ns_to_s(share.window_ns) / std::max(probe_s, 1e-9)));
-  RunRecord r = back_to_back(o, session, b, std::clamp<std::size_t>(needed, share.min_batches, 100000), o.spec.meter,
-                             idle ? 0 : o.spec.idle_window_ns);  // idle power once, first
+  RunOutcome r = back_to_back(o, session, b, std::clamp<std::size_t>(needed, share.min_batches, 100000), o.spec.meter,
+                              idle ? 0 : o.spec.idle_window_ns);  // idle power once, first
   if (!idle) idle = r.result.energy.idle_power_w;
   std::vector<double> this_round;
   for (const BatchRecord& br : r.result.batches) this_round.push_back(ns_to_s(br.end_ns - br.start_ns));
@@ -282,7 +282,7 @@ RunRecord measure_back_to_back(const ProfileOptions& o, RunSession& session, con
   std::sort(this_round.begin(), this_round.end());
   m.round_median_s.push_back(percentile_sorted(this_round, 50));
   if (this_round.size() >= 10) m.round_p90_s.push_back(percentile_sorted(this_round, 90));
-  m.window_s += r.summary.duration_s;
+  m.window_s += r.record.summary->duration_s;
   const Energy& e = r.result.energy;
   if (e.joules && m.joules) {
     *m.joules += *e.joules;
@@ -311,9 +311,9 @@ void measure_round(const ProfileOptions& o, RunSession& session, Rng& rng, const
                    const nlohmann::json& refine_record, std::optional<double>& idle, std::vector<SizeMeasure>& ms,
                    Profile& prof) {
   for (SizeMeasure& m : ms) {
-    const RunRecord r = measure_back_to_back(o, session, share, idle, m);
+    const RunOutcome r = measure_back_to_back(o, session, share, idle, m);
     measure_after_idle(o, session, rng, m);
-    if (prof.model.empty()) set_profile_facts(o, r, refine_record, prof);
+    if (prof.model.empty()) set_profile_facts(o, r.record, refine_record, prof);
   }
 }
 
@@ -546,32 +546,36 @@ Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std:
   return e;
 }
 
-RunRecord simulate_run(const Profile& profile, const RunSpec& spec) {
+RunOutcome simulate_run(const Profile& profile, const RunSpec& spec) {
   VirtualClock clock;
   ProfileBackend backend(profile, clock, spec.seed);
   ProfileMeter meter(profile);
   const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
   const auto policy = parse_policy(spec.policy);
   const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
-  RunRecord rec;
-  rec.model = profile.model;
-  rec.device = profile.device;
+  std::vector<TimeNs> schedule = generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed);
+  // The record's configuration as a real run of the profile's model would have it, on the
+  // virtual clock with the profile's meter.
+  RunSpec as_run = spec;
+  as_run.model = profile.model;
+  as_run.device = profile.device;
+  as_run.requests = schedule.size();
+  as_run.requests_given = true;
+  RunOutcome out{record_header(as_run), {}};
+  RunRecord& rec = out.record;
   rec.clock = "virtual";
-  rec.arrivals = arrivals.text;
-  rec.policy = policy->spec();
   rec.meter = meter.spec();
-  rec.seed = spec.seed;
-  rec.rate_hz = spec.rate_hz;
-  rec.started_utc = utc_now_iso8601();
-  rec.host = hostname();
-  rec.tool_version = build::kVersion;
-  rec.git_rev = build::kGitRev;
+  rec.warmup_batches = rec.warmup_batch_size = 0;
+  rec.simulated = true;
   rec.backend = {{"backend", "simulated"}, {"profile_model", profile.model}, {"profile_meter", profile.meter}};
-  rec.result = run_engine(generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed), *policy,
-                          backend, meter, clock);
-  rec.requests = rec.result.requests();
-  rec.summary = summarize(rec.result);
-  return rec;
+  rec.offered_rate_hz = offered_rate_hz(schedule);
+  rec.started_utc = utc_now_iso8601();
+  out.result = run_engine(std::move(schedule), *policy, backend, meter, clock);
+  rec.summary = summarize(out.result);
+  rec.energy = out.result.energy;
+  rec.energy->trace.clear();
+  rec.error = out.result.error;
+  return out;
 }
 
 }  // namespace greenbatch

@@ -131,7 +131,7 @@ class ProfileMeter final : public EnergyMeter {
 };
 
 // One simulated run: the schedule of `spec` (rate, arrivals, requests, seed, policy) through the
-// profile on the virtual clock. The record says simulated and which profile.
-RunRecord simulate_run(const Profile& profile, const RunSpec& spec);
+// profile on the virtual clock. The record says simulated (the caller names the profile's file).
+RunOutcome simulate_run(const Profile& profile, const RunSpec& spec);
 
 }  // namespace greenbatch

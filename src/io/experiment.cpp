@@ -122,22 +122,6 @@ class Reader {
   std::string file_;
 };
 
-std::string canonical_model(const std::string& model) {
-  if (is_synthetic_spec(model)) return synthetic_spec(parse_synthetic(model));
-  if (model.find('/') != std::string::npos || model.ends_with(".pt")) return fs::path(model).stem().string();
-  return model;
-}
-
-std::string canonical_device(const std::string& model, const std::string& device) {
-  if (is_synthetic_spec(model)) return "synthetic";
-  return device == "cuda" ? "cuda:0" : device;
-}
-
-std::string key_of(const std::string& model, const std::string& device, double rate, const std::string& arrivals,
-                   std::uint64_t seed, const std::string& policy, std::size_t requests, int repetition) {
-  return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", model, device, rate, arrivals, seed, policy, requests, repetition);
-}
-
 }  // namespace
 
 std::pair<int, int> parse_shard(const std::string& text) {
@@ -312,8 +296,10 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
             s.seed = e.base.seed + static_cast<std::uint64_t>(rep);
             p.repetition = rep;
             p.grid_index = index++;
-            p.key = key_of(canonical_model(model), canonical_device(model, s.device), rate,
-                           parse_arrivals(arrivals).text, s.seed, parse_policy(policy)->spec(), s.requests, rep);
+            // The identity the run's own record will have: the same header, from the same function.
+            RunRecord header = record_header(s);
+            header.repetition = rep;
+            p.key = header.identity();
             if (static_cast<int>(p.grid_index % static_cast<std::size_t>(shard_count)) == shard_index - 1) {
               of_model.push_back(std::move(p));
             }
@@ -332,12 +318,6 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
     for (PlannedRun& p : of_model) all.push_back(std::move(p));
   }
   return all;
-}
-
-std::string run_key(const nlohmann::json& r) {
-  return key_of(r.at("model").get<std::string>(), r.at("device").get<std::string>(), r.at("rate_hz").get<double>(),
-                r.at("arrivals").get<std::string>(), r.at("seed").get<std::uint64_t>(), r.at("policy").get<std::string>(),
-                r.at("requests").get<std::size_t>(), r.value("repetition", 0));
 }
 
 }  // namespace greenbatch

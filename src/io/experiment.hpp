@@ -30,7 +30,7 @@ struct PlannedRun {
   RunSpec spec;
   int repetition = 0;
   std::size_t grid_index = 0;  // position in the full grid (models, rates, arrivals, policies, repetitions)
-  std::string key;             // identity for resuming and merging
+  std::string key;             // identity for resuming and merging: RunRecord::identity() of its record
 };
 
 // Loads FILE, applies `--set key=value` overrides (value in TOML syntax: rates=[16,64]),
@@ -42,9 +42,6 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
 // Every run of the grid in the experiment's order, keeping those of shard `index` of `count`
 // (1-based; runs are dealt round-robin over the full grid, so shards are disjoint and whole).
 std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index = 1, int shard_count = 1);
-
-// The identity of a run: model, device, rate, arrivals, seed, policy, requests, repetition.
-std::string run_key(const nlohmann::json& record);
 
 // "I/N" -> (I, N); throws UserError.
 std::pair<int, int> parse_shard(const std::string& text);

@@ -11,6 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <charconv>
 
 #include "core/error.hpp"
 #include "core/units.hpp"
@@ -18,38 +22,6 @@
 namespace greenbatch {
 
 namespace {
-
-nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
-
-nlohmann::json energy_to_json(const Energy& e) {
-  nlohmann::json j = {
-      {"method", e.method},
-      {"measured", e.measured},
-      {"joules", opt(e.joules)},
-      {"per_image_j", opt(e.per_image_j)},
-      {"idle_power_w", opt(e.idle_power_w)},
-      {"dynamic_per_image_j", opt(e.dynamic_per_image_j)},
-      {"avg_power_w", opt(e.avg_power_w)},
-      {"busy_power_w", opt(e.busy_power_w)},
-      {"peak_power_w", opt(e.peak_power_w)},
-      {"window_s", e.window_s},
-      {"samples", e.samples},
-      {"warnings", e.warnings},
-      {"sensor", e.sensor},
-  };
-  if (e.cross_check) {
-    const auto& c = *e.cross_check;
-    j["cross_check"] = {{"method", c.method},
-                        {"joules", opt(c.joules)},
-                        {"per_image_j", opt(c.per_image_j)},
-                        {"difference_pct", opt(c.difference_pct)},
-                        {"instant_joules", opt(c.instant_joules)}};
-  } else {
-    j["cross_check"] = nullptr;
-  }
-  j["reason"] = e.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.reason);
-  return j;
-}
 
 // Locale-independent shortest round-trip form (fmt's default for doubles); "nan" when absent.
 std::string num(double v) { return fmt::format("{}", v); }
@@ -75,43 +47,6 @@ void ensure_parent(const std::string& path) {
 
 }  // namespace
 
-nlohmann::json run_to_json(const RunRecord& rec) {
-  const Summary& s = rec.summary;
-  nlohmann::json j;
-  j["schema"] = kRunSchema;
-  j["tool_version"] = rec.tool_version;
-  j["git_rev"] = rec.git_rev;
-  j["started_utc"] = rec.started_utc;
-  j["host"] = rec.host;
-  j["model"] = rec.model;
-  j["device"] = rec.device;
-  j["clock"] = rec.clock;
-  j["rate_hz"] = rec.rate_hz;
-  j["arrivals"] = rec.arrivals;
-  j["seed"] = rec.seed;
-  j["policy"] = rec.policy;
-  j["meter"] = rec.meter;
-  j["warmup"] = {{"batches", rec.warmup_batches}, {"batch_size", rec.warmup_batch_size}};
-  j["sweep"] = rec.sweep.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.sweep);
-  j["repetition"] = rec.repetition;
-  j["backend"] = rec.backend;
-  j["requests"] = s.requests;
-  j["completed"] = s.completed;
-  j["duration_s"] = s.duration_s;
-  j["batches"] = s.batches;
-  j["avg_batch_size"] = s.avg_batch_size;
-  j["throughput_rps"] = s.throughput_rps;
-  j["latency_s"] = {{"mean", s.latency_s.mean}, {"p50", s.latency_s.p50}, {"p90", s.latency_s.p90},
-                    {"p95", s.latency_s.p95},   {"p99", s.latency_s.p99}, {"max", s.latency_s.max}};
-  j["dispatch_late_s"] = {{"p50", s.dispatch_late_s.p50}, {"p99", s.dispatch_late_s.p99}, {"max", s.dispatch_late_s.max}};
-  j["service_s"] = {{"mean", s.service_s.mean}, {"min", s.service_s.min}, {"p50", s.service_s.p50},
-                    {"p90", s.service_s.p90},   {"max", s.service_s.max}};
-  j["energy"] = energy_to_json(rec.result.energy);
-  j["power_trace"] = rec.power_trace.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.power_trace);
-  j["error"] = rec.result.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(rec.result.error);
-  return j;
-}
-
 std::string csv_header(CsvStyle style) {
   if (style == CsvStyle::kPaper) {
     return "Batch Size,Average Power(W),Time(s),Energy(J),Average Wait Time(s),Max Wait Time(s),Average Peak Power (W)";
@@ -123,8 +58,9 @@ std::string csv_header(CsvStyle style) {
 }
 
 std::string csv_row(const RunRecord& rec, CsvStyle style) {
-  const Summary& s = rec.summary;
-  const Energy& e = rec.result.energy;
+  if (!rec.summary || !rec.energy) throw std::logic_error("csv_row: the record is of a run that never started");
+  const Summary& s = *rec.summary;
+  const Energy& e = *rec.energy;
   if (style == CsvStyle::kPaper) {
     // The study's first column: the fixed batch size, or "Greedy (average batch size)".
     std::string batch;
@@ -142,7 +78,7 @@ std::string csv_row(const RunRecord& rec, CsvStyle style) {
                      num(s.latency_s.mean), num(s.latency_s.p50), num(s.latency_s.p90), num(s.latency_s.p95),
                      num(s.latency_s.p99), num(s.latency_s.max), num(s.dispatch_late_s.p99), e.method, num(e.joules),
                      num(e.per_image_j), num(e.idle_power_w), num(e.dynamic_per_image_j), num(e.avg_power_w),
-                     num(e.peak_power_w), csv_quote(rec.result.error));
+                     num(e.peak_power_w), csv_quote(rec.error));
 }
 
 void append_line_durable(const std::string& path, const std::string& line) {
@@ -223,6 +159,58 @@ void write_power_trace(const std::string& path, const RunResult& r) {
 std::string batches_path(const std::string& trace_path) {
   const std::filesystem::path p(trace_path);
   return (p.parent_path() / (p.stem().string() + ".batches.csv")).string();
+}
+
+namespace {
+
+// The comma-separated numbers of one line (a trailing '\r' ignored); nullopt if any is not one.
+std::optional<std::vector<double>> numbers(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  std::vector<double> out;
+  while (true) {
+    const std::size_t comma = line.find(',');
+    const std::string_view cell = line.substr(0, comma);
+    double v = 0;
+    const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
+    if (ec != std::errc() || end != cell.data() + cell.size() || cell.empty()) return std::nullopt;
+    out.push_back(v);
+    if (comma == std::string_view::npos) return out;
+    line.remove_prefix(comma + 1);
+  }
+}
+
+// Calls `row` with each line's numbers after the header; refuses a line with another count.
+template <typename F>
+void read_rows(const std::string& path, std::ifstream& in, std::size_t min_cols, std::size_t max_cols,
+               const char* columns, F&& row) {
+  std::string line;
+  std::getline(in, line);  // the header
+  for (std::size_t n = 2; std::getline(in, line); ++n) {
+    if (line.empty() || line == "\r") continue;
+    const auto v = numbers(line);
+    if (!v || v->size() < min_cols || v->size() > max_cols) {
+      throw UserError(fmt::format("{}:{}: '{}' is not a row of {} (numbers)", path, n, line, columns));
+    }
+    row(*v);
+  }
+}
+
+}  // namespace
+
+PowerTrace read_power_trace(const std::string& path) {
+  PowerTrace t;
+  std::ifstream in(path);
+  if (!in) throw UserError(fmt::format("cannot read the power trace {}", path));
+  read_rows(path, in, 2, 3, "t_s,power_w,instant_w", [&](const std::vector<double>& v) {
+    t.samples.push_back({v[0], v[1], v.size() > 2 ? v[2] : std::nan("")});
+  });
+  const std::string batches = batches_path(path);
+  std::ifstream bin(batches);
+  if (!bin) return t;
+  read_rows(batches, bin, 3, 4, "batch_id,start_s,end_s,size", [&](const std::vector<double>& v) {
+    t.batches.push_back({static_cast<std::size_t>(v[0]), v[1], v[2], v.size() > 3 ? static_cast<std::size_t>(v[3]) : 0});
+  });
+  return t;
 }
 
 void write_requests_csv(const std::string& path, const RunResult& r) {

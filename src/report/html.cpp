@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/error.hpp"
+#include "io/results.hpp"
 #include "report/figures.hpp"
 #include "report/svg.hpp"
 
@@ -222,7 +224,14 @@ std::string trace_section(const ReportInput& in) {
   std::size_t shown = 0;
   for (const Run& r : in.loaded.runs) {
     if (r.power_trace.empty()) continue;
-    const auto t = load_trace(r);
+    std::optional<Trace> t;
+    try {
+      t = load_trace(r);
+    } catch (const UserError& e) {
+      h += fmt::format("<p class=\"note\">The power trace {} of a run in {} could not be read: {}</p>\n", esc(r.power_trace),
+                       esc(r.file), esc(e.what()));
+      continue;
+    }
     if (!t) {
       h += fmt::format("<p class=\"note\">The power trace {} of a run in {} was not found.</p>\n", esc(r.power_trace), esc(r.file));
       continue;
@@ -318,26 +327,13 @@ std::optional<Trace> load_trace(const Run& run) {
     Trace t;
     t.run = &run;
     t.path = p.string();
-    std::ifstream in(p);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      double a = 0, b = 0, c = NAN;
-      if (std::sscanf(line.c_str(), "%lf,%lf,%lf", &a, &b, &c) >= 2) {
-        t.t_s.push_back(a);
-        t.power_w.push_back(b);
-        t.instant_w.push_back(c);
-      }
+    const PowerTrace file = read_power_trace(t.path);
+    for (const PowerTrace::Sample& s : file.samples) {
+      t.t_s.push_back(s.t_s);
+      t.power_w.push_back(s.power_w);
+      t.instant_w.push_back(s.instant_w);
     }
-    fs::path batches = p;
-    batches.replace_extension(".batches.csv");
-    std::ifstream bin(batches);
-    std::getline(bin, line);
-    while (std::getline(bin, line)) {
-      long id = 0;
-      double s = 0, e = 0;
-      if (std::sscanf(line.c_str(), "%ld,%lf,%lf", &id, &s, &e) == 3) t.batches.push_back({s, e});
-    }
+    for (const PowerTrace::Batch& b : file.batches) t.batches.push_back({b.start_s, b.end_s});
     return t;
   }
   return std::nullopt;

@@ -25,7 +25,8 @@ struct Trace {
   std::vector<std::pair<double, double>> batches;  // start, end (s)
 };
 
-// The power-trace file of a run (as recorded, else beside its runs.jsonl); nullopt when absent.
+// The power-trace file of a run (as recorded, else beside its runs.jsonl), read by
+// read_power_trace; nullopt when absent. Throws UserError when the file is not a power trace.
 std::optional<Trace> load_trace(const Run& run);
 
 std::string render_report(const ReportInput& in);

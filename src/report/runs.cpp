@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "batching/fixed.hpp"
+#include "backends/backend.hpp"
 #include "core/error.hpp"
 #include "core/stats.hpp"
 #include "io/records.hpp"
@@ -23,17 +24,6 @@ namespace {
 
 constexpr const char* kStudyHeader =
     "Batch Size,Average Power(W),Time(s),Energy(J),Average Wait Time(s),Max Wait Time(s),Average Peak Power (W)";
-
-std::optional<double> number_at(const nlohmann::json& j, std::initializer_list<const char*> path) {
-  const nlohmann::json* p = &j;
-  for (const char* key : path) {
-    if (!p->is_object() || !p->contains(key)) return std::nullopt;
-    p = &(*p)[key];
-  }
-  if (!p->is_number()) return std::nullopt;
-  const double v = p->get<double>();
-  return std::isfinite(v) ? std::optional<double>(v) : std::nullopt;
-}
 
 std::string string_at(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
@@ -75,44 +65,46 @@ std::string study_model_key(const std::string& name) {
   return it == keys.end() ? name : it->second;
 }
 
-Run run_from_record(const nlohmann::json& r, const std::string& file) {
+Run run_from_record(const RunRecord& r, const std::string& file) {
+  // Figures that are not finite numbers are left out, as if absent.
+  const auto finite = [](std::optional<double> v) { return v && std::isfinite(*v) ? v : std::nullopt; };
   Run run;
-  run.source = r.value("simulated", false) ? "greenbatch (simulated)" : "greenbatch";
+  run.source = r.simulated ? "greenbatch (simulated)" : "greenbatch";
   run.file = file;
-  run.model = string_at(r, "model");
-  // A model given by path is named by its file's stem.
-  if (run.model.find('/') != std::string::npos || run.model.ends_with(".pt")) run.model = fs::path(run.model).stem().string();
-  run.device = string_at(r, "device");
-  if (r.contains("backend") && r["backend"].is_object()) {
-    const std::string name = string_at(r["backend"], "device_name");
+  // A model given by path is named by its file's stem (records of earlier versions' failed runs
+  // kept the path).
+  run.model = recorded_model_name(r.model);
+  run.device = r.device;
+  if (r.backend.is_object()) {
+    const std::string name = string_at(r.backend, "device_name");
     if (!name.empty() && name != "unknown") run.device = name;
-    else if (run.device == "cpu" && !string_at(r["backend"], "cpu_model").empty())
-      run.device = "CPU: " + string_at(r["backend"], "cpu_model");
+    else if (run.device == "cpu" && !string_at(r.backend, "cpu_model").empty())
+      run.device = "CPU: " + string_at(r.backend, "cpu_model");
   }
-  run.host = string_at(r, "host");
-  run.started_utc = string_at(r, "started_utc");
-  run.arrivals = string_at(r, "arrivals");
-  run.policy = string_at(r, "policy");
+  run.host = r.host;
+  run.started_utc = r.started_utc;
+  run.arrivals = r.arrivals;
+  run.policy = r.policy;
   run.label = policy_label(run.policy);
-  run.rate_hz = number_at(r, {"rate_hz"}).value_or(0);
-  run.avg_batch = number_at(r, {"avg_batch_size"}).value_or(0);
-  run.repetition = r.value("repetition", 0);
-  run.requests = r.value("requests", std::size_t{0});
-  run.meter = string_at(r, "meter");
-  run.power_trace = string_at(r, "power_trace");
-  if (!is_complete(r)) {
-    run.error = r.contains("error") && r["error"].is_string() ? r["error"].get<std::string>() : "incomplete run";
+  // The rate the requests came at: a trace's own (it ignores the rate asked for).
+  const bool trace = r.arrivals.starts_with("trace:") && finite(r.offered_rate_hz);
+  run.rate_hz = (trace ? finite(r.offered_rate_hz) : finite(r.rate_hz)).value_or(0);
+  run.avg_batch = r.summary ? finite(r.summary->avg_batch_size).value_or(0) : 0;
+  run.repetition = r.repetition;
+  run.requests = r.requests;
+  run.meter = r.meter;
+  run.power_trace = r.power_trace;
+  if (!r.complete()) run.error = r.error.empty() ? "incomplete run" : r.error;
+  if (r.summary && r.summary->completed > 0) {
+    run.lat_max_s = finite(r.summary->latency_s.max);
+    run.lat_p99_s = finite(r.summary->latency_s.p99);
+    run.lat_mean_s = finite(r.summary->latency_s.mean);
   }
-  if (number_at(r, {"completed"}).value_or(0) > 0) {
-    run.lat_max_s = number_at(r, {"latency_s", "max"});
-    run.lat_p99_s = number_at(r, {"latency_s", "p99"});
-    run.lat_mean_s = number_at(r, {"latency_s", "mean"});
-  }
-  if (r.contains("energy") && r["energy"].value("measured", false)) {
-    run.energy_j = number_at(r, {"energy", "per_image_j"});
-    run.dynamic_j = number_at(r, {"energy", "dynamic_per_image_j"});
-    run.avg_power_w = number_at(r, {"energy", "avg_power_w"});
-    run.peak_power_w = number_at(r, {"energy", "peak_power_w"});
+  if (r.energy && r.energy->measured) {
+    run.energy_j = finite(r.energy->per_image_j);
+    run.dynamic_j = finite(r.energy->dynamic_per_image_j);
+    run.avg_power_w = finite(r.energy->avg_power_w);
+    run.peak_power_w = finite(r.energy->peak_power_w);
   }
   return run;
 }
@@ -204,7 +196,7 @@ Loaded load(const std::vector<std::string>& paths) {
     std::sort(files.begin(), files.end());
     for (const std::string& f : files) {
       if (fs::path(f).filename() == "runs.jsonl") {
-        for (const auto& rec : read_jsonl(f, &out.skipped_lines)) out.runs.push_back(run_from_record(rec, f));
+        for (const RunRecord& rec : read_runs(f, &out.skipped_lines)) out.runs.push_back(run_from_record(rec, f));
         out.files.push_back(f);
       } else if (is_study_file(f)) {
         for (Run& r : read_study_file(f)) out.runs.push_back(std::move(r));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "batching/policy.hpp"  // policy_label, policy_order: marks and order of policies
+#include "engine/run_record.hpp"
 
 namespace greenbatch::report {
 
@@ -36,7 +37,7 @@ struct Run {
 };
 
 // One greenbatch runs.jsonl record.
-Run run_from_record(const nlohmann::json& record, const std::string& file);
+Run run_from_record(const RunRecord& record, const std::string& file);
 
 // One of the study's files (seven columns; the name MODEL_fRATE gives model and rate). Throws
 // UserError naming the file and line when it does not have that shape.

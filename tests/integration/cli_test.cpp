@@ -66,7 +66,9 @@ TEST_F(Cli, ATraceRunUsesTheWholeTrace) {
   ASSERT_EQ(r.code, 0) << r.output;
   const nlohmann::json j = nlohmann::json::parse(slurp(dir_ / "runs.jsonl"));
   EXPECT_EQ(j["requests"], 4);
-  EXPECT_DOUBLE_EQ(j["rate_hz"].get<double>(), 3 / 0.5);
+  // The trace's own mean rate is the offered rate; rate_hz stays the rate asked for (--rate).
+  EXPECT_DOUBLE_EQ(j["offered_rate_hz"].get<double>(), 3 / 0.5);
+  EXPECT_DOUBLE_EQ(j["rate_hz"].get<double>(), 64);
 }
 
 TEST_F(Cli, BadInputIsAClearErrorAndANonZeroExit) {

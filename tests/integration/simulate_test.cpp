@@ -250,14 +250,14 @@ TEST(Simulate, EqualsARunOfTheSyntheticBackend) {
       s.requests_given = true;
       s.seed = 5;
       PreparedRun real(s);
-      const RunRecord r = real.execute();
-      const RunRecord m = simulate_run(p, s);
+      const RunRecord r = real.execute().record;
+      const RunRecord m = simulate_run(p, s).record;
       SCOPED_TRACE(std::string(policy) + " " + arrivals);
-      EXPECT_EQ(m.summary.batches, r.summary.batches);
-      for (auto [a, b] : {std::pair{m.summary.latency_s.p99, r.summary.latency_s.p99},
-                          std::pair{m.summary.latency_s.max, r.summary.latency_s.max},
-                          std::pair{m.summary.latency_s.mean, r.summary.latency_s.mean},
-                          std::pair{*m.result.energy.per_image_j, *r.result.energy.per_image_j}}) {
+      EXPECT_EQ(m.summary->batches, r.summary->batches);
+      for (auto [a, b] : {std::pair{m.summary->latency_s.p99, r.summary->latency_s.p99},
+                          std::pair{m.summary->latency_s.max, r.summary->latency_s.max},
+                          std::pair{m.summary->latency_s.mean, r.summary->latency_s.mean},
+                          std::pair{*m.energy->per_image_j, *r.energy->per_image_j}}) {
         EXPECT_NEAR(a, b, 0.01 * b);
       }
     }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "engine/execute.hpp"
 #include "io/experiment.hpp"
 #include "io/records.hpp"
 #include "support/cli.hpp"
@@ -21,6 +22,8 @@ namespace greenbatch {
 namespace {
 
 using testing::run_greenbatch;
+// A record's identity, through the codec (as resuming and merging compute it).
+std::string identity(const nlohmann::json& record) { return RunRecord::from_json(record).identity(); }
 const std::string kCi = std::string(GB_SOURCE_DIR) + "/configs/ci.toml";
 
 class Sweep : public testing::TempDirTest {
@@ -65,7 +68,7 @@ TEST_F(Sweep, AKillDashNineThenAResumeGivesEveryRunExactlyOnce) {
   for (const auto& rec : records("k")) {
     ASSERT_TRUE(is_complete(rec));
     EXPECT_EQ(rec["sweep"], "ci");
-    ++seen[run_key(rec)];
+    ++seen[identity(rec)];
   }
   EXPECT_EQ(seen.size(), 24u);
   for (const auto& [key, count] : seen) EXPECT_EQ(count, 1) << key;
@@ -85,7 +88,7 @@ TEST_F(Sweep, ThreeShardsMergedEqualTheWholeGrid) {
   std::size_t total = 0;
   for (int i = 1; i <= 3; ++i) {
     for (const auto& r : records("s" + std::to_string(i))) {
-      union_keys.insert(run_key(r));
+      union_keys.insert(identity(r));
       ++total;
     }
   }
@@ -93,8 +96,8 @@ TEST_F(Sweep, ThreeShardsMergedEqualTheWholeGrid) {
   const auto m = run_greenbatch("merge " + dir("s1") + " " + dir("s2") + " " + dir("s3") + " --out " + dir("m"));
   ASSERT_EQ(m.code, 0) << m.output;
   std::map<std::string, nlohmann::json> whole, merged;
-  for (const auto& r : records("all")) whole[run_key(r)] = r;
-  for (const auto& r : records("m")) merged[run_key(r)] = r;
+  for (const auto& r : records("all")) whole[identity(r)] = r;
+  for (const auto& r : records("m")) merged[identity(r)] = r;
   ASSERT_EQ(whole.size(), 24u);
   ASSERT_EQ(merged.size(), 24u);
   for (const auto& [key, r] : whole) {
@@ -126,6 +129,66 @@ TEST_F(Sweep, AFailingConfigurationDoesNotStopTheOthers) {
   for (const auto& rec : records("f")) (is_complete(rec) ? ok : failed)++;
   EXPECT_EQ(ok, 2u);
   EXPECT_EQ(failed, 2u);
+}
+
+// A sweep over a trace: the record's rate is the grid's, so the resumed sweep finds its runs
+// done, and merge takes the folder.
+TEST_F(Sweep, ATraceSweepResumesWithNothingToRunAndMerges) {
+  const std::string trace = write("arrivals.csv", "timestamp\n0\n0.01\n0.02\n0.5\n0.6\n0.61\n");
+  const std::string file =
+      write("trace.toml", "name = \"tr\"\nmodels = [\"synthetic:base=1ms\"]\nrates = [16, 64]\narrivals = [\"trace:" +
+                              trace + "\"]\npolicies = [\"greedy\", \"fixed:2\"]\nrequests = 6\nclock = \"virtual\"\n"
+                                      "meter = \"modelled:idle=50W,busy=150W\"\n");
+  const auto first = run_greenbatch("sweep " + file + " --out " + dir("t"));
+  ASSERT_EQ(first.code, 0) << first.output;
+  const std::size_t lines = records("t").size();
+  ASSERT_EQ(lines, 4u);
+  for (const auto& r : records("t")) {
+    EXPECT_TRUE(is_complete(r));
+    EXPECT_TRUE(r["rate_hz"] == 16.0 || r["rate_hz"] == 64.0) << r["rate_hz"];  // the grid's rate
+    EXPECT_DOUBLE_EQ(r["offered_rate_hz"].get<double>(), 5 / 0.61);                // the trace's
+  }
+  const auto again = run_greenbatch("sweep " + file + " --out " + dir("t"));
+  ASSERT_EQ(again.code, 0) << again.output;
+  EXPECT_NE(again.output.find("4 runs, 4 already done, 0 to run"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("0 run(s) done now"), std::string::npos) << again.output;
+  EXPECT_EQ(records("t").size(), lines);
+  const auto m = run_greenbatch("merge " + dir("t") + " --out " + dir("m"));
+  ASSERT_EQ(m.code, 0) << m.output;
+  EXPECT_EQ(records("m"), records("t"));
+}
+
+// A model file that cannot load is recorded under the name a completed run would have: the
+// file's stem, not the path as given.
+TEST_F(Sweep, AFailureRecordNamesTheModelAsACompletedRunWould) {
+  write("x.pt", "this is not TorchScript");
+  const std::string file = write("fail.toml", "name = \"bad\"\nmodels = [\"" + dir("x.pt") +
+                                                  "\"]\nrates = [16]\npolicies = [\"fixed:8\"]\nrequests = 64\n"
+                                                  "meter = \"none\"\nidle_window = \"0s\"\n");
+  const auto r = run_greenbatch("sweep " + file + " --out " + dir("f"));
+  EXPECT_EQ(r.code, 1) << r.output;
+  const auto recs = records("f");
+  ASSERT_EQ(recs.size(), 1u);
+  const nlohmann::json& rec = recs[0];
+  EXPECT_EQ(rec["model"], "x");
+  EXPECT_EQ(rec["device"], "cpu");
+  EXPECT_EQ(rec["sweep"], "bad");
+  EXPECT_EQ(rec["completed"], 0);
+  EXPECT_TRUE(rec["error"].is_string());
+  // Nothing was measured: null, not zero; the same keys as a completed run's record.
+  EXPECT_TRUE(rec["duration_s"].is_null());
+  EXPECT_TRUE(rec["latency_s"].is_null());
+  EXPECT_TRUE(rec["energy"].is_null());
+  RunSpec spec;
+  spec.model = "synthetic";
+  spec.clock = "virtual";
+  spec.meter = "none";
+  spec.requests = 4;
+  PreparedRun ok(spec);
+  nlohmann::json completed = ok.execute().record.to_json();
+  for (const auto& [key, value] : completed.items()) EXPECT_TRUE(rec.contains(key)) << key;
+  EXPECT_EQ(rec.size(), completed.size());
+  EXPECT_FALSE(is_complete(rec));
 }
 
 TEST_F(Sweep, CtrlCStopsKeepsWhatWasWrittenAndSaysHowToResume) {

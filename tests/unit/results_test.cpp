@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,7 +17,7 @@ using testing::slurp;
 
 class ResultsTest : public testing::TempDirTest {
  protected:
-  RunRecord record(const std::string& policy, const std::string& meter = "modelled:idle=50W,busy=150W") {
+  RunOutcome run(const std::string& policy, const std::string& meter = "modelled:idle=50W,busy=150W") {
     RunSpec spec;
     spec.model = "synthetic:base=5ms";
     spec.rate_hz = 64;
@@ -24,13 +25,16 @@ class ResultsTest : public testing::TempDirTest {
     spec.requests = 100;
     spec.meter = meter;
     spec.clock = "virtual";
-    PreparedRun run(spec);
-    return run.execute();
+    PreparedRun prepared(spec);
+    return prepared.execute();
+  }
+  RunRecord record(const std::string& policy, const std::string& meter = "modelled:idle=50W,busy=150W") {
+    return run(policy, meter).record;
   }
 };
 
 TEST_F(ResultsTest, JsonCarriesEveryDocumentedKey) {
-  const nlohmann::json j = run_to_json(record("fixed:16"));
+  const nlohmann::json j = record("fixed:16").to_json();
   for (const char* key : {"schema", "tool_version", "git_rev", "started_utc", "host", "model", "device", "clock",
                           "rate_hz", "arrivals", "seed", "policy", "requests", "completed", "duration_s", "batches",
                           "avg_batch_size", "throughput_rps", "latency_s", "dispatch_late_s", "service_s", "energy"}) {
@@ -52,7 +56,7 @@ TEST_F(ResultsTest, JsonCarriesEveryDocumentedKey) {
 }
 
 TEST_F(ResultsTest, UnmeasuredEnergyIsNullWithAReason) {
-  const nlohmann::json j = run_to_json(record("fixed:16", "none"));
+  const nlohmann::json j = record("fixed:16", "none").to_json();
   EXPECT_TRUE(j["energy"]["joules"].is_null());
   EXPECT_TRUE(j["energy"]["per_image_j"].is_null());
   EXPECT_FALSE(j["energy"]["measured"].get<bool>());
@@ -67,8 +71,8 @@ TEST_F(ResultsTest, PaperStyleRowsLookLikeTheStudysFiles) {
   std::stringstream ss(row);
   for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
   ASSERT_EQ(cells.size(), 7u);
-  EXPECT_DOUBLE_EQ(std::stod(cells[3]), *fixed.result.energy.joules);
-  EXPECT_DOUBLE_EQ(std::stod(cells[5]), fixed.summary.latency_s.max);
+  EXPECT_DOUBLE_EQ(std::stod(cells[3]), *fixed.energy->joules);
+  EXPECT_DOUBLE_EQ(std::stod(cells[5]), fixed.summary->latency_s.max);
   const std::string greedy = csv_row(record("greedy:128"), CsvStyle::kPaper);
   EXPECT_EQ(greedy.rfind("Greedy (1),", 0), 0u) << greedy;
   const std::string none = csv_row(record("fixed:16", "none"), CsvStyle::kPaper);
@@ -88,8 +92,8 @@ TEST_F(ResultsTest, CsvHeaderIsWrittenOnceAndStylesDoNotMix) {
 
 TEST_F(ResultsTest, JsonLinesAppend) {
   const std::string p = (dir_ / "sub" / "runs.jsonl").string();
-  append_line_durable(p, run_to_json(record("fixed:16")).dump());
-  append_line_durable(p, run_to_json(record("greedy:128")).dump());
+  append_line_durable(p, record("fixed:16").to_json().dump());
+  append_line_durable(p, record("greedy:128").to_json().dump());
   std::ifstream in(p);
   std::string line;
   std::vector<nlohmann::json> rows;
@@ -99,9 +103,9 @@ TEST_F(ResultsTest, JsonLinesAppend) {
 }
 
 TEST_F(ResultsTest, PerRequestCsvIsExact) {
-  const RunRecord rec = record("fixed:16");
+  const RunOutcome out = run("fixed:16");
   const std::string p = (dir_ / "req.csv").string();
-  write_requests_csv(p, rec.result);
+  write_requests_csv(p, out.result);
   std::ifstream in(p);
   std::string line;
   std::getline(in, line);
@@ -116,6 +120,53 @@ TEST_F(ResultsTest, PerRequestCsvIsExact) {
   }
   EXPECT_EQ(rows, 100);
   EXPECT_EQ(last, "99,1.546875000,1.546875000,1.551875000,6,4");
+}
+
+TEST_F(ResultsTest, APowerTraceReadsBackAsWritten) {
+  const RunOutcome out = run("fixed:16");
+  ASSERT_FALSE(out.result.energy.trace.empty());
+  const std::string p = (dir_ / "power.csv").string();
+  write_power_trace(p, out.result);
+  const PowerTrace t = read_power_trace(p);
+  ASSERT_EQ(t.samples.size(), out.result.energy.trace.size());
+  for (std::size_t i = 0; i < t.samples.size(); ++i) {
+    const PowerSample& w = out.result.energy.trace[i];
+    EXPECT_DOUBLE_EQ(t.samples[i].t_s, ns_to_s(w.t_ns));
+    EXPECT_EQ(t.samples[i].power_w, w.power_w);
+    EXPECT_EQ(t.samples[i].instant_w, w.instant_w);
+  }
+  ASSERT_EQ(t.batches.size(), out.result.batches.size());
+  for (std::size_t b = 0; b < t.batches.size(); ++b) {
+    EXPECT_EQ(t.batches[b].id, b);
+    EXPECT_DOUBLE_EQ(t.batches[b].start_s, ns_to_s(out.result.batches[b].start_ns));
+    EXPECT_DOUBLE_EQ(t.batches[b].end_s, ns_to_s(out.result.batches[b].end_ns));
+    EXPECT_EQ(t.batches[b].size, out.result.batches[b].size);
+  }
+}
+
+TEST_F(ResultsTest, APowerTraceWithoutInstantPowerOrBatchesReads) {
+  const std::string p = write("p.csv", "t_s,power_w,instant_w\n0.000000000,50,nan\n0.010000000,150\n");
+  const PowerTrace t = read_power_trace(p);
+  ASSERT_EQ(t.samples.size(), 2u);
+  EXPECT_EQ(t.samples[1].t_s, 0.01);
+  EXPECT_EQ(t.samples[1].power_w, 150);
+  EXPECT_TRUE(std::isnan(t.samples[0].instant_w));
+  EXPECT_TRUE(std::isnan(t.samples[1].instant_w));
+  EXPECT_TRUE(t.batches.empty());  // no p.batches.csv
+}
+
+TEST_F(ResultsTest, ABadPowerTraceIsRefusedWithItsLine) {
+  const std::string p = write("p.csv", "t_s,power_w,instant_w\n0,50,50\n0.01,lots,50\n");
+  try {
+    read_power_trace(p);
+    FAIL() << "accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find(p + ":3"), std::string::npos) << e.what();
+  }
+  write("p.csv", "t_s,power_w,instant_w\n0,50,50\n");
+  write("p.batches.csv", "batch_id,start_s,end_s,size\n0,0.1\n");
+  EXPECT_THROW(read_power_trace(p), UserError);
+  EXPECT_THROW(read_power_trace((dir_ / "none.csv").string()), UserError);
 }
 
 }  // namespace

@@ -162,7 +162,7 @@ class TorchScriptBackend final : public Backend {
     apply_host_memory(o.host_memory);
     at::set_num_threads(o.threads > 0 ? o.threads : usable_cores());
     path_ = resolve_model_path(o);
-    name_ = o.model.find('/') == std::string::npos && !o.model.ends_with(".pt") ? o.model : fs::path(path_).stem().string();
+    name_ = recorded_model_name(o.model);
     torch::jit::setGraphExecutorOptimize(o.optimize);
     try {
       module_ = torch::jit::load(path_, device_);

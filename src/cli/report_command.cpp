@@ -65,7 +65,7 @@ std::string policy_cell(const report::Config* c, report::Latency metric) {
 }
 
 int do_recommend(const ReportOptions& o) {
-  const report::Slo slo = report::parse_slo(o.slo);
+  const LatencyTarget slo = parse_latency_target(o.slo, "--slo");
   const auto loaded = report::load(o.dirs);
   const auto configs = report::aggregate(loaded.runs);
   const auto recs = report::recommend(configs, slo);
@@ -77,7 +77,7 @@ int do_recommend(const ReportOptions& o) {
   ReportOptions quiet = o;
   const report::Catalog catalog = catalog_for(quiet, &catalog_path);
   std::printf("%s", fmt::format("Lowest energy per image with {} latency at most {} (policy (J/image, latency)):\n\n",
-                                report::latency_name(slo.metric), format_duration_s(slo.seconds)).c_str());
+                                latency_name(slo.figure), format_duration_s(slo.limit_s())).c_str());
   std::string last;
   for (const auto& r : recs) {
     const std::string head = fmt::format("{} · {} · {} arrivals", r.source, r.device, r.arrivals);
@@ -87,10 +87,10 @@ int do_recommend(const ReportOptions& o) {
     }
     std::string line = fmt::format("  {:<20} {:>6}: ", report::display_name(catalog, r.model), fmt::format("{:g}/s", r.rate_hz));
     if (r.best) {
-      line += "best " + policy_cell(r.best, slo.metric);
+      line += "best " + policy_cell(r.best, slo.figure);
       if (r.best == r.greedy) line += " (greedy itself)";
       else if (r.saving_vs_greedy_pct) line += fmt::format(", {:+.1f} % energy vs greedy", -*r.saving_vs_greedy_pct);
-      if (r.runner_up) line += "; runner-up " + policy_cell(r.runner_up, slo.metric);
+      if (r.runner_up) line += "; runner-up " + policy_cell(r.runner_up, slo.figure);
     } else {
       line += r.note;
     }
@@ -118,7 +118,7 @@ void add_report_commands(CLI::App& app, Action& action) {
 
   CLI::App* rec = app.add_subcommand("recommend", "The lowest-energy batching policy that meets a latency target, per model and rate");
   rec->add_option("dirs", o->dirs, "Result folders or files, as for report")->required();
-  rec->add_option("--slo", o->slo, "Latency target: max=DURATION, p99=DURATION or mean=DURATION")->capture_default_str();
+  rec->add_option("--slo", o->slo, "Latency target: p50|p90|p95|p99|max|mean=DURATION")->capture_default_str();
   rec->add_flag("--json", o->json, "Print JSON");
   rec->add_option("--catalog", o->catalog, "Model catalog, for display names");
   rec->callback([&action, o] { action = [o] { return do_recommend(*o); }; });

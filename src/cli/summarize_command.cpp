@@ -8,8 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
-#include "core/stats.hpp"
-#include "io/records.hpp"
+#include "report/runs.hpp"
 
 namespace greenbatch::cli {
 
@@ -20,48 +19,36 @@ struct SummarizeOptions {
   bool json = false;
 };
 
-// Each figure of a record; nullopt where the record has none (energy not measured).
-using Figure = std::optional<double> (*)(const RunRecord&);
+// The figures summarised, from the one aggregation the report and recommend use too (which
+// keeps real and simulated runs, and each source, apart).
+using Figure = std::optional<report::Stat> report::Config::*;
 const std::vector<std::pair<std::string, Figure>> kMetrics = {
-    {"energy_per_image_j", [](const RunRecord& r) { return r.energy ? r.energy->per_image_j : std::nullopt; }},
-    {"latency_mean_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.mean); }},
-    {"latency_p50_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.p50); }},
-    {"latency_p90_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.p90); }},
-    {"latency_p95_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.p95); }},
-    {"latency_p99_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.p99); }},
-    {"latency_max_s", [](const RunRecord& r) { return std::optional(r.summary->latency_s.max); }},
+    {"energy_per_image_j", &report::Config::energy_j}, {"latency_mean_s", &report::Config::lat_mean_s},
+    {"latency_p50_s", &report::Config::lat_p50_s},     {"latency_p90_s", &report::Config::lat_p90_s},
+    {"latency_p95_s", &report::Config::lat_p95_s},     {"latency_p99_s", &report::Config::lat_p99_s},
+    {"latency_max_s", &report::Config::lat_max_s},
 };
 
+std::string configuration(const report::Config& c) {
+  std::string key = fmt::format("{} | {} | {:g}/s {} | {} | {} requests", c.model, c.device, c.rate_hz, c.arrivals,
+                                c.policy, c.requests);
+  if (c.source != "greenbatch") key += " | " + c.source;  // simulated runs, the study's
+  return key;
+}
+
 int do_summarize(const SummarizeOptions& o) {
-  // Configuration: everything but the repetition and its seed.
-  std::map<std::string, std::vector<RunRecord>> groups;
-  std::vector<std::string> order;
-  std::size_t records = 0;
-  for (const std::string& dir : o.dirs) {
-    for (RunRecord& r : read_results(dir, true)) {
-      ++records;
-      if (!r.complete()) continue;  // complete: it has a summary
-      const std::string key = fmt::format("{} | {} | {:g}/s {} | {} | {} requests", r.model, r.device, r.rate_hz,
-                                          r.arrivals, r.policy, r.requests);
-      if (!groups.contains(key)) order.push_back(key);
-      groups[key].push_back(std::move(r));
-    }
-  }
-  if (records == 0) throw UserError("summarize: no runs.jsonl records found under the given folder(s)");
+  const report::Loaded loaded = report::load(o.dirs);
   nlohmann::json out = nlohmann::json::array();
-  for (const std::string& key : order) {
-    const auto& rs = groups[key];
-    nlohmann::json g = {{"configuration", key}, {"repetitions", rs.size()}};
+  for (const report::Config& c : report::aggregate(loaded.runs)) {
+    if (c.runs == 0) continue;  // only failed runs: nothing to summarise
+    nlohmann::json g = {{"configuration", configuration(c)}, {"repetitions", c.runs}};
     for (const auto& [name, figure] : kMetrics) {
-      std::vector<double> xs;
-      for (const RunRecord& r : rs) {
-        if (const auto v = figure(r)) xs.push_back(*v);
-      }
-      if (xs.empty()) {
+      const std::optional<report::Stat>& m = c.*figure;
+      if (!m) {
         g[name] = nullptr;
         continue;
       }
-      g[name] = {{"n", xs.size()}, {"mean", mean(xs)}, {"std", stddev(xs)}, {"ci95", ci95_half_width(xs)}};
+      g[name] = {{"n", m->n}, {"mean", m->mean}, {"std", m->sd}, {"ci95", m->ci}};
     }
     out.push_back(g);
   }

@@ -28,20 +28,14 @@ void sort_by_year(std::vector<std::string>& models, const Catalog& catalog) {
 
 }  // namespace
 
-const char* latency_name(Latency l) {
-  switch (l) {
-    case Latency::kMax: return "maximum";
-    case Latency::kP99: return "p99";
-    case Latency::kMean: return "mean";
-  }
-  return "";
-}
-
 std::optional<Stat> latency_of(const Config& c, Latency l) {
   switch (l) {
     case Latency::kMax: return c.lat_max_s;
     case Latency::kP99: return c.lat_p99_s;
     case Latency::kMean: return c.lat_mean_s;
+    case Latency::kP50: return c.lat_p50_s;
+    case Latency::kP90: return c.lat_p90_s;
+    case Latency::kP95: return c.lat_p95_s;
   }
   return std::nullopt;
 }

@@ -5,13 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "core/latency_target.hpp"
 #include "report/catalog.hpp"
 #include "report/runs.hpp"
 
 namespace greenbatch::report {
 
-enum class Latency { kMax, kP99, kMean };
-const char* latency_name(Latency l);  // "maximum", "p99", "mean"
+// The latency figures are core's (core/latency_target.hpp): mean, p50, p90, p95, p99, max.
+using Latency = LatencyFigure;
 std::optional<Stat> latency_of(const Config& c, Latency l);
 
 // Fig. 2: energy per image against latency, one panel per source, model, device, arrivals and

@@ -10,27 +10,11 @@
 
 namespace greenbatch::report {
 
-Slo parse_slo(const std::string& text) {
-  constexpr const char* kAccepted = "max=DURATION, p99=DURATION or mean=DURATION, e.g. max=1s or p99=200ms";
-  const std::size_t eq = text.find('=');
-  if (eq == std::string::npos) throw UserError(fmt::format("--slo '{}': expected {}", text, kAccepted));
-  const std::string metric = text.substr(0, eq);
-  Slo slo;
-  slo.text = text;
-  if (metric == "max") slo.metric = Latency::kMax;
-  else if (metric == "p99") slo.metric = Latency::kP99;
-  else if (metric == "mean") slo.metric = Latency::kMean;
-  else throw UserError(fmt::format("--slo '{}': unknown latency '{}'; accepted: {}", text, metric, kAccepted));
-  slo.seconds = ns_to_s(parse_duration_ns(text.substr(eq + 1), fmt::format("--slo '{}'", text)));
-  if (slo.seconds <= 0) throw UserError(fmt::format("--slo '{}': the target must be above zero", text));
-  return slo;
-}
-
 namespace {
 
 bool meets(const Config& c, const Slo& slo) {
-  const auto l = latency_of(c, slo.metric);
-  return l && l->mean <= slo.seconds;
+  const auto l = latency_of(c, slo.figure);
+  return l && l->mean <= slo.limit_s();
 }
 
 void study_rule(Recommendation& r, const std::vector<const Config*>& group, const Slo& slo) {
@@ -75,7 +59,7 @@ std::vector<Recommendation> recommend(const std::vector<Config>& configs, const 
     for (const Config* c : group) {
       if (c->energy_j) any_energy = true;
       if (c->greedy() && c->energy_j && !r.greedy) r.greedy = c;
-      if (latency_of(*c, slo.metric)) any_latency = true;
+      if (latency_of(*c, slo.figure)) any_latency = true;
       if (c->energy_j && meets(*c, slo)) ok.push_back(c);
     }
     std::stable_sort(ok.begin(), ok.end(), [](const Config* a, const Config* b) { return a->energy_j->mean < b->energy_j->mean; });
@@ -87,16 +71,16 @@ std::vector<Recommendation> recommend(const std::vector<Config>& configs, const 
     if (!any_energy) {
       r.note = fmt::format("no energy figures in these runs (meter {}: see each record's energy.reason)", first.meter);
     } else if (!any_latency) {
-      r.note = fmt::format("these results carry no {} latency{}", latency_name(slo.metric),
+      r.note = fmt::format("these results carry no {} latency{}", latency_name(slo.figure),
                            first.source == kStudySource ? " (the study's files give the maximum and the mean wait)" : "");
     } else if (!r.best) {
       const Config* fastest = nullptr;
       for (const Config* c : group) {
-        const auto l = latency_of(*c, slo.metric);
-        if (l && (!fastest || l->mean < latency_of(*fastest, slo.metric)->mean)) fastest = c;
+        const auto l = latency_of(*c, slo.figure);
+        if (l && (!fastest || l->mean < latency_of(*fastest, slo.figure)->mean)) fastest = c;
       }
-      r.note = fmt::format("no policy meets {}; the lowest {} latency is {} ({})", slo.text, latency_name(slo.metric),
-                           format_duration_s(latency_of(*fastest, slo.metric)->mean), fastest->policy);
+      r.note = fmt::format("no policy meets {}; the lowest {} latency is {} ({})", slo.text, latency_name(slo.figure),
+                           format_duration_s(latency_of(*fastest, slo.figure)->mean), fastest->policy);
     }
     study_rule(r, group, slo);
     r.differs = r.best && r.rule_pick != r.best;
@@ -108,7 +92,7 @@ std::vector<Recommendation> recommend(const std::vector<Config>& configs, const 
 nlohmann::json to_json(const std::vector<Recommendation>& recs, const Slo& slo) {
   const auto cfg = [&](const Config* c) -> nlohmann::json {
     if (!c) return nullptr;
-    const auto l = latency_of(*c, slo.metric);
+    const auto l = latency_of(*c, slo.figure);
     return {{"policy", c->policy},
             {"avg_batch_size", c->avg_batch},
             {"energy_per_image_j", c->energy_j->mean},

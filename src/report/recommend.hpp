@@ -7,19 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "core/latency_target.hpp"
 #include "report/figures.hpp"
 #include "report/runs.hpp"
 
 namespace greenbatch::report {
 
-struct Slo {
-  Latency metric = Latency::kMax;
-  double seconds = 0;
-  std::string text;  // as given, e.g. "p99=200ms"
-};
-
-// "max=1s", "p99=200ms", "mean=50ms". Throws UserError saying what is accepted.
-Slo parse_slo(const std::string& text);
+// A latency target: core's one grammar (p50|p90|p95|p99|max|mean=DURATION).
+using Slo = LatencyTarget;
 
 struct Recommendation {
   std::string source, model, device, arrivals;

@@ -99,6 +99,9 @@ Run run_from_record(const RunRecord& r, const std::string& file) {
     run.lat_max_s = finite(r.summary->latency_s.max);
     run.lat_p99_s = finite(r.summary->latency_s.p99);
     run.lat_mean_s = finite(r.summary->latency_s.mean);
+    run.lat_p50_s = finite(r.summary->latency_s.p50);
+    run.lat_p90_s = finite(r.summary->latency_s.p90);
+    run.lat_p95_s = finite(r.summary->latency_s.p95);
   }
   if (r.energy && r.energy->measured) {
     run.energy_j = finite(r.energy->per_image_j);
@@ -236,7 +239,7 @@ std::vector<Config> aggregate(const std::vector<Run>& runs) {
         if (r->*field) xs.push_back(*(r->*field));
       }
       if (xs.empty()) return std::nullopt;
-      return Stat{mean(xs), xs.size() > 1 ? ci95_half_width(xs) : 0.0, xs.size()};
+      return Stat{mean(xs), ci95_half_width(xs), xs.size(), stddev(xs)};
     };
     std::vector<double> batch;
     for (const Run* r : ok) {
@@ -248,6 +251,9 @@ std::vector<Config> aggregate(const std::vector<Run>& runs) {
     c.lat_max_s = stat(&Run::lat_max_s);
     c.lat_p99_s = stat(&Run::lat_p99_s);
     c.lat_mean_s = stat(&Run::lat_mean_s);
+    c.lat_p50_s = stat(&Run::lat_p50_s);
+    c.lat_p90_s = stat(&Run::lat_p90_s);
+    c.lat_p95_s = stat(&Run::lat_p95_s);
     c.peak_power_w = stat(&Run::peak_power_w);
     c.avg_power_w = stat(&Run::avg_power_w);
     out.push_back(std::move(c));

@@ -29,7 +29,7 @@ struct Run {
   std::size_t requests = 0;
   std::optional<double> energy_j;   // per image, the whole window (idle included)
   std::optional<double> dynamic_j;  // per image, idle power times the window subtracted
-  std::optional<double> lat_max_s, lat_p99_s, lat_mean_s;
+  std::optional<double> lat_max_s, lat_p99_s, lat_mean_s, lat_p50_s, lat_p90_s, lat_p95_s;
   std::optional<double> avg_power_w, peak_power_w;
   std::string meter;
   std::string power_trace;  // a power trace file, when the run wrote one
@@ -63,6 +63,7 @@ Loaded load(const std::vector<std::string>& paths);
 struct Stat {
   double mean = 0, ci = 0;
   std::size_t n = 0;
+  double sd = 0;  // standard deviation (0 with one repetition)
 };
 
 // One configuration: source, model, device, arrivals, rate, policy and requests per run, over its
@@ -73,7 +74,8 @@ struct Config {
   std::size_t requests = 0;  // per run
   double avg_batch = 0;
   std::size_t runs = 0, failed = 0;
-  std::optional<Stat> energy_j, dynamic_j, lat_max_s, lat_p99_s, lat_mean_s, peak_power_w, avg_power_w;
+  std::optional<Stat> energy_j, dynamic_j, lat_max_s, lat_p99_s, lat_mean_s, lat_p50_s, lat_p90_s, lat_p95_s, peak_power_w,
+      avg_power_w;
   bool greedy() const { return policy.rfind("greedy", 0) == 0; }
   // The batch size a fixed policy names (0 for others).
   int fixed_size() const;

@@ -225,6 +225,31 @@ TEST_F(Sweep, SummarizeGivesMeanAndConfidencePerConfiguration) {
   }
 }
 
+// Regression: summarize pooled a real run and a simulated run of the same configuration as two
+// repetitions of one; it now shares the report's aggregation, which keeps them apart.
+TEST_F(Sweep, SummarizeNeverPoolsRealAndSimulatedRuns) {
+  const std::string model = "--model synthetic:base=5ms,per_item=1ms --meter modelled:idle=50W,busy=150W ";
+  ASSERT_EQ(run_greenbatch("profile " + model + "--clock virtual --batch-sizes 1,2,4 --out " + dir("p.json")).code, 0);
+  ASSERT_EQ(run_greenbatch("run " + model + "--clock virtual --rate 64 --policy fixed:4 --requests 256 --out " + dir("real"))
+                .code,
+            0);
+  ASSERT_EQ(run_greenbatch("simulate --profile " + dir("p.json") +
+                           " --rate 64 --policy fixed:4 --requests 256 --out " + dir("sim"))
+                .code,
+            0);
+  const auto r = run_greenbatch("summarize --json " + dir("real") + " " + dir("sim"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j.size(), 2u) << r.output;
+  std::size_t simulated = 0;
+  for (const auto& g : j) {
+    EXPECT_EQ(g["repetitions"], 1);
+    EXPECT_EQ(g["energy_per_image_j"]["n"], 1);
+    if (g["configuration"].get<std::string>().find("simulated") != std::string::npos) ++simulated;
+  }
+  EXPECT_EQ(simulated, 1u) << r.output;
+}
+
 class ExperimentFile : public testing::TempDirTest {
  protected:
   void expect_refused(const std::string& body, const std::string& fragment, const std::vector<std::string>& sets = {}) {

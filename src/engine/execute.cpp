@@ -52,6 +52,13 @@ std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
 RunSession::RunSession() = default;
 RunSession::~RunSession() = default;
 
+void RunSession::reset() {
+  backend.reset();
+  clock.reset();
+  identity.clear();
+  warmed_up = false;
+}
+
 PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std::make_unique<Parts>()) {
   Parts& p = *parts_;
   p.session = session ? session : &p.own;

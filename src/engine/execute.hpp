@@ -54,6 +54,8 @@ struct RunSession {
   std::unique_ptr<Backend> backend;
   std::string identity;  // model, device and backend options it was loaded with
   bool warmed_up = false;
+  // Unloads the model (the next run loads it again), e.g. after it failed to load or warm up.
+  void reset();
 };
 
 // A run prepared and validated, ready to execute; lets callers check output files between

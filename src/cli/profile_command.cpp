@@ -20,7 +20,7 @@
 #include "core/error.hpp"
 #include "core/latency_target.hpp"
 #include "core/units.hpp"
-#include "engine/profile.hpp"
+#include "sim/profile.hpp"
 #include "io/experiment.hpp"
 #include "io/results.hpp"
 

@@ -9,7 +9,7 @@
 #include "backends/synthetic/synthetic.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
-#include "engine/profile.hpp"
+#include "sim/profile.hpp"
 #include "io/records.hpp"
 #include "support/cli.hpp"
 #include "support/temp_dir.hpp"

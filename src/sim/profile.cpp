@@ -1,4 +1,4 @@
-#include "engine/profile.hpp"
+#include "sim/profile.hpp"
 
 #include <fmt/format.h>
 

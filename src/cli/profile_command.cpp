@@ -3,92 +3,34 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cmath>
-#include <filesystem>
-#include <exception>
-#include <fstream>
-#include <mutex>
-#include <optional>
-#include <thread>
+#include <string>
 #include <vector>
 
 #include "cli/commands.hpp"
-#include "arrivals/schedule.hpp"
-#include "batching/policy.hpp"
-#include "core/error.hpp"
 #include "core/latency_target.hpp"
 #include "core/units.hpp"
+#include "sim/measure.hpp"
 #include "sim/profile.hpp"
-#include "io/experiment.hpp"
-#include "io/results.hpp"
+#include "sim/simulate.hpp"
+#include "sim/tune.hpp"
 
 namespace greenbatch::cli {
 
 namespace {
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    std::size_t comma = s.find(',', start);
-    if (comma == std::string::npos) comma = s.size();
-    if (comma > start) out.push_back(s.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
-// Past this share between a profile's rounds (meta.stability), the machine changed speed while
-// it was profiled: profile warns, and simulate and tune say so of the profiles they read.
-constexpr double kStabilityWarnShare = 0.10;
-
-// The largest spread between rounds, median or p90, and the batch size it was seen at (none
-// where the record has neither, as a profile edited by hand may not).
-std::optional<std::pair<double, std::size_t>> worst_spread(const nlohmann::json& st) {
-  std::optional<std::pair<double, std::size_t>> w;
-  if (!st.is_object()) return w;
-  for (const std::string name : {"median", "p90"}) {
-    const auto v = st.find(name + "_spread"), at = st.find(name + "_spread_batch_size");
-    if (v == st.end() || at == st.end() || !v->is_number() || !at->is_number_unsigned()) continue;
-    if (!w || v->get<double>() > w->first) w = {v->get<double>(), at->get<std::size_t>()};
-  }
-  return w;
-}
-
-Profile load_profile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError(fmt::format("--profile {}: cannot read the file", path));
-  Profile p;
-  try {
-    p = Profile::from_json(nlohmann::json::parse(in), path);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw UserError(fmt::format("--profile {}: not JSON ({})", path, e.what()));
-  }
-  if (p.meta.contains("stability")) {
-    if (const auto w = worst_spread(p.meta["stability"]); w && w->first > kStabilityWarnShare) {
-      fmt::print("note: profile {} saw the machine's speed change by up to {:.1f} % between its rounds (batch {}); its "
-                 "predictions carry that uncertainty, tail latencies (p99) most\n",
-                 path, w->first * 100, w->second);
-    }
-  }
-  return p;
+// What simulate and tune say of a profile whose machine changed speed while it was profiled.
+void print_load_note(const LoadedProfile& lp) {
+  if (!lp.unstable) return;
+  fmt::print("note: profile {} saw the machine's speed change by up to {:.1f} % between its rounds (batch {}); its "
+             "predictions carry that uncertainty, tail latencies (p99) most\n",
+             lp.path, lp.unstable->share * 100, lp.unstable->batch_size);
 }
 
 // ---- profile ----
 struct ProfileCli {
   RunSpec spec;
-  std::string batch_sizes = "1,2,4,8,16,32,64,128";
-  std::string min_window = "1s";
-  std::string idle_window = "5s";
-  std::string idle_gaps = "5ms,20ms,60ms,200ms";
-  std::size_t idle_samples = 30;
-  std::size_t rounds = 1;
-  std::string idle_order = "steady";
+  ProfileArgs args;
   std::string out = "profile.json";
-  double refine = 0.15;
-  std::size_t refine_max = 0;
 };
 
 // How far the sizes' medians and p90s moved between the rounds, and a warning past 10 %: the
@@ -104,7 +46,7 @@ void print_stability(const nlohmann::json& st, std::size_t rounds) {
   if (med.empty()) return;
   fmt::print("stability: between the {} rounds, each size's back-to-back service moved: {}{}\n", rounds, med,
              p90.empty() ? "" : ", " + p90);
-  if (const auto w = worst_spread(st); w && w->first > kStabilityWarnShare) {
+  if (const auto w = worst_spread(st); w && w->share > kStabilityWarnShare) {
     fmt::print("warning: the machine's speed changed by over {:.0f} % while it was profiled; predictions carry that "
                "uncertainty, tail latencies (p99) most. Profile again when the machine is quiet, or interleave "
                "profiles with the runs as scripts/validate.sh does\n",
@@ -113,34 +55,8 @@ void print_stability(const nlohmann::json& st, std::size_t rounds) {
 }
 
 int do_profile(const ProfileCli& c) {
-  ProfileOptions o;
-  o.spec = c.spec;
-  o.spec.idle_window_ns = parse_duration_ns(c.idle_window, "--idle-window");
-  o.min_window_ns = parse_duration_ns(c.min_window, "--min-window");
-  o.idle_samples = c.idle_samples;
-  o.rounds = c.rounds;
-  o.steady_idle = c.idle_order == "steady";
-  o.refine = c.refine;
-  o.refine_max = c.refine_max;
-  o.idle_gaps_ns.clear();
-  for (const std::string& g : split_list(c.idle_gaps)) {
-    const TimeNs ns = parse_duration_ns(g, "--idle-gaps");
-    if (ns < kBackToBackIdleNs) {
-      throw UserError(fmt::format("--idle-gaps '{}': each idle time must be at least {} (shorter counts as back to back)",
-                                  c.idle_gaps, format_duration_s(ns_to_s(kBackToBackIdleNs))));
-    }
-    o.idle_gaps_ns.push_back(ns);
-  }
-  std::sort(o.idle_gaps_ns.begin(), o.idle_gaps_ns.end());
-  o.batch_sizes.clear();
-  for (const std::string& b : split_list(c.batch_sizes)) {
-    const long long v = parse_integer(b, "--batch-sizes");
-    if (v < 1) throw UserError("--batch-sizes: sizes must be at least 1");
-    o.batch_sizes.push_back(static_cast<std::size_t>(v));
-  }
-  const Profile p = measure_profile(o);
-  append_line_durable(c.out + ".tmp", p.to_json().dump(2));
-  std::filesystem::rename(c.out + ".tmp", c.out);
+  const Profile p = measure_profile(profile_options(c.spec, c.args));
+  write_profile(c.out, p);
   fmt::print("profile of {} on {} ({}), idle {}\n", p.model, p.device, p.meter,
              p.idle_power_w ? fmt::format("{:.4g} W", *p.idle_power_w) : "not measured");
   fmt::print("{:>6} {:>8} {:>14} {:>14} {:>16}\n", "batch", "batches", "service med", "p10..p90", "energy J/image");
@@ -185,77 +101,27 @@ struct SimulateCli {
   double idle_smoothing = 0.5;
 };
 
-void write_simulated(RunRecord& rec, const std::string& profile_path, const std::string& out, int repetition,
-                     const std::string& sweep) {
-  rec.profile = profile_path;
-  rec.repetition = repetition;
-  rec.sweep = sweep;
-  append_line_durable(out + "/runs.jsonl", rec.to_json().dump());
-  append_csv(out + "/runs.csv", CsvStyle::kGreenbatch, rec);
-}
-
 int do_simulate(const SimulateCli& c) {
-  std::vector<std::pair<std::string, Profile>> profiles;
-  if (!(c.idle_smoothing >= 0 && c.idle_smoothing <= 1)) {
-    throw UserError(fmt::format("--idle-smoothing {}: the share of draws from neighbouring idle times, from 0 to 1",
-                                c.idle_smoothing));
-  }
+  check_idle_smoothing(c.idle_smoothing);
+  SimulateInput in;
   for (const std::string& path : split_list(c.profile)) {
-    profiles.emplace_back(path, load_profile(path));
-    profiles.back().second.idle_smoothing = c.idle_smoothing;
+    in.profiles.push_back(load_profile(path));
+    print_load_note(in.profiles.back());
+    in.profiles.back().profile.idle_smoothing = c.idle_smoothing;
   }
-  std::vector<std::pair<RunSpec, int>> specs;
-  std::string sweep_name;
-  if (!c.sweep.empty()) {
-    const Experiment e = load_experiment(c.sweep, {}, /*check_models=*/false);
-    sweep_name = e.name;
-    // The file's models are replaced by the profiles' (one profile per model).
-    Experiment one = e;
-    one.models = {one.models.front()};
-    for (const PlannedRun& r : plan_runs(one)) specs.emplace_back(r.spec, r.repetition);
-  } else {
-    for (const std::string& rate : split_list(c.rates)) {
-      for (const std::string& policy : split_list(c.policies)) {
-        RunSpec s;
-        s.rate_hz = parse_double(rate, "--rate");
-        if (!(s.rate_hz > 0)) throw UserError(fmt::format("--rate {}: must be above 0", rate));
-        s.policy = policy;
-        s.arrivals = c.arrivals;
-        s.requests = c.requests;
-        s.requests_given = true;
-        s.seed = c.seed;
-        parse_policy(policy);  // every spec is checked before anything runs
-        specs.emplace_back(s, 0);
-      }
-    }
-    parse_arrivals(c.arrivals);
-  }
-  if (!c.requests_out.empty() && profiles.size() * specs.size() != 1) {
-    throw UserError(fmt::format("--requests-out: takes one simulated run, and these options give {}; name one profile, "
-                                "one rate and one policy",
-                                profiles.size() * specs.size()));
-  }
-  check_csv_compatible(c.out + "/runs.csv", CsvStyle::kGreenbatch);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::size_t requests = 0;
-  std::size_t runs = 0;
-  for (const auto& [path, p] : profiles)
-  for (const auto& [s, rep] : specs) {
-    RunOutcome sim = simulate_run(p, s);
-    RunRecord& rec = sim.record;
-    requests += rec.summary->completed;
-    ++runs;
-    write_simulated(rec, path, c.out, rep, sweep_name);
-    if (!c.requests_out.empty()) write_requests_csv(c.requests_out, sim.result);
+  in.plan = c.sweep.empty() ? plan_simulations(c.rates, c.policies, c.arrivals, c.requests, c.seed)
+                            : plan_simulations(c.sweep);
+  in.out = c.out;
+  in.requests_out = c.requests_out;
+  const SimulateResult r = simulate(in, [](const SimulatedRun& run) {
+    const RunRecord& rec = run.record;
     const Energy& e = *rec.energy;
-    fmt::print("{:<24} {:>6g}/s {:<18} p99 {:>10}  max {:>10}  avg batch {:>6.2f}  {}\n", rec.model, s.rate_hz, rec.policy,
-               format_duration_s(rec.summary->latency_s.p99),
-               format_duration_s(rec.summary->latency_s.max), rec.summary->avg_batch_size,
-               e.per_image_j ? fmt::format("{:.4g} J/image", *e.per_image_j) : "energy n/a");
-  }
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print(stderr, "simulated {} run(s), {} requests, in {:.3f} s; appended to {}/runs.jsonl\n", runs, requests, s,
-             c.out);
+    fmt::print("{:<24} {:>6g}/s {:<18} p99 {:>10}  max {:>10}  avg batch {:>6.2f}  {}\n", rec.model, run.spec.rate_hz,
+               rec.policy, format_duration_s(rec.summary->latency_s.p99), format_duration_s(rec.summary->latency_s.max),
+               rec.summary->avg_batch_size, e.per_image_j ? fmt::format("{:.4g} J/image", *e.per_image_j) : "energy n/a");
+  });
+  fmt::print(stderr, "simulated {} run(s), {} requests, in {:.3f} s; appended to {}/runs.jsonl\n", r.runs.size(),
+             r.requests, r.seconds, c.out);
   return 0;
 }
 
@@ -269,112 +135,44 @@ struct TuneCli {
   unsigned jobs = 0;  // 0: one per hardware thread
 };
 
-struct Candidate {
-  std::string policy;
-  double energy = 0, latency = 0, p99 = 0, max = 0, avg_batch = 0;
-};
-
 int do_tune(const TuneCli& c) {
-  const Profile p = load_profile(c.profile);
-  const LatencyTarget slo = parse_latency_target(c.slo, "--slo");
-  parse_arrivals(c.arrivals);
-  if (!p.dynamic_power_w(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
-  // Delays on a fine logarithmic grid from 0.5 ms up to the latency target.
-  std::vector<TimeNs> delays;
-  // (rounded to 0.1 ms, or to 1 ms above 10 ms, so that the specs read well).
-  for (double d = 0.5e-3; d < slo.limit_s(); d *= 1.25) {
-    const TimeNs unit = d < 0.01 ? 100 * kNsPerUs : kNsPerMs;
-    const TimeNs ns = std::llround(d * 1e9 / static_cast<double>(unit)) * unit;
-    if (delays.empty() || delays.back() != ns) delays.push_back(ns);
-  }
-  // Every registered kind's candidates (fixed:1..cap, greedy:1..cap, timeout:2..cap x delays).
-  const std::vector<std::string> policies = tune_candidates(TuneSpace{c.cap, delays});
-  const auto t0 = std::chrono::steady_clock::now();
-  // Each policy's simulation is independent (its own clock, backend, meter and generator; the
-  // profile is only read): threads take the next policy in turn, and the results are gathered
-  // in the policies' order, so any number of jobs prints the same table.
-  std::vector<std::optional<Candidate>> found(policies.size());
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr failure;
-  std::mutex failure_mutex;
-  auto work = [&] {
-    for (std::size_t i = next++; i < policies.size(); i = next++) {
-      try {
-        RunSpec s;
-        s.rate_hz = c.rate;
-        s.arrivals = c.arrivals;
-        s.policy = policies[i];
-        s.requests = c.requests;
-        s.requests_given = true;
-        s.seed = c.seed;
-        const RunRecord rec = simulate_run(p, s).record;
-        const double lat = latency_figure(rec.summary->latency_s, slo.figure);
-        if (lat <= slo.limit_s() && rec.energy->per_image_j) {
-          found[i] = Candidate{rec.policy, *rec.energy->per_image_j, lat, rec.summary->latency_s.p99,
-                               rec.summary->latency_s.max, rec.summary->avg_batch_size};
-        }
-      } catch (...) {
-        const std::lock_guard lock(failure_mutex);
-        if (!failure) failure = std::current_exception();
-        next = policies.size();  // the others stop at their next policy
-      }
-    }
-  };
-  const unsigned jobs = static_cast<unsigned>(
-      std::min<std::size_t>(c.jobs ? c.jobs : std::max(1u, std::thread::hardware_concurrency()), policies.size()));
-  {
-    std::vector<std::jthread> threads;
-    for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(work);
-    work();
-  }
-  if (failure) std::rethrow_exception(failure);
-  std::vector<Candidate> ok;
-  for (auto& f : found)
-    if (f) ok.push_back(std::move(*f));
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const LoadedProfile lp = load_profile(c.profile);
+  print_load_note(lp);
+  const Profile& p = lp.profile;
+  TuneInput in;
+  in.target = parse_latency_target(c.slo, "--slo");
+  in.rate_hz = c.rate;
+  in.arrivals = c.arrivals;
+  in.requests = c.requests;
+  in.seed = c.seed;
+  in.cap = c.cap;
+  in.jobs = c.jobs;
+  const TuneResult r = tune(p, in);
+  const LatencyTarget& slo = in.target;
+  const std::vector<TuneCandidate>& ok = r.meeting;
   fmt::print("tune: {} policies simulated in {:.2f} s ({} job(s); {} at {:g}/s, {} requests each); {} meet {} <= {}\n",
-             policies.size(), secs, jobs, c.arrivals, c.rate, c.requests, ok.size(), latency_key(slo.figure),
+             r.simulated, r.seconds, r.jobs, c.arrivals, c.rate, c.requests, ok.size(), latency_key(slo.figure),
              format_duration_s(slo.limit_s()));
   if (ok.empty()) {
     fmt::print("no policy meets the target at this rate: the model is too slow for it, or the target too tight\n");
     return 1;
   }
-  std::stable_sort(ok.begin(), ok.end(), [](const Candidate& a, const Candidate& b) { return a.energy < b.energy; });
   fmt::print("{:<20} {:>16} {:>12} {:>12} {:>10}\n", "policy", "energy J/image", "p99", "max", "avg batch");
   for (std::size_t i = 0; i < std::min(c.top, ok.size()); ++i) {
-    const Candidate& k = ok[i];
-    fmt::print("{:<20} {:>16.5g} {:>12} {:>12} {:>10.2f}\n", k.policy, k.energy,
-               format_duration_s(k.p99), format_duration_s(k.max),
-               k.avg_batch);
+    const TuneCandidate& k = ok[i];
+    fmt::print("{:<20} {:>16.5g} {:>12} {:>12} {:>10.2f}\n", k.policy, k.energy_per_image_j, format_duration_s(k.p99_s),
+               format_duration_s(k.max_s), k.avg_batch);
   }
   if (!c.verify) return 0;
-  fmt::print("verifying the best {} for real ({} on {}):\n", std::min<std::size_t>(3, ok.size()), p.model, p.device);
-  for (std::size_t i = 0; i < std::min<std::size_t>(3, ok.size()); ++i) {
-    RunSpec s;
-    s.model = p.model;
-    s.device = p.device == "synthetic" ? "cpu" : p.device;
-    s.meter = p.meter;
-    s.rate_hz = c.rate;
-    s.arrivals = c.arrivals;
-    s.policy = ok[i].policy;
-    s.requests = c.requests;
-    s.requests_given = true;
-    s.seed = c.seed;
-    s.idle_window_ns = 0;
-    // As the profile ran the model: its CPU threads, preprocessing and host memory.
-    const nlohmann::json be = p.meta.value("backend", nlohmann::json::object());
-    if (be.contains("threads") && be["threads"].is_number_integer()) s.threads = be["threads"].get<int>();
-    if (be.contains("preprocess") && be["preprocess"].is_string()) s.preprocess = be["preprocess"].get<std::string>();
-    if (be.contains("host_memory") && be["host_memory"].is_string()) s.host_memory = be["host_memory"].get<std::string>();
-    PreparedRun run(s);
-    const RunRecord rec = run.execute().record;
-    append_line_durable(c.out + "/runs.jsonl", rec.to_json().dump());
-    const Energy& e = *rec.energy;
-    fmt::print("  {:<20} predicted {:.5g} J/image, {} {}; measured {} J/image, {} {}\n", ok[i].policy, ok[i].energy,
-               latency_key(slo.figure), format_duration_s(ok[i].latency),
+  constexpr std::size_t kVerified = 3;
+  fmt::print("verifying the best {} for real ({} on {}):\n", std::min(kVerified, ok.size()), p.model, p.device);
+  verify(p, in, ok, kVerified, c.out, [&slo](const Verified& v) {
+    const Energy& e = *v.measured.energy;
+    fmt::print("  {:<20} predicted {:.5g} J/image, {} {}; measured {} J/image, {} {}\n", v.predicted.policy,
+               v.predicted.energy_per_image_j, latency_key(slo.figure), format_duration_s(v.predicted.latency_s),
                e.per_image_j ? fmt::format("{:.5g}", *e.per_image_j) : "n/a", latency_key(slo.figure),
-               format_duration_s(latency_figure(rec.summary->latency_s, slo.figure)));
-  }
+               format_duration_s(v.measured_latency_s));
+  });
   return 0;
 }
 
@@ -386,27 +184,27 @@ void add_profile_commands(CLI::App& app, Action& action) {
   prof->add_option("--model", pc->spec.model, "Model (as for run)")->required();
   prof->add_option("--device", pc->spec.device, "cpu, cuda, cuda:N")->capture_default_str();
   prof->add_option("--meter", pc->spec.meter, "Energy meter (as for run)")->capture_default_str();
-  prof->add_option("--refine", pc->refine,
+  prof->add_option("--refine", pc->args.refine,
                    "Scan first: where a midpoint's service misses the line between two sizes by over this share, "
                    "measure it too (0: sizes exactly as given)")
       ->capture_default_str();
-  prof->add_option("--refine-max", pc->refine_max, "At most this many sizes added by --refine (0: as many as given, at least 8)")
+  prof->add_option("--refine-max", pc->args.refine_max, "At most this many sizes added by --refine (0: as many as given, at least 8)")
       ->capture_default_str();
   prof->add_option("--clock", pc->spec.clock, "real, or virtual (synthetic models: instant and exact)")
       ->capture_default_str()
       ->check(CLI::IsMember({"real", "virtual"}));
-  prof->add_option("--batch-sizes", pc->batch_sizes, "Comma-separated batch sizes")->capture_default_str();
-  prof->add_option("--min-window", pc->min_window, "Measure each batch size at least this long")->capture_default_str();
-  prof->add_option("--idle-window", pc->idle_window, "Idle power measured first over this window")->capture_default_str();
-  prof->add_option("--idle-gaps", pc->idle_gaps,
+  prof->add_option("--batch-sizes", pc->args.batch_sizes, "Comma-separated batch sizes")->capture_default_str();
+  prof->add_option("--min-window", pc->args.min_window, "Measure each batch size at least this long")->capture_default_str();
+  prof->add_option("--idle-window", pc->args.idle_window, "Idle power measured first over this window")->capture_default_str();
+  prof->add_option("--idle-gaps", pc->args.idle_gaps,
                    "Idle times before the spaced batches that measure service after idleness (empty: none)")
       ->capture_default_str();
-  prof->add_option("--idle-samples", pc->idle_samples, "Spaced batches per idle time, at least")->capture_default_str();
-  prof->add_option("--rounds", pc->rounds,
+  prof->add_option("--idle-samples", pc->args.idle_samples, "Spaced batches per idle time, at least")->capture_default_str();
+  prof->add_option("--rounds", pc->args.rounds,
                    "Measure in this many rounds over all sizes, each a share of every size's window and bursts "
                    "(a machine that drifts then weighs on every size alike)")
       ->capture_default_str();
-  prof->add_option("--idle-order", pc->idle_order,
+  prof->add_option("--idle-order", pc->args.idle_order,
                    "steady: each idle time in one stretch per round, as a run sees it; shuffled: every burst's idle "
                    "time at random")
       ->capture_default_str()

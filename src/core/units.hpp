@@ -3,6 +3,7 @@
 // durations ("50ms"), powers ("150W"), numbers, and "name:key=value,key=value" specs.
 #include <map>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "core/time.hpp"
@@ -33,5 +34,8 @@ std::string duration_spec(TimeNs ns);
 std::string format_duration(TimeNs ns);
 // The same for a duration in seconds (rounded to the nanosecond).
 std::string format_duration_s(double seconds);
+
+// A comma-separated list of a flag's values; empty items dropped ("a,,b," gives a and b).
+std::vector<std::string> split_list(const std::string& s);
 
 }  // namespace greenbatch

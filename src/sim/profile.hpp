@@ -1,16 +1,13 @@
 #pragma once
-// A short measured profile of a model (service time and energy per batch size) and the parts
-// that replay it: a backend and a meter driven by the profile, for the engine on the virtual
-// clock. Together they are the simulator: any rate, arrival process and policy in milliseconds.
+// A short measured profile of a model (service time and energy per batch size): the model, its
+// JSON, and reading a profile file (with the stability of the machine while it was profiled).
+// sim/measure.hpp measures one; sim/replay.hpp replays one on the virtual clock.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "arrivals/rng.hpp"
-#include "backends/backend.hpp"
-#include "core/clock.hpp"
-#include "energy/meter.hpp"
-#include "engine/execute.hpp"
+#include "core/time.hpp"
 
 namespace greenbatch {
 
@@ -62,76 +59,32 @@ struct Profile {
 // simulator's draws, and as the shortest idle time `profile --idle-gaps` accepts.
 inline constexpr TimeNs kBackToBackIdleNs = kNsPerMs;
 
-struct ProfileOptions {
-  RunSpec spec;  // model, device, meter, clock, warm-up, idle window...
-  std::vector<std::size_t> batch_sizes{1, 2, 4, 8, 16, 32, 64, 128};
-  TimeNs min_window_ns = kNsPerS;  // at least this long per batch size (and ten sensor updates)
-  std::size_t min_batches = 5;
-  // Idle times before the spaced batches that measure the after-idle distributions, and how
-  // many batches after each (at least).
-  std::vector<TimeNs> idle_gaps_ns{5'000'000, 20'000'000, 60'000'000, 200'000'000};
-  std::size_t idle_samples = 30;
-  // The measurement in this many rounds over all batch sizes, each round a share of every
-  // size's window and bursts; pooled. On a machine that drifts, every size is then measured
-  // across the whole profile instead of in one stretch of it.
-  std::size_t rounds = 1;
-  // How a round orders its bursts after idleness: `steady`, each idle time in one stretch (as in
-  // a run, where the server idles about as long before every batch), the idle times in a seeded
-  // random order; or `shuffled`, every burst's idle time in a seeded random order (short idle
-  // times then keep the machine warm for the long ones).
-  bool steady_idle = true;
-  // Before the measurement, a quick scan back to back: between two neighbouring sizes, the
-  // midpoint's median service against the line through theirs; off by more than this share
-  // (0: no scan), the midpoint is measured too, and each half scanned again, until the line
-  // holds or the sizes are adjacent. A CPU's kernels can switch at a batch size (ShuffleNetV2
-  // with LibTorch 1.13 here: 11 ms per image up to batch 15, 3.4 ms from 16), and a simulation
-  // between two measured sizes is only as good as the line between them.
-  double refine = 0.15;
-  std::size_t refine_max = 0;  // at most this many sizes added (0: as many as given, at least 8)
+// The line through (x0, y0) and (x1, y1) at x, never below zero: how a profile reads the
+// service time between two measured batch sizes, and how the refinement scan judges them.
+double line_through(double x0, double y0, double x1, double y1, double x);
+
+// Past this share between a profile's rounds (meta.stability), the machine changed speed while
+// it was profiled: profile warns, and simulate and tune say so of the profiles they read.
+inline constexpr double kStabilityWarnShare = 0.10;
+
+// The largest spread between rounds, median or p90, and the batch size it was seen at.
+struct Spread {
+  double share = 0;
+  std::size_t batch_size = 0;
 };
+// None where the record has neither, as a profile edited by hand may not.
+std::optional<Spread> worst_spread(const nlohmann::json& stability);
 
-// Measures the profile: first the refinement scan (ProfileOptions::refine; recorded in the
-// profile's meta.refine); then per batch size, a few probe batches (they also warm the shape), batches
-// back to back through the engine (every request already waiting, fixed:B) with the run's meter,
-// then bursts of that size after each idle time, ordered as `steady_idle` says (the after-idle
-// distributions); all of it in `rounds` rounds over the sizes, pooled. Throws UserError on bad
-// input.
-Profile measure_profile(const ProfileOptions& o);
-
-// The backend of a simulation: sleeps (on the virtual clock) a service time drawn, with a seed,
-// from the profile's distribution for the batch size and the time the server idled before it.
-class ProfileBackend final : public Backend {
- public:
-  ProfileBackend(const Profile& p, Clock& clock, std::uint64_t seed) : profile_(p), clock_(clock), rng_(seed) {}
-  void run(std::span<const Request> batch) override;
-  std::string model() const override { return profile_.model; }
-  std::string device() const override { return profile_.device; }
-  bool follows_clock() const override { return true; }
-
- private:
-  const Profile& profile_;
-  Clock& clock_;
-  Rng rng_;
-  std::optional<TimeNs> last_end_ns_;
+// A profile file read back, and what a reader should be told of it: the machine's speed changed
+// by over kStabilityWarnShare between its rounds (none: it did not, or the record says nothing).
+struct LoadedProfile {
+  std::string path;
+  Profile profile;
+  std::optional<Spread> unstable;
 };
+LoadedProfile load_profile(const std::string& path);  // throws UserError (named after --profile)
 
-// The meter of a simulation: idle power over the window plus, for each batch, the profile's
-// power above idle for its size times the batch's (simulated) duration.
-class ProfileMeter final : public EnergyMeter {
- public:
-  explicit ProfileMeter(const Profile& p) : profile_(p) {}
-  std::string spec() const override { return "profile:" + profile_.meter; }
-  void start(TimeNs now) override { start_ns_ = now; }
-  Energy stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) override;
-  bool follows_clock() const override { return true; }
-
- private:
-  const Profile& profile_;
-  TimeNs start_ns_ = 0;
-};
-
-// One simulated run: the schedule of `spec` (rate, arrivals, requests, seed, policy) through the
-// profile on the virtual clock. The record says simulated (the caller names the profile's file).
-RunOutcome simulate_run(const Profile& profile, const RunSpec& spec);
+// Writes the profile's JSON to `path` through a temporary file and a rename.
+void write_profile(const std::string& path, const Profile& p);
 
 }  // namespace greenbatch

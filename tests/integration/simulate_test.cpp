@@ -5,11 +5,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "backends/synthetic/synthetic.hpp"
+#include "batching/policy.hpp"
 #include "core/error.hpp"
+#include "core/latency_target.hpp"
 #include "core/units.hpp"
-#include "sim/profile.hpp"
+#include "sim/measure.hpp"
+#include "sim/replay.hpp"
+#include "sim/simulate.hpp"
+#include "sim/tune.hpp"
 #include "io/records.hpp"
 #include "support/cli.hpp"
 #include "support/temp_dir.hpp"
@@ -285,6 +291,71 @@ TEST_F(Tune, FindsTheOptimumDerivedByHand) {
   const auto none = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=5ms");
   EXPECT_EQ(none.code, 1);
   EXPECT_NE(none.output.find("no policy meets the target"), std::string::npos) << none.output;
+}
+
+TEST(TuneLibrary, FindsTheOptimumDerivedByHandAndEveryCandidateMeetsTheTarget) {
+  // As Tune.FindsTheOptimumDerivedByHand, through the library: fixed:18 (198 ms) is the least
+  // energy under a 200 ms maximum.
+  const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms");
+  TuneInput in;
+  in.rate_hz = 100;
+  in.target = parse_latency_target("max=200ms");
+  in.jobs = 2;
+  const TuneResult r = tune(p, in);
+  EXPECT_EQ(r.simulated, tune_candidates(TuneSpace{in.cap, tune_delays(in.target)}).size());
+  EXPECT_EQ(r.jobs, 2u);
+  ASSERT_FALSE(r.meeting.empty());
+  EXPECT_EQ(r.meeting.front().policy, "fixed:18");
+  EXPECT_NEAR(r.meeting.front().max_s, 0.198, 1e-6);
+  for (std::size_t i = 0; i < r.meeting.size(); ++i) {
+    const TuneCandidate& c = r.meeting[i];
+    SCOPED_TRACE(c.policy);
+    EXPECT_LE(c.latency_s, in.target.limit_s());
+    EXPECT_EQ(c.latency_s, c.max_s);  // the target's figure is the maximum
+    if (i > 0) {
+      EXPECT_LE(r.meeting[i - 1].energy_per_image_j, c.energy_per_image_j);
+    }
+  }
+  // Any number of jobs: the same candidates in the same order.
+  in.jobs = 1;
+  const TuneResult one = tune(p, in);
+  ASSERT_EQ(one.meeting.size(), r.meeting.size());
+  for (std::size_t i = 0; i < r.meeting.size(); ++i) {
+    EXPECT_EQ(one.meeting[i].policy, r.meeting[i].policy);
+    EXPECT_EQ(one.meeting[i].energy_per_image_j, r.meeting[i].energy_per_image_j);
+  }
+  // A target no policy can meet: none, not an error.
+  in.target = parse_latency_target("max=5ms");
+  EXPECT_TRUE(tune(p, in).meeting.empty());
+  // A profile without energy figures cannot be tuned.
+  Profile no_energy = p;
+  for (ProfilePoint& pt : no_energy.points) pt.dynamic_energy_per_batch_j.reset();
+  EXPECT_THROW(tune(no_energy, in), UserError);
+}
+
+TEST_F(Tune, SimulateLibraryReturnsAndWritesEveryRecord) {
+  const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms", {1, 16, 128});
+  SimulateInput in;
+  in.profiles.push_back({"p.json", p, std::nullopt});
+  in.plan = plan_simulations("16,64", "fixed:16,greedy:128", "constant", 256, 1);
+  in.out = (dir_ / "sim").string();
+  std::size_t called = 0;
+  const SimulateResult r = simulate(in, [&called](const SimulatedRun&) { ++called; });
+  ASSERT_EQ(r.runs.size(), 4u);
+  EXPECT_EQ(called, 4u);
+  EXPECT_EQ(r.requests, 4u * 256);
+  EXPECT_EQ(r.runs[1].spec.rate_hz, 16);
+  EXPECT_EQ(r.runs[1].record.policy, "greedy:128");
+  EXPECT_EQ(r.runs[3].record.profile, "p.json");
+  EXPECT_TRUE(r.runs[0].record.simulated);
+  EXPECT_EQ(read_jsonl((dir_ / "sim" / "runs.jsonl").string()).size(), 4u);
+  // Checked before anything runs: --requests-out takes one run.
+  in.requests_out = (dir_ / "requests.csv").string();
+  in.out = (dir_ / "sim2").string();
+  EXPECT_THROW(simulate(in), UserError);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "sim2" / "runs.jsonl"));
+  EXPECT_THROW(plan_simulations("0", "fixed:1", "constant", 8, 1), UserError);
+  EXPECT_THROW(check_idle_smoothing(2), UserError);
 }
 
 TEST_F(Tune, ProfileSaysWhichSizesItsScanAddedAndWhy) {

@@ -1,0 +1,79 @@
+#include "sim/replay.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "arrivals/schedule.hpp"
+#include "batching/policy.hpp"
+#include "core/sysinfo.hpp"
+#include "core/units.hpp"
+#include "energy/energy_math.hpp"
+
+namespace greenbatch {
+
+void ProfileBackend::run(std::span<const Request> batch) {
+  const std::size_t count = batch.size();
+  const TimeNs now = clock_.now();
+  const double idle_s = last_end_ns_ ? ns_to_s(now - *last_end_ns_) : 1e9;  // the first batch follows idleness
+  const double u = rng_.uniform01();
+  const double s = profile_.draw_service_s(count, idle_s, u, rng_.uniform01());
+  clock_.sleep_until(now + static_cast<TimeNs>(std::llround(s * 1e9)));
+  last_end_ns_ = clock_.now();
+}
+
+Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) {
+  const TimeNs window_ns = now - start_ns_;
+  Energy e;
+  e.method = "simulated";
+  e.window_s = ns_to_s(window_ns);
+  if (!profile_.idle_power_w || !profile_.dynamic_power_w(1)) {
+    e.reason = "the profile has no energy figures (it was measured without an energy meter)";
+    return e;
+  }
+  std::vector<double> power_by_size;  // each size's dynamic power, looked up once (0: not yet)
+  const AboveIdle dynamic = above_idle(batches, [&](std::size_t size) {
+    if (size >= power_by_size.size()) power_by_size.resize(size + 1, 0.0);
+    if (power_by_size[size] == 0.0) power_by_size[size] = *profile_.dynamic_power_w(size);
+    return power_by_size[size];
+  });
+  e.measured = true;
+  e.idle_power_w = profile_.idle_power_w;
+  fill_totals(e, idle_plus_busy_joules(*profile_.idle_power_w, window_ns, dynamic.joules), window_ns, images,
+              dynamic.joules);
+  if (dynamic.busy_s > 0) e.busy_power_w = *profile_.idle_power_w + dynamic.joules / dynamic.busy_s;
+  return e;
+}
+
+RunOutcome simulate_run(const Profile& profile, const RunSpec& spec) {
+  VirtualClock clock;
+  ProfileBackend backend(profile, clock, spec.seed);
+  ProfileMeter meter(profile);
+  const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
+  const auto policy = parse_policy(spec.policy);
+  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
+  std::vector<TimeNs> schedule = generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed);
+  // The record's configuration as a real run of the profile's model would have it, on the
+  // virtual clock with the profile's meter.
+  RunSpec as_run = spec;
+  as_run.model = profile.model;
+  as_run.device = profile.device;
+  as_run.requests = schedule.size();
+  as_run.requests_given = true;
+  RunOutcome out{record_header(as_run), {}};
+  RunRecord& rec = out.record;
+  rec.clock = "virtual";
+  rec.meter = meter.spec();
+  rec.warmup_batches = rec.warmup_batch_size = 0;
+  rec.simulated = true;
+  rec.backend = {{"backend", "simulated"}, {"profile_model", profile.model}, {"profile_meter", profile.meter}};
+  rec.offered_rate_hz = offered_rate_hz(schedule);
+  rec.started_utc = utc_now_iso8601();
+  out.result = run_engine(std::move(schedule), *policy, backend, meter, clock);
+  rec.summary = summarize(out.result);
+  rec.energy = out.result.energy;
+  rec.energy->trace.clear();
+  rec.error = out.result.error;
+  return out;
+}
+
+}  // namespace greenbatch

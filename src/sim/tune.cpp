@@ -1,0 +1,121 @@
+#include "sim/tune.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "arrivals/schedule.hpp"
+#include "batching/policy.hpp"
+#include "core/error.hpp"
+#include "engine/execute.hpp"
+#include "io/results.hpp"
+#include "sim/replay.hpp"
+
+namespace greenbatch {
+
+std::vector<TimeNs> tune_delays(const LatencyTarget& target) {
+  // Delays on a fine logarithmic grid from 0.5 ms up to the latency target.
+  std::vector<TimeNs> delays;
+  // (rounded to 0.1 ms, or to 1 ms above 10 ms, so that the specs read well).
+  for (double d = 0.5e-3; d < target.limit_s(); d *= 1.25) {
+    const TimeNs unit = d < 0.01 ? 100 * kNsPerUs : kNsPerMs;
+    const TimeNs ns = std::llround(d * 1e9 / static_cast<double>(unit)) * unit;
+    if (delays.empty() || delays.back() != ns) delays.push_back(ns);
+  }
+  return delays;
+}
+
+namespace {
+
+RunSpec simulated_spec(const TuneInput& in, const std::string& policy) {
+  RunSpec s;
+  s.rate_hz = in.rate_hz;
+  s.arrivals = in.arrivals;
+  s.policy = policy;
+  s.requests = in.requests;
+  s.requests_given = true;
+  s.seed = in.seed;
+  return s;
+}
+
+}  // namespace
+
+TuneResult tune(const Profile& p, const TuneInput& in) {
+  parse_arrivals(in.arrivals);
+  if (!p.dynamic_power_w(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
+  const LatencyTarget& slo = in.target;
+  // Every registered kind's candidates (fixed:1..cap, greedy:1..cap, timeout:2..cap x delays).
+  const std::vector<std::string> policies = tune_candidates(TuneSpace{in.cap, tune_delays(slo)});
+  const auto t0 = std::chrono::steady_clock::now();
+  // Each policy's simulation is independent (its own clock, backend, meter and generator; the
+  // profile is only read): threads take the next policy in turn, and the results are gathered
+  // in the policies' order, so any number of jobs gives the same result.
+  std::vector<std::optional<TuneCandidate>> found(policies.size());
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto work = [&] {
+    for (std::size_t i = next++; i < policies.size(); i = next++) {
+      try {
+        const RunRecord rec = simulate_run(p, simulated_spec(in, policies[i])).record;
+        const double lat = latency_figure(rec.summary->latency_s, slo.figure);
+        if (lat <= slo.limit_s() && rec.energy->per_image_j) {
+          found[i] = TuneCandidate{rec.policy, *rec.energy->per_image_j, lat, rec.summary->latency_s.p99,
+                                   rec.summary->latency_s.max, rec.summary->avg_batch_size};
+        }
+      } catch (...) {
+        const std::lock_guard lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = policies.size();  // the others stop at their next policy
+      }
+    }
+  };
+  const unsigned jobs = static_cast<unsigned>(
+      std::min<std::size_t>(in.jobs ? in.jobs : std::max(1u, std::thread::hardware_concurrency()), policies.size()));
+  {
+    std::vector<std::jthread> threads;
+    for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(work);
+    work();
+  }
+  if (failure) std::rethrow_exception(failure);
+  TuneResult r;
+  for (auto& f : found)
+    if (f) r.meeting.push_back(std::move(*f));
+  r.simulated = policies.size();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.jobs = jobs;
+  std::stable_sort(r.meeting.begin(), r.meeting.end(),
+                   [](const TuneCandidate& a, const TuneCandidate& b) { return a.energy_per_image_j < b.energy_per_image_j; });
+  return r;
+}
+
+std::vector<Verified> verify(const Profile& p, const TuneInput& in, const std::vector<TuneCandidate>& candidates,
+                             std::size_t n, const std::string& out, const std::function<void(const Verified&)>& on_each) {
+  std::vector<Verified> done;
+  for (std::size_t i = 0; i < std::min(n, candidates.size()); ++i) {
+    RunSpec s = simulated_spec(in, candidates[i].policy);
+    s.model = p.model;
+    s.device = p.device == "synthetic" ? "cpu" : p.device;
+    s.meter = p.meter;
+    s.idle_window_ns = 0;
+    // As the profile ran the model: its CPU threads, preprocessing and host memory.
+    const nlohmann::json be = p.meta.value("backend", nlohmann::json::object());
+    if (be.contains("threads") && be["threads"].is_number_integer()) s.threads = be["threads"].get<int>();
+    if (be.contains("preprocess") && be["preprocess"].is_string()) s.preprocess = be["preprocess"].get<std::string>();
+    if (be.contains("host_memory") && be["host_memory"].is_string()) s.host_memory = be["host_memory"].get<std::string>();
+    PreparedRun run(s);
+    RunRecord rec = run.execute().record;
+    append_line_durable(out + "/runs.jsonl", rec.to_json().dump());
+    const double lat = latency_figure(rec.summary->latency_s, in.target.figure);
+    done.push_back({candidates[i], std::move(rec), lat});
+    if (on_each) on_each(done.back());
+  }
+  return done;
+}
+
+}  // namespace greenbatch

@@ -1,0 +1,64 @@
+#pragma once
+// tune as library functions: every fixed, greedy and timeout policy up to a batch size cap,
+// simulated from a profile; those that meet a latency target, least energy first; and the best
+// of them run for real. Nothing printed.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/latency_target.hpp"
+#include "core/time.hpp"
+#include "engine/run_record.hpp"
+#include "sim/profile.hpp"
+
+namespace greenbatch {
+
+struct TuneInput {
+  double rate_hz = 64;
+  std::string arrivals = "constant";
+  std::size_t requests = 2048;
+  std::uint64_t seed = 1;
+  std::size_t cap = 128;  // the largest batch size searched
+  LatencyTarget target;
+  unsigned jobs = 0;  // policies simulated at once (0: one per hardware thread)
+};
+
+// One simulated policy that meets the target.
+struct TuneCandidate {
+  std::string policy;
+  double energy_per_image_j = 0;
+  double latency_s = 0;  // the target's figure
+  double p99_s = 0, max_s = 0, avg_batch = 0;
+};
+
+struct TuneResult {
+  std::vector<TuneCandidate> meeting;  // those that meet the target, least energy first (stable: grid order on ties)
+  std::size_t simulated = 0;           // policies simulated
+  double seconds = 0;                  // simulating them
+  unsigned jobs = 0;                   // threads used
+};
+
+// The timeout policies' delays: a logarithmic grid (x1.25) from 0.5 ms up to below the target's
+// limit, rounded to 0.1 ms (to 1 ms from 10 ms), no repeats.
+std::vector<TimeNs> tune_delays(const LatencyTarget& target);
+
+// Simulates tune_candidates(TuneSpace{cap, tune_delays(target)}) from the profile, in parallel,
+// each policy independently (the result does not depend on jobs). Throws UserError on a bad
+// arrival process or a profile without energy figures, and the first failure of a simulation.
+TuneResult tune(const Profile& profile, const TuneInput& in);
+
+struct Verified {
+  TuneCandidate predicted;
+  RunRecord measured;        // as appended to out/runs.jsonl
+  double measured_latency_s = 0;  // the target's figure
+};
+
+// Runs the first `n` candidates for real, as the profile ran its model (device, meter, CPU
+// threads, preprocessing, host memory), with the input's rate, arrivals, requests and seed;
+// appends each record to `out`/runs.jsonl and calls `on_each` (may be empty) after each.
+std::vector<Verified> verify(const Profile& profile, const TuneInput& in, const std::vector<TuneCandidate>& candidates,
+                             std::size_t n, const std::string& out,
+                             const std::function<void(const Verified&)>& on_each = {});
+
+}  // namespace greenbatch

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   const std::size_t batches = argc > 4 ? std::strtoul(argv[4], nullptr, 10) : 40;
   const int rounds = argc > 5 ? std::atoi(argv[5]) : 7;
   o.threads = argc > 6 ? std::atoi(argv[6]) : 1;
-  o.preprocess = "cached";
+  o.preprocess = Preprocess::kCached;
   o.device = "cpu";
   const auto backend = make_torchscript_backend(o);
   backend->warmup(10, batch);

@@ -31,8 +31,12 @@ class Backend {
 // The name a model file is recorded under: a path (with a '/' or ending in .pt) by its file's
 // stem, a bare name (models/NAME.pt) as given. The TorchScript backend's model() and the run
 // record's canonical model both use it.
+// True when `model` is a path to a model file (with a '/' or ending in .pt), not a name to look up
+// in the models folder.
+inline bool is_model_path(const std::string& model) { return model.find('/') != std::string::npos || model.ends_with(".pt"); }
+
 inline std::string recorded_model_name(const std::string& model) {
-  if (model.find('/') == std::string::npos && !model.ends_with(".pt")) return model;
+  if (!is_model_path(model)) return model;
   return std::filesystem::path(model).stem().string();
 }
 

@@ -190,9 +190,7 @@ void add_profile_commands(CLI::App& app, Action& action) {
       ->capture_default_str();
   prof->add_option("--refine-max", pc->args.refine_max, "At most this many sizes added by --refine (0: as many as given, at least 8)")
       ->capture_default_str();
-  prof->add_option("--clock", pc->spec.clock, "real, or virtual (synthetic models: instant and exact)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"real", "virtual"}));
+  add_choice(prof, "--clock", pc->spec.clock, "real, or virtual (synthetic models: instant and exact)");
   prof->add_option("--batch-sizes", pc->args.batch_sizes, "Comma-separated batch sizes")->capture_default_str();
   prof->add_option("--min-window", pc->args.min_window, "Measure each batch size at least this long")->capture_default_str();
   prof->add_option("--idle-window", pc->args.idle_window, "Idle power measured first over this window")->capture_default_str();
@@ -210,10 +208,8 @@ void add_profile_commands(CLI::App& app, Action& action) {
       ->capture_default_str()
       ->check(CLI::IsMember({"steady", "shuffled"}));
   prof->add_option("--threads", pc->spec.threads, "CPU threads (0: all)")->capture_default_str();
-  prof->add_option("--preprocess", pc->spec.preprocess, "cached or per-request")->capture_default_str();
-  prof->add_option("--host-memory", pc->spec.host_memory, "cached or system (as for run)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"cached", "system"}));
+  add_choice(prof, "--preprocess", pc->spec.preprocess, "cached or per-request");
+  add_choice(prof, "--host-memory", pc->spec.host_memory, "cached or system (as for run)");
   prof->add_option("--models-dir", pc->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
   prof->add_option("--images", pc->spec.images_dir, "JPEG images folder")->capture_default_str();
   prof->add_option("--warmup-batches", pc->spec.warmup_batches, "Warm-up batches")->capture_default_str();

@@ -110,17 +110,13 @@ void add_run_command(CLI::App& app, Action& action) {
   sub->add_flag("--graph-optimize", o->spec.graph_optimize,
                 "Turn TorchScript's graph-executor optimisation on (off by default: on a GPU its profiling runs "
                 "can stall the first batches for minutes)");
-  sub->add_option("--preprocess", o->spec.preprocess,
-                  "cached: decode and transform the images once, measure the network alone; per-request: decode "
-                  "and transform every request in the serving path, as the study did")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"cached", "per-request"}));
-  sub->add_option("--host-memory", o->spec.host_memory,
-                  "cached: host memory LibTorch frees stays in the process for the next batch, as a caching "
-                  "allocator keeps it; system: glibc's defaults, where each batch's large tensors are mapped anew "
-                  "and pay the kernel's page faults")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"cached", "system"}));
+  add_choice(sub, "--preprocess", o->spec.preprocess,
+             "cached: decode and transform the images once, measure the network alone; per-request: decode "
+             "and transform every request in the serving path, as the study did");
+  add_choice(sub, "--host-memory", o->spec.host_memory,
+             "cached: host memory LibTorch frees stays in the process for the next batch, as a caching "
+             "allocator keeps it; system: glibc's defaults, where each batch's large tensors are mapped anew "
+             "and pay the kernel's page faults");
   sub->add_option("--models-dir", o->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
   sub->add_option("--images", o->spec.images_dir, "Folder of JPEG images cycled through by the requests")
       ->capture_default_str();
@@ -150,9 +146,7 @@ void add_run_command(CLI::App& app, Action& action) {
   sub->add_option("--power-trace", o->power_trace,
                   "Write the power timeline to this CSV (t_s,power_w,instant_w) and the batches beside it "
                   "(NAME.batches.csv)");
-  sub->add_option("--clock", o->spec.clock, "real, or virtual (simulated time; synthetic models only)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"real", "virtual"}));
+  add_choice(sub, "--clock", o->spec.clock, "real, or virtual (simulated time; synthetic models only)");
   sub->add_option("--out", o->out_dir, "Results folder: runs.jsonl and runs.csv are appended to")->capture_default_str();
   sub->add_option("--requests-out", o->requests_out,
                   "Also write per-request records to this CSV (id,arrival_s,dispatch_s,done_s,batch_id,batch_size)");

@@ -63,10 +63,6 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
   Parts& p = *parts_;
   p.session = session ? session : &p.own;
   RunSession& ses = *p.session;
-  if (spec.clock != "real" && spec.clock != "virtual") {
-    throw UserError(fmt::format("--clock '{}': accepted: real, virtual", spec.clock));
-  }
-
   const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
   p.policy = parse_policy(spec.policy);
   check_meter_spec(spec.meter);
@@ -74,16 +70,14 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
     throw UserError("--warmup-batch-size: must be at least 1 when --warmup-batches is not 0");
   }
   // A session keeps its model loaded (and warm) while the runs that use it go on.
-  if (spec.host_memory != "cached" && spec.host_memory != "system") {
-    throw UserError(fmt::format("--host-memory '{}': accepted: cached, system", spec.host_memory));
-  }
   const std::string identity =
-      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, spec.clock, spec.threads, spec.preprocess,
-                  spec.graph_optimize, spec.models_dir, spec.images_dir, spec.host_memory);
+      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, name_of(spec.clock), spec.threads,
+                  name_of(spec.preprocess), spec.graph_optimize, spec.models_dir, spec.images_dir,
+                  name_of(spec.host_memory));
   if (!ses.backend || ses.identity != identity) {
     ses.backend.reset();
     ses.clock.reset();
-    if (spec.clock == "real") ses.clock = std::make_unique<RealClock>();
+    if (spec.clock == ClockKind::kReal) ses.clock = std::make_unique<RealClock>();
     else ses.clock = std::make_unique<VirtualClock>();
     ses.backend = make_backend(spec, *ses.clock);
     ses.identity = identity;

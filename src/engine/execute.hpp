@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/choices.hpp"
 #include "engine/engine.hpp"
 #include "engine/run_record.hpp"
 #include "engine/summary.hpp"
@@ -23,15 +24,15 @@ struct RunSpec {
   std::uint64_t seed = 1;
   std::string meter = "auto";
   TimeNs idle_window_ns = 5 * kNsPerS;  // idle power measured before the run (real sensors)
-  std::string clock = "real";  // "real" or "virtual"
+  ClockKind clock = ClockKind::kReal;
   // Real networks (TorchScript).
   std::string device = "cpu";
   int threads = 0;
   bool graph_optimize = false;
-  std::string preprocess = "cached";
-  // LibTorch's freed host memory: "cached" keeps it in the process for the next batch,
-  // "system" leaves glibc's defaults (see TorchScriptOptions::host_memory).
-  std::string host_memory = "cached";
+  Preprocess preprocess = Preprocess::kCached;
+  // LibTorch's freed host memory: cached keeps it in the process for the next batch, system
+  // leaves glibc's defaults (see TorchScriptOptions::host_memory).
+  HostMemory host_memory = HostMemory::kCached;
   std::string models_dir = "models";
   std::string images_dir = "data/images";
   std::size_t warmup_batches = 256;

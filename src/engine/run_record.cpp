@@ -308,7 +308,7 @@ RunRecord record_header(const RunSpec& spec) {
   RunRecord h;
   h.model = canonical_model(spec.model);
   h.device = canonical_device(spec.model, spec.device);
-  h.clock = spec.clock;
+  h.clock = std::string(name_of(spec.clock));
   h.arrivals = arrivals.text;
   h.policy = parse_policy(spec.policy)->spec();
   h.meter = spec.meter;

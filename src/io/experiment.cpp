@@ -10,6 +10,8 @@
 #include "arrivals/schedule.hpp"
 #include "backends/synthetic/synthetic.hpp"
 #include "batching/policy.hpp"
+#include "backends/backend.hpp"
+#include "core/choices.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "energy/meter.hpp"
@@ -53,6 +55,18 @@ class Reader {
     if (!n) return fallback;
     if (!n->is_string()) fail(n, key, fmt::format("expected a string, got {}", type_name(*n)));
     return std::string(*n->value<std::string>());
+  }
+
+  // One of a fixed set of names (core/choices.hpp).
+  template <typename E>
+  E choice(const std::string& key, E fallback) const {
+    const toml::node* n = node(key);
+    if (!n) return fallback;
+    const std::string text = str(key, "");
+    for (const auto& [v, name] : ChoiceNames<E>::names) {
+      if (name == text) return v;
+    }
+    fail(n, key, "accepted: " + accepted_names<E>());
   }
 
   long long integer(const std::string& key, long long fallback, long long min) const {
@@ -193,9 +207,9 @@ void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   b.seed = static_cast<std::uint64_t>(r.integer("seed", 1, 0));
   b.device = r.str("device", b.device);
   b.meter = r.str("meter", b.meter);
-  b.preprocess = r.str("preprocess", b.preprocess);
-  b.host_memory = r.str("host_memory", b.host_memory);
-  b.clock = r.str("clock", b.clock);
+  b.preprocess = r.choice("preprocess", b.preprocess);
+  b.host_memory = r.choice("host_memory", b.host_memory);
+  b.clock = r.choice("clock", b.clock);
   b.models_dir = r.str("models_dir", b.models_dir);
   b.images_dir = r.str("images_dir", b.images_dir);
   b.threads = static_cast<int>(r.integer("threads", 0, 0));
@@ -203,18 +217,10 @@ void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   b.warmup_batch_size = static_cast<std::size_t>(r.integer("warmup_batch_size", 32, 1));
   e.cooldown_ns = r.duration("cooldown", 0);
   b.idle_window_ns = r.duration("idle_window", b.idle_window_ns);
-  e.order = r.str("order", "grid");
+  e.order = r.choice("order", SweepOrder::kGrid);
   e.order_seed = static_cast<std::uint64_t>(r.integer("order_seed", 1, 0));
   e.out = r.str("out", "results/" + e.name);
 
-  if (e.order != "grid" && e.order != "random") r.fail(r.node("order"), "order", "accepted: grid, random");
-  if (b.clock != "real" && b.clock != "virtual") r.fail(r.node("clock"), "clock", "accepted: real, virtual");
-  if (b.preprocess != "cached" && b.preprocess != "per-request") {
-    r.fail(r.node("preprocess"), "preprocess", "accepted: cached, per-request");
-  }
-  if (b.host_memory != "cached" && b.host_memory != "system") {
-    r.fail(r.node("host_memory"), "host_memory", "accepted: cached, system");
-  }
   r.check(r.node("meter"), "meter", [&] { check_meter_spec(b.meter); });
 }
 
@@ -226,7 +232,7 @@ void check_model(const std::string& m, const std::string& models_dir, bool check
     return;
   }
   if (!check_models) return;
-  const bool is_path = m.find('/') != std::string::npos || m.ends_with(".pt");
+  const bool is_path = is_model_path(m);
   const fs::path file = is_path ? fs::path(m) : fs::path(models_dir) / (m + ".pt");
   if (!fs::exists(file)) {
     throw UserError(
@@ -307,7 +313,7 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
         }
       }
     }
-    if (e.order == "random") {
+    if (e.order == SweepOrder::kRandom) {
       // Fisher-Yates with greenbatch's portable generator: the same order on every machine.
       Rng rng(e.order_seed + all.size());
       for (std::size_t i = of_model.size(); i > 1; --i) {

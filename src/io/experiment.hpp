@@ -21,7 +21,7 @@ struct Experiment {
   // meter, clock, preprocess, threads, warm-up, idle window, folders).
   RunSpec base;
   TimeNs cooldown_ns = 0;
-  std::string order = "grid";  // grid, or random (within each model, seeded by order_seed)
+  SweepOrder order = SweepOrder::kGrid;  // or random (within each model, seeded by order_seed)
   std::uint64_t order_seed = 1;
   std::string out;  // default results/NAME
 };

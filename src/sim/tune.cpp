@@ -106,8 +106,12 @@ std::vector<Verified> verify(const Profile& p, const TuneInput& in, const std::v
     // As the profile ran the model: its CPU threads, preprocessing and host memory.
     const nlohmann::json be = p.meta.value("backend", nlohmann::json::object());
     if (be.contains("threads") && be["threads"].is_number_integer()) s.threads = be["threads"].get<int>();
-    if (be.contains("preprocess") && be["preprocess"].is_string()) s.preprocess = be["preprocess"].get<std::string>();
-    if (be.contains("host_memory") && be["host_memory"].is_string()) s.host_memory = be["host_memory"].get<std::string>();
+    if (be.contains("preprocess") && be["preprocess"].is_string()) {
+      s.preprocess = parse_choice<Preprocess>(be["preprocess"].get<std::string>(), "the profile's backend.preprocess");
+    }
+    if (be.contains("host_memory") && be["host_memory"].is_string()) {
+      s.host_memory = parse_choice<HostMemory>(be["host_memory"].get<std::string>(), "the profile's backend.host_memory");
+    }
     PreparedRun run(s);
     RunRecord rec = run.execute().record;
     append_line_durable(out + "/runs.jsonl", rec.to_json().dump());

@@ -28,7 +28,7 @@ using testing::run_greenbatch;
 Profile synthetic_profile(const std::string& model, std::vector<std::size_t> sizes = {1, 2, 4, 8, 16, 32, 64, 128}) {
   ProfileOptions o;
   o.spec.model = model;
-  o.spec.clock = "virtual";
+  o.spec.clock = ClockKind::kVirtual;
   o.spec.meter = "modelled:idle=50W,busy=150W";
   o.batch_sizes = std::move(sizes);
   return measure_profile(o);
@@ -119,7 +119,7 @@ TEST(Profile, RefineMeasuresWhereTheLineBetweenSizesBreaks) {
   // Without the scan: exactly the sizes given, and 12 is off by the line's 44 %.
   ProfileOptions o;
   o.spec.model = model;
-  o.spec.clock = "virtual";
+  o.spec.clock = ClockKind::kVirtual;
   o.spec.meter = "modelled:idle=50W,busy=150W";
   o.batch_sizes = {1, 2, 4, 8, 16, 32};
   o.refine = 0;
@@ -142,7 +142,7 @@ TEST(Profile, RefineMeasuresWhereTheLineBetweenSizesBreaks) {
 Profile profile_in_rounds(const std::string& model, std::size_t rounds) {
   ProfileOptions o;
   o.spec.model = model;
-  o.spec.clock = "virtual";
+  o.spec.clock = ClockKind::kVirtual;
   o.spec.meter = "modelled:idle=50W,busy=150W";
   o.batch_sizes = {1, 2, 4, 8};
   o.min_window_ns = 2 * kNsPerS;
@@ -204,7 +204,7 @@ TEST(Profile, SteadyIdleStretchesAreMeasuredOneIdleTimeAtATime) {
   auto measure = [](bool steady) {
     ProfileOptions o;
     o.spec.model = "synthetic:base=20ms,per_item=0ms,drift=0.005";
-    o.spec.clock = "virtual";
+    o.spec.clock = ClockKind::kVirtual;
     o.spec.meter = "modelled:idle=50W,busy=150W";
     o.batch_sizes = {4};
     o.steady_idle = steady;
@@ -247,7 +247,7 @@ TEST(Simulate, EqualsARunOfTheSyntheticBackend) {
     for (const char* arrivals : {"constant", "poisson", "bursty"}) {
       RunSpec s;
       s.model = model;
-      s.clock = "virtual";
+      s.clock = ClockKind::kVirtual;
       s.meter = "modelled:idle=50W,busy=150W";
       s.rate_hz = 300;
       s.arrivals = arrivals;

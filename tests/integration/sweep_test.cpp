@@ -181,7 +181,7 @@ TEST_F(Sweep, AFailureRecordNamesTheModelAsACompletedRunWould) {
   EXPECT_TRUE(rec["energy"].is_null());
   RunSpec spec;
   spec.model = "synthetic";
-  spec.clock = "virtual";
+  spec.clock = ClockKind::kVirtual;
   spec.meter = "none";
   spec.requests = 4;
   PreparedRun ok(spec);
@@ -286,7 +286,7 @@ TEST_F(ExperimentFile, BadFilesAreRefusedWithTheKeyAndTheLine) {
   expect_refused("models = [\"synthetic\"]\npolicies = [\"fixed:16\"]\n", "key 'rates' is missing");
   expect_refused(std::string(kGood) + "meter = \"wattmeter\"\n", "e.toml:4: key 'meter'");
   expect_refused(std::string(kGood) + "host_memory = \"pooled\"\n", "e.toml:4: key 'host_memory': accepted: cached, system");
-  EXPECT_EQ(load_experiment(write("g.toml", kGood), {"host_memory=\"system\""}).base.host_memory, "system");
+  EXPECT_EQ(load_experiment(write("g.toml", kGood), {"host_memory=\"system\""}).base.host_memory, HostMemory::kSystem);
   expect_refused("models = [\"synthetic\"\n", "not valid TOML");
   expect_refused(kGood, "--set 'rates': expected key=value", {"rates"});
   expect_refused(kGood, "key 'rates': expected numbers, got a string", {"rates=[16,"});

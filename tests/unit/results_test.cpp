@@ -24,7 +24,7 @@ class ResultsTest : public testing::TempDirTest {
     spec.policy = policy;
     spec.requests = 100;
     spec.meter = meter;
-    spec.clock = "virtual";
+    spec.clock = ClockKind::kVirtual;
     PreparedRun prepared(spec);
     return prepared.execute();
   }

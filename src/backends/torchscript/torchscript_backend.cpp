@@ -53,15 +53,14 @@ std::string short_error(const std::exception& e) {
 // Whether this process keeps the host memory it frees (TorchScriptOptions::host_memory).
 bool g_host_memory_cached = false;
 
-void apply_host_memory(const std::string& mode) {
-  if (mode == "system") {
+void apply_host_memory(HostMemory mode) {
+  if (mode == HostMemory::kSystem) {
     if (g_host_memory_cached) {
       throw UserError("--host-memory system: this process already keeps the memory it frees (cached, for an earlier "
                       "model); run system and cached in separate processes");
     }
     return;
   }
-  if (mode != "cached") throw UserError(fmt::format("--host-memory '{}': accepted: cached, system", mode));
   if (g_host_memory_cached) return;
 #ifdef __GLIBC__
   // No block is mapped on its own (so none is unmapped when freed), the heap's top is never
@@ -139,7 +138,7 @@ std::string cuda_device_name(int index) {
 
 // models_dir/NAME.pt for a bare name, else the path itself.
 std::string resolve_model_path(const TorchScriptOptions& o) {
-  const bool is_path = o.model.find('/') != std::string::npos || o.model.ends_with(".pt");
+  const bool is_path = is_model_path(o.model);
   const std::string path = is_path ? o.model : (fs::path(o.models_dir) / (o.model + ".pt")).string();
   if (!fs::exists(path)) {
     if (is_path) throw UserError(fmt::format("--model '{}': no such file", o.model));
@@ -155,9 +154,6 @@ std::string resolve_model_path(const TorchScriptOptions& o) {
 class TorchScriptBackend final : public Backend {
  public:
   explicit TorchScriptBackend(const TorchScriptOptions& o) : options_(o), device_(parse_device(o.device)) {
-    if (o.preprocess != "cached" && o.preprocess != "per-request") {
-      throw UserError(fmt::format("--preprocess '{}': accepted: cached, per-request", o.preprocess));
-    }
     if (o.threads < 0) throw UserError("--threads: must be 0 (every core this process may use) or more");
     apply_host_memory(o.host_memory);
     at::set_num_threads(o.threads > 0 ? o.threads : usable_cores());
@@ -212,8 +208,8 @@ class TorchScriptBackend final : public Backend {
     f["threads"] = at::get_num_threads();
     f["cpu_model"] = cpu_model();
     f["graph_optimize"] = options_.optimize;
-    f["preprocess"] = options_.preprocess;
-    f["host_memory"] = g_host_memory_cached ? "cached" : "system";
+    f["preprocess"] = name_of(options_.preprocess);
+    f["host_memory"] = name_of(g_host_memory_cached ? HostMemory::kCached : HostMemory::kSystem);
     f["images"] = image_names_;
     if (device_.is_cuda()) {
       f["device_name"] = cuda_device_name(device_.index());
@@ -270,7 +266,7 @@ class TorchScriptBackend final : public Backend {
     const std::size_t n = cached_.size();
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t i = static_cast<std::size_t>(input_of(k));
-      if (options_.preprocess == "per-request") {
+      if (options_.preprocess == Preprocess::kPerRequest) {
         items.push_back((*preprocessor_)(decode_jpeg(jpegs_[i % n], image_names_[i % n])));
       } else {
         items.push_back(cached_[i % n]);

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/choices.hpp"
+
 #include "backends/backend.hpp"
 
 namespace greenbatch {
@@ -15,16 +17,16 @@ struct TorchScriptOptions {
   std::string device = "cpu";        // cpu, cuda, cuda:N
   int threads = 0;                   // CPU intra-op threads; 0 = every core this process may use
   bool optimize = false;             // TorchScript graph-executor optimisation
-  std::string preprocess = "cached"; // cached (decode once) or per-request (in the serving path)
+  Preprocess preprocess = Preprocess::kCached;  // decode once, or per request (in the serving path)
   std::string images_dir = "data/images";
   // What becomes of the host memory LibTorch frees (process-wide, set when a model loads).
-  // "cached": it stays in the process for the next batch (glibc: no mmap for large blocks, no
+  // cached: it stays in the process for the next batch (glibc: no mmap for large blocks, no
   // trimming), as a caching allocator (PyTorch's on a GPU, jemalloc or tcmalloc in serving)
-  // keeps it. "system": glibc's defaults, where each batch's large tensors are mapped and
+  // keeps it. system: glibc's defaults, where each batch's large tensors are mapped and
   // unmapped again and pay the kernel a page fault per 4 KiB page (docs/measurements/
   // host-memory.md: 28 to 44 % of a CPU batch's time from batch 16 up). A process that cached
   // cannot go back.
-  std::string host_memory = "cached";
+  HostMemory host_memory = HostMemory::kCached;
 };
 
 // True when `model` names a TorchScript model rather than a synthetic one.

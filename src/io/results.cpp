@@ -1,6 +1,7 @@
 #include "io/results.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -81,33 +83,129 @@ std::string csv_row(const RunRecord& rec, CsvStyle style) {
                      num(e.peak_power_w), csv_quote(rec.error));
 }
 
+DiskOps system_disk_ops() { return DiskOps{&::write, &::fsync}; }
+
 void append_line_durable(const std::string& path, const std::string& line) {
+  append_line_durable(path, line, system_disk_ops());
+}
+
+void append_line_durable(const std::string& path, const std::string& line, const DiskOps& ops) {
+  if (path.empty()) throw UserError("cannot append to a file with an empty name");
   ensure_parent(path);
+  const bool existed = std::filesystem::exists(path);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw UserError(fmt::format("cannot open {} for appending: {}", path, std::strerror(errno)));
   std::string data = line + "\n";
   // A run killed mid-write can leave a last line without its newline: never append to it.
-  if (const off_t size = ::lseek(fd, 0, SEEK_END); size > 0) {
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  if (size > 0) {
     char last = '\n';
     if (::pread(fd, &last, 1, size - 1) == 1 && last != '\n') data.insert(data.begin(), '\n');
   }
+  // Whole or nothing: on failure, cut the file back to its size before this write.
+  auto fail = [&](const char* doing, int err) {
+    if (size >= 0 && ::ftruncate(fd, size) == 0) (void)ops.fsync(fd);
+    ::close(fd);
+    if (!existed && size == 0) ::unlink(path.c_str());
+    throw UserError(fmt::format("cannot {} {}: {}; nothing of this record was kept", doing, path, std::strerror(err)));
+  };
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    const ssize_t w = ops.write(fd, data.data() + done, data.size() - done);
     if (w < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      throw UserError(fmt::format("cannot write to {}: {}", path, std::strerror(err)));
+      fail("write to", errno);
     }
+    if (w == 0) fail("write to", ENOSPC);
     done += static_cast<std::size_t>(w);
   }
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    throw UserError(fmt::format("cannot sync {} to disk: {}", path, std::strerror(err)));
-  }
+  if (ops.fsync(fd) != 0) fail("sync to disk", errno);
   ::close(fd);
+}
+
+void check_writable_file(const std::string& path, const std::string& what, bool create_folder) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw UserError(fmt::format("{} '': an empty path; name a file", what));
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    throw UserError(fmt::format("{} '{}': is a folder; name a file to write", what, path));
+  }
+  const auto parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    if (fs::exists(parent, ec) && !fs::is_directory(parent, ec)) {
+      throw UserError(fmt::format("{} '{}': {} is not a folder", what, path, parent.string()));
+    }
+    if (create_folder) fs::create_directories(parent, ec);
+    if (ec) throw UserError(fmt::format("{} '{}': cannot create the folder {}: {}", what, path, parent.string(), ec.message()));
+  }
+  const bool existed = fs::exists(path, ec);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw UserError(fmt::format("{} '{}': cannot write there: {}", what, path, std::strerror(errno)));
+  ::close(fd);
+  if (!existed) ::unlink(path.c_str());
+}
+
+namespace {
+
+// The results folders this process holds locked (their lock files stay open until exit).
+std::map<std::string, int>& held_locks() {
+  static std::map<std::string, int> held;
+  return held;
+}
+
+void lock_results_folder(const std::string& dir, const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string key = fs::weakly_canonical(dir, ec).string();
+  if (held_locks().contains(key)) return;
+  const std::string lock = (fs::path(dir) / kLockFile).string();
+  const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw UserError(fmt::format("{} '{}': cannot create the lock file {}: {}", what, dir, lock, std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+    ::close(fd);
+    if (err != EWOULDBLOCK) {
+      throw UserError(fmt::format("{} '{}': cannot lock {}: {}", what, dir, lock, std::strerror(err)));
+    }
+    std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("unknown");
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    throw UserError(fmt::format(
+        "{} '{}': another greenbatch (pid {}) is writing into this folder; two writers would record runs twice. "
+        "Wait for it to end, or choose another folder",
+        what, dir, pid));
+  }
+  const std::string pid = fmt::format("{}\n", ::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    // The lock holds without the PID; a second writer is still refused (it says "unknown").
+  }
+  held_locks().emplace(key, fd);  // kept open: the lock lasts as long as the process
+}
+
+}  // namespace
+
+void check_results_folder(const std::string& dir, const std::string& what) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) throw UserError(fmt::format("{} '': an empty path; name a results folder", what));
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    throw UserError(fmt::format("{} '{}': is a file, not a folder; name a results folder", what, dir));
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw UserError(fmt::format("{} '{}': cannot create the folder: {}", what, dir, ec.message()));
+  lock_results_folder(dir, what);
+  for (const char* name : {"runs.jsonl", "runs.csv"}) check_writable_file((fs::path(dir) / name).string(), what);
+}
+
+TempFile::TempFile(std::string path) : path_(std::move(path)) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path_, ec)) std::filesystem::remove(path_, ec);
+}
+
+TempFile::~TempFile() {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path_, ec)) std::filesystem::remove(path_, ec);
 }
 
 namespace {
@@ -132,10 +230,16 @@ void check_csv_compatible(const std::string& path, CsvStyle style) {
 }
 
 void append_csv(const std::string& path, CsvStyle style, const RunRecord& rec) {
-  check_csv_compatible(path, style);
-  const bool fresh = !std::filesystem::exists(path) || std::filesystem::file_size(path) == 0;
-  if (fresh) append_line_durable(path, csv_header(style));
-  append_line_durable(path, csv_row(rec, style));
+  try {
+    check_csv_compatible(path, style);
+    std::error_code ec;
+    const bool fresh = !std::filesystem::exists(path) || std::filesystem::file_size(path, ec) == 0;
+    const std::string row = csv_row(rec, style);
+    append_line_durable(path, fresh ? csv_header(style) + "\n" + row : row);
+  } catch (const UserError& e) {
+    throw UserError(fmt::format("{}; the run IS recorded in runs.jsonl (the record of truth), only this CSV lacks its row",
+                                e.what()));
+  }
 }
 
 void write_power_trace(const std::string& path, const RunResult& r) {

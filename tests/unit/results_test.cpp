@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -88,6 +92,91 @@ TEST_F(ResultsTest, CsvHeaderIsWrittenOnceAndStylesDoNotMix) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
   EXPECT_THROW(check_csv_compatible(p, CsvStyle::kPaper), UserError);
   EXPECT_NO_THROW(check_csv_compatible(p, CsvStyle::kGreenbatch));
+}
+
+// A disk that fills part-way through a write: half the bytes go, then ENOSPC.
+ssize_t half_then_full(int fd, const void* data, std::size_t size) {
+  static bool wrote_half = false;
+  if (!wrote_half && size > 1) {
+    wrote_half = true;
+    return ::write(fd, data, size / 2);
+  }
+  wrote_half = false;
+  errno = ENOSPC;
+  return -1;
+}
+int fsync_full(int) {
+  errno = ENOSPC;
+  return -1;
+}
+
+// Regression: a full disk left a cut line in runs.jsonl. The append is whole or nothing now.
+TEST_F(ResultsTest, AFailedAppendCutsTheFileBackToItsLastWholeLine) {
+  const std::string p = (dir_ / "runs.jsonl").string();
+  append_line_durable(p, "{\"a\":1}");
+  const std::string before = slurp(p);
+  DiskOps full = system_disk_ops();
+  full.write = &half_then_full;
+  try {
+    append_line_durable(p, std::string(1000, 'x'), full);
+    FAIL() << "a failed write was not reported";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(slurp(p), before);
+  // ENOSPC on fsync (the data was written, then not made durable): cut back as well.
+  DiskOps no_sync = system_disk_ops();
+  no_sync.fsync = &fsync_full;
+  EXPECT_THROW(append_line_durable(p, std::string(1000, 'y'), no_sync), UserError);
+  EXPECT_EQ(slurp(p), before);
+  // A file the failed append created is removed, not left empty.
+  const std::string fresh = (dir_ / "fresh.jsonl").string();
+  EXPECT_THROW(append_line_durable(fresh, "{}", full), UserError);
+  EXPECT_FALSE(std::filesystem::exists(fresh));
+  // A real device that is always full.
+  EXPECT_THROW(append_line_durable("/dev/full", "{}"), UserError);
+  EXPECT_THROW(append_line_durable("", "{}"), UserError);
+}
+
+// The CSV row goes after the record, whole; when it cannot, the error says that runs.jsonl has it.
+TEST_F(ResultsTest, ACsvThatCannotBeWrittenSaysTheJsonlHoldsTheRun) {
+  const auto csv = dir_ / "runs.csv";
+  std::filesystem::create_directories(csv);  // a folder where the file should be
+  try {
+    append_csv(csv.string(), CsvStyle::kGreenbatch, record("fixed:16"));
+    FAIL() << "accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("recorded in runs.jsonl (the record of truth)"), std::string::npos) << e.what();
+  }
+  // A new CSV gets its header and first row in one write.
+  const std::string p = (dir_ / "b" / "runs.csv").string();
+  append_csv(p, CsvStyle::kGreenbatch, record("fixed:16"));
+  const std::string text = slurp(p);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+}
+
+TEST_F(ResultsTest, OutputPathsAreCheckedAndTemporaryFilesGoOnEveryExitPath) {
+  std::filesystem::create_directories(dir_);
+  EXPECT_THROW(check_writable_file("", "--out"), UserError);
+  EXPECT_THROW(check_writable_file(dir_.string(), "--out"), UserError);  // a folder
+  EXPECT_THROW(check_writable_file("/proc/self/no-such-file", "--out"), UserError);  // read-only, even for root
+  const std::string ok = (dir_ / "sub" / "out.csv").string();
+  EXPECT_NO_THROW(check_writable_file(ok, "--out"));
+  EXPECT_FALSE(std::filesystem::exists(ok));  // the probe leaves nothing behind
+  const std::string file = write("plain", "x");
+  EXPECT_THROW(check_results_folder(file), UserError);  // a file, not a folder
+  EXPECT_THROW(check_results_folder(""), UserError);
+  EXPECT_THROW(check_results_folder("/proc/self"), UserError);  // cannot be written
+  const std::string tmp = (dir_ / "x.tmp").string();
+  write("x.tmp", "stale");
+  try {
+    const TempFile t(tmp);
+    EXPECT_FALSE(std::filesystem::exists(tmp));  // a stale one is removed first
+    std::ofstream(tmp) << "half";
+    throw UserError("failed mid-way");
+  } catch (const UserError&) {
+  }
+  EXPECT_FALSE(std::filesystem::exists(tmp));
 }
 
 TEST_F(ResultsTest, JsonLinesAppend) {

@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "core/latency_target.hpp"
 #include "core/units.hpp"
+#include "io/results.hpp"
 #include "sim/measure.hpp"
 #include "sim/profile.hpp"
 #include "sim/simulate.hpp"
@@ -55,6 +56,8 @@ void print_stability(const nlohmann::json& st, std::size_t rounds) {
 }
 
 int do_profile(const ProfileCli& c) {
+  check_writable_file(c.out, "--out");
+  const TempFile tmp(c.out + ".tmp");  // write_profile's temporary file, removed on every exit path
   const Profile p = measure_profile(profile_options(c.spec, c.args));
   write_profile(c.out, p);
   fmt::print("profile of {} on {} ({}), idle {}\n", p.model, p.device, p.meter,
@@ -138,6 +141,7 @@ struct TuneCli {
 int do_tune(const TuneCli& c) {
   const LoadedProfile lp = load_profile(c.profile);
   print_load_note(lp);
+  if (c.verify) check_results_folder(c.out);
   const Profile& p = lp.profile;
   TuneInput in;
   in.target = parse_latency_target(c.slo, "--slo");

@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/sysinfo.hpp"
 #include "core/units.hpp"
+#include "io/results.hpp"
 #include "report/catalog.hpp"
 #include "report/html.hpp"
 #include "report/recommend.hpp"
@@ -36,6 +37,7 @@ report::Catalog catalog_for(const ReportOptions& o, std::string* used) {
 }
 
 int do_report(const ReportOptions& o) {
+  check_writable_file(o.out, "--out", /*create_folder=*/false);  // before reading anything
   report::ReportInput in;
   in.inputs = o.dirs;
   in.loaded = report::load(o.dirs);
@@ -44,14 +46,17 @@ int do_report(const ReportOptions& o) {
   in.generated_utc = utc_now_iso8601();
   in.tool_version = fmt::format("{} ({})", build::kVersion, build::kGitRev);
   const std::string html = report::render_report(in);
-  const std::string tmp = o.out + ".tmp";
+  // Written whole to OUT.tmp and renamed into place; the temporary file goes on every exit path.
+  const TempFile tmp(o.out + ".tmp");
   {
-    std::ofstream f(tmp, std::ios::binary);
+    std::ofstream f(tmp.path(), std::ios::binary);
     if (!f) throw UserError(fmt::format("--out '{}': cannot write there", o.out));
     f << html;
     if (!f.flush()) throw UserError(fmt::format("--out '{}': writing failed", o.out));
   }
-  std::filesystem::rename(tmp, o.out);
+  std::error_code ec;
+  std::filesystem::rename(tmp.path(), o.out, ec);
+  if (ec) throw UserError(fmt::format("--out '{}': cannot write there: {}", o.out, ec.message()));
   std::printf("%s", fmt::format("report: {} runs in {} configurations from {} file(s) -> {} ({} KiB)\n",
                                 in.loaded.runs.size(), in.configs.size(), in.loaded.files.size(), o.out,
                                 html.size() / 1024).c_str());

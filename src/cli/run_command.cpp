@@ -74,6 +74,10 @@ int do_run(const RunOptions& o, bool requests_given) {
 
   // Everything that can be wrong with the input is found before the run starts.
   PreparedRun run(spec);
+  check_results_folder(o.out_dir);  // every output checked (and the folder locked) before the run
+  for (const auto& [file, what] : {std::pair{o.requests_out, "--requests-out"}, {o.power_trace, "--power-trace"}})
+    if (!file.empty()) check_writable_file(file, what);
+  if (!o.power_trace.empty()) check_writable_file(batches_path(o.power_trace), "--power-trace");
   check_csv_compatible(csv, style);
 
   RunOutcome ran = run.execute();

@@ -1,6 +1,7 @@
 // greenbatch sweep FILE.toml: the grid of an experiment file, resumable, shardable.
 // greenbatch merge DIR... --out DIR: joins result folders, refusing conflicting duplicates.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -30,6 +31,7 @@ struct SweepOptions {
   std::string file, out, shard = "1/1";
   std::vector<std::string> sets;
   bool dry_run = false;
+  bool out_given = false;  // `--out ''` is refused, not taken as "the file's out"
 };
 
 std::string hms(double s) {
@@ -64,10 +66,16 @@ class Progress {
 };
 
 int do_sweep(const SweepOptions& o) {
+  if (o.out_given && o.out.empty()) throw UserError("--out '': an empty path; name a results folder");
   SweepPlan plan;
-  plan_sweep(plan, o.file, o.sets, o.shard, o.out);
+  // A sweep that runs locks its results folder before reading what is done there.
+  plan_sweep(plan, o.file, o.sets, o.shard, o.out, /*lock=*/!o.dry_run);
   const Experiment& e = plan.experiment;
   const std::size_t total = plan.runs.size(), before = total - plan.todo.size();
+  if (!e.duplicates.empty()) {
+    fmt::print(stderr, "sweep {}: dropped {} duplicate entr{} of the grid (each configuration runs once): {}\n", e.name,
+               e.duplicates.size(), e.duplicates.size() == 1 ? "y" : "ies", fmt::join(e.duplicates, "; "));
+  }
   if (o.dry_run) {
     for (const PlannedRun& p : plan.runs) {
       fmt::print("{:>5}  {:<7} {}  (~{})\n", p.grid_index, plan.done.contains(p.key) ? "done" : "to run", describe(p),
@@ -115,6 +123,9 @@ struct MergeOptions {
 
 int do_merge(const MergeOptions& o) {
   const MergeOutcome m = merge_results(o.dirs, o.out);
+  for (const std::string& u : m.unreadable) {
+    fmt::print(stderr, "greenbatch merge: {} unreadable line(s) (cut by a kill, or not a run record) not merged\n", u);
+  }
   fmt::print(stderr, "merged {} run(s) from {} folder(s) into {}/runs.jsonl\n", m.runs, o.dirs.size(), o.out);
   return 0;
 }
@@ -125,11 +136,14 @@ void add_sweep_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<SweepOptions>();
   CLI::App* sub = app.add_subcommand("sweep", "Run every configuration of an experiment file (resumable)");
   sub->add_option("file", o->file, "Experiment file (TOML), e.g. configs/paper.toml")->required();
-  sub->add_option("--out", o->out, "Results folder (overrides the file's `out`)");
+  CLI::Option* out = sub->add_option("--out", o->out, "Results folder (overrides the file's `out`)");
   sub->add_option("--set", o->sets, "Override a key of the file: --set rates=[16,64] --set 'device=\"cuda\"'");
   sub->add_flag("--dry-run", o->dry_run, "List the runs with an estimated duration, run nothing");
   sub->add_option("--shard", o->shard, "Run the I-th of N disjoint slices of the grid (e.g. 2/8)")->capture_default_str();
-  sub->callback([&action, o] { action = [o] { return do_sweep(*o); }; });
+  sub->callback([&action, o, out] {
+    o->out_given = out->count() > 0;
+    action = [o] { return do_sweep(*o); };
+  });
 
   auto m = std::make_shared<MergeOptions>();
   CLI::App* merge = app.add_subcommand("merge", "Join result folders (e.g. the shards of a sweep)");

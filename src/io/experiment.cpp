@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
 #include <set>
 #include <toml++/toml.h>
 
@@ -21,6 +25,15 @@ namespace greenbatch {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Rates an experiment can need: one request in about 11 days to one per nanosecond.
+constexpr double kMinRateHz = 1e-6, kMaxRateHz = 1e9;
+// An experiment file is a few lines; a larger one is not one.
+constexpr std::uintmax_t kMaxFileBytes = 1 << 20;
+// Lists of lists at most (a value deeper than that is no experiment's).
+constexpr int kMaxValueDepth = 2;
+// Requests per run: their arrival times alone take 8 bytes each (0.8 GB at the bound).
+constexpr long long kMaxRequests = 100000000;
 
 const std::set<std::string> kKeys = {
     "name",        "models",    "rates",      "arrivals",   "policies",   "requests",          "repetitions",
@@ -69,12 +82,14 @@ class Reader {
     fail(n, key, "accepted: " + accepted_names<E>());
   }
 
-  long long integer(const std::string& key, long long fallback, long long min) const {
+  // A whole number from MIN to MAX (TOML's integers are 64-bit; none is cast to a narrower type
+  // before this check, so nothing wraps).
+  long long integer(const std::string& key, long long fallback, long long min, long long max) const {
     const toml::node* n = node(key);
     if (!n) return fallback;
     if (!n->is_integer()) fail(n, key, fmt::format("expected a whole number, got {}", type_name(*n)));
     const long long v = *n->value<long long>();
-    if (v < min) fail(n, key, fmt::format("must be at least {}, not {}", min, v));
+    if (v < min || v > max) fail(n, key, fmt::format("must be from {} to {}, not {}", min, max, v));
     return v;
   }
 
@@ -108,7 +123,10 @@ class Reader {
     auto one = [&](const toml::node& e) {
       if (!e.is_number()) fail(&e, key, fmt::format("expected numbers, got {}", type_name(e)));
       const double v = *e.value<double>();
-      if (!(v > 0)) fail(&e, key, fmt::format("a rate must be above 0, not {}", v));
+      if (!(v >= kMinRateHz && v <= kMaxRateHz)) {
+        fail(&e, key, fmt::format("a rate must be from {:g} to {:g} requests per second, not {}", kMinRateHz,
+                                  kMaxRateHz, v));
+      }
       out.emplace_back(v, &e);
     };
     if (n->is_array()) {
@@ -154,17 +172,108 @@ std::pair<int, int> parse_shard(const std::string& text) {
 
 namespace {
 
+// toml++ reads dotted keys, tables and nested values recursively: a hostile file (a key of
+// 50,000 dotted parts, lists nested thousands deep) would exhaust the stack before any check of
+// ours. An experiment file needs none of them: `key = value` lines at the top, values strings,
+// numbers or lists of them. This refuses the rest on the text, before toml++ reads it. WHERE is
+// "FILE" (errors then say FILE:LINE) or "--set '...'" (no line).
+void check_toml_shape(std::string_view text, const std::string& where, bool with_lines) {
+  std::size_t line = 1;
+  auto refuse = [&](const std::string& what) {
+    if (with_lines) throw UserError(fmt::format("{}:{}: {}", where, line, what));
+    throw UserError(fmt::format("{}: {}", where, what));
+  };
+  const std::string flat =
+      "an experiment file has only top-level `key = value` lines (strings, numbers and lists of them)";
+  enum class At { kLineStart, kKey, kValue } at = At::kLineStart;
+  int depth = 0;  // open [ in the value
+  const std::size_t n = text.size();
+  // Skips the string starting at text[i] (a quote), returns the index after it.
+  auto skip_string = [&](std::size_t i) {
+    const char q = text[i];
+    const bool multi = i + 2 < n && text[i + 1] == q && text[i + 2] == q;
+    std::size_t j = i + (multi ? 3 : 1);
+    while (j < n) {
+      const char c = text[j];
+      if (c == '\\' && q == '"') {
+        j += 2;
+        continue;
+      }
+      if (c == '\n') {
+        if (!multi) return j;  // broken; toml++ says so
+        ++line;
+      }
+      if (c == q) {
+        if (!multi) return j + 1;
+        if (j + 2 < n && text[j + 1] == q && text[j + 2] == q) return j + 3;
+      }
+      ++j;
+    }
+    return j;
+  };
+  std::size_t i = 0;
+  while (i < n) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      if (depth == 0) at = At::kLineStart;
+      ++i;
+      continue;
+    }
+    if (c == '#') {  // a comment, to the end of the line
+      while (i < n && text[i] != '\n') ++i;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r') {
+      ++i;
+      continue;
+    }
+    if (at == At::kLineStart) {
+      if (c == '[') refuse("tables ([name] headers) are not used: " + flat);
+      at = At::kKey;
+    }
+    if (c == '"' || c == '\'') {
+      i = skip_string(i);
+      continue;
+    }
+    if (at == At::kKey) {
+      if (c == '.') refuse("dotted keys (a.b = ...) are not used: " + flat);
+      if (c == '=') at = At::kValue;
+      ++i;
+      continue;
+    }
+    if (c == '{') refuse("inline tables ({...}) are not used: " + flat);
+    if (c == '[' && ++depth > kMaxValueDepth) {
+      refuse(fmt::format("lists nested deeper than {} are not used: {}", kMaxValueDepth, flat));
+    }
+    if (c == ']' && depth > 0) --depth;
+    ++i;
+  }
+}
+
 toml::table parse_experiment_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw UserError(fmt::format("experiment file {}: no such file", path));
+  if (!fs::is_regular_file(path, ec)) throw UserError(fmt::format("experiment file {}: not a file", path));
+  if (const auto size = fs::file_size(path, ec); !ec && size > kMaxFileBytes) {
+    throw UserError(fmt::format("experiment file {}: {} bytes; an experiment file holds at most {} bytes", path, size,
+                                kMaxFileBytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in) throw UserError(fmt::format("experiment file {}: cannot read it", path));
+  const std::string text = ss.str();
+  check_toml_shape(text, path, true);
   try {
-    return toml::parse_file(path);
+    return toml::parse(text, path);
   } catch (const toml::parse_error& e) {
-    if (!fs::exists(path)) throw UserError(fmt::format("experiment file {}: no such file", path));
     throw UserError(fmt::format("{}:{}: not valid TOML: {}", path, e.source().begin.line, e.description()));
   }
 }
 
 // One `--set key=value`: the value in TOML syntax (rates=[16,64]); a bare word the shell
-// unquoted (device=cuda) is taken as a string.
+// unquoted (device=cuda) is taken as a string. The key is one of the file's top-level keys.
 void apply_set(toml::table& table, const std::string& s) {
   const auto eq = s.find('=');
   if (eq == std::string::npos || eq == 0) {
@@ -172,14 +281,29 @@ void apply_set(toml::table& table, const std::string& s) {
   }
   const std::string key = s.substr(0, eq);
   const std::string value = s.substr(eq + 1);
+  if (key.find('.') != std::string::npos) {
+    throw UserError(fmt::format("--set '{}': '{}' is a dotted key; an experiment file has only top-level keys "
+                                "(e.g. --set rates=[16,64])",
+                                s, key));
+  }
+  for (char c : key) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+      throw UserError(fmt::format("--set '{}': '{}' is not a valid TOML key", s, key));
+    }
+  }
   std::string quoted = "\"";
   for (char c : value) quoted += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
   quoted += "\"";
   for (const std::string& v : {value, quoted}) {
+    const std::string line = key + " = " + v;
     try {
-      toml::table one = toml::parse(key + " = " + v);
-      table.insert_or_assign(key, *one.get(key));
+      check_toml_shape(line, fmt::format("--set '{}'", s), false);
+      toml::table one = toml::parse(line);
+      const toml::node* n = one.get(key);
+      if (!n || one.size() != 1) continue;
+      table.insert_or_assign(key, *n);
       return;
+    } catch (const UserError&) {
     } catch (const toml::parse_error&) {
     }
   }
@@ -201,10 +325,12 @@ void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   e.file = path;
   e.name = r.str("name", fs::path(path).stem().string());
   RunSpec& b = e.base;
-  b.requests = static_cast<std::size_t>(r.integer("requests", 8192, 1));
+  constexpr long long kMax = std::numeric_limits<long long>::max();
+  b.requests = static_cast<std::size_t>(r.integer("requests", 8192, 1, kMaxRequests));
   b.requests_given = true;
-  e.repetitions = static_cast<int>(r.integer("repetitions", 1, 1));
-  b.seed = static_cast<std::uint64_t>(r.integer("seed", 1, 0));
+  e.repetitions = static_cast<int>(r.integer("repetitions", 1, 1, kMaxRepetitions));
+  // Repetition r uses seed + r: room is left for every repetition.
+  b.seed = static_cast<std::uint64_t>(r.integer("seed", 1, 0, kMax - kMaxRepetitions));
   b.device = r.str("device", b.device);
   b.meter = r.str("meter", b.meter);
   b.preprocess = r.choice("preprocess", b.preprocess);
@@ -212,16 +338,26 @@ void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   b.clock = r.choice("clock", b.clock);
   b.models_dir = r.str("models_dir", b.models_dir);
   b.images_dir = r.str("images_dir", b.images_dir);
-  b.threads = static_cast<int>(r.integer("threads", 0, 0));
-  b.warmup_batches = static_cast<std::size_t>(r.integer("warmup_batches", 256, 0));
-  b.warmup_batch_size = static_cast<std::size_t>(r.integer("warmup_batch_size", 32, 1));
+  b.threads = static_cast<int>(r.integer("threads", 0, 0, 4096));
+  b.warmup_batches = static_cast<std::size_t>(r.integer("warmup_batches", 256, 0, 1000000));
+  b.warmup_batch_size = static_cast<std::size_t>(r.integer("warmup_batch_size", 32, 1, 1 << 20));
   e.cooldown_ns = r.duration("cooldown", 0);
   b.idle_window_ns = r.duration("idle_window", b.idle_window_ns);
   e.order = r.choice("order", SweepOrder::kGrid);
-  e.order_seed = static_cast<std::uint64_t>(r.integer("order_seed", 1, 0));
+  e.order_seed = static_cast<std::uint64_t>(r.integer("order_seed", 1, 0, kMax / 2));
   e.out = r.str("out", "results/" + e.name);
 
-  r.check(r.node("meter"), "meter", [&] { check_meter_spec(b.meter); });
+  r.check(r.node("meter"), "meter", [&] {
+    check_meter_spec(b.meter);
+    // A modelled meter is built here (it needs no hardware), so that its powers are checked
+    // before the first run rather than as each run starts.
+    const std::string kind = split_spec(b.meter).first;
+    if (kind == "modelled") {
+      MeterContext ctx;
+      ctx.device = "synthetic";
+      (void)make_meter(b.meter, ctx);
+    }
+  });
 }
 
 // A model of the grid: a synthetic spec that parses, or (`check_models`) a TorchScript file
@@ -240,33 +376,87 @@ void check_model(const std::string& m, const std::string& models_dir, bool check
   }
 }
 
-// The grid's lists (models, rates, arrivals, policies), each element checked; none may be empty.
+// Keeps VALUE (written TEXT) unless an earlier entry of KEY's list has the same canonical form;
+// a dropped synonym is noted in e.duplicates.
+template <typename T>
+void add_unique(std::vector<T>& list, std::vector<std::string>& canon, const std::string& canonical, T value,
+                const std::string& key, const std::string& text, Experiment& e) {
+  for (std::size_t i = 0; i < canon.size(); ++i) {
+    if (canon[i] == canonical) {
+      e.duplicates.push_back(text == canonical ? fmt::format("{}: '{}' listed twice", key, text)
+                                               : fmt::format("{}: '{}' is '{}'", key, text, canonical));
+      return;
+    }
+  }
+  canon.push_back(canonical);
+  list.push_back(std::move(value));
+}
+
+// The grid's lists (models, rates, arrivals, policies), each element checked against the
+// run's other settings and canonicalised (policies and arrivals as records write them, models
+// as records name them): a synonym of an earlier entry is dropped, so each configuration runs
+// once. None may be empty.
 void read_grid(const Reader& r, const std::string& path, bool check_models, Experiment& e) {
   for (const char* key : {"models", "rates", "policies"}) {
     if (!r.node(key)) {
       throw UserError(fmt::format("{}: key '{}' is missing; the grid needs models, rates and policies", path, key));
     }
   }
+  const RunSpec& b = e.base;
+  const std::string meter_kind = split_spec(b.meter).first;
+  std::vector<std::string> canon;
   for (const auto& [m, n] : r.strings("models")) {
-    r.check(n, "models", [&] { check_model(m, e.base.models_dir, check_models); });
-    e.models.push_back(m);
+    std::string c;
+    r.check(n, "models", [&] {
+      check_model(m, b.models_dir, check_models);
+      if (b.clock == ClockKind::kVirtual &&
+          (!is_synthetic_spec(m) || !(meter_kind == "modelled" || meter_kind == "none" || meter_kind == "auto"))) {
+        throw UserError(fmt::format("clock \"virtual\" needs a synthetic model and a modelled or no meter; "
+                                    "'{}' with meter '{}' runs in real time",
+                                    m, b.meter));
+      }
+      c = canonical_model(m);
+    });
+    add_unique(e.models, canon, c, m, "models", m, e);
   }
-  for (const auto& [v, n] : r.numbers("rates")) e.rates.push_back(v);
+  canon.clear();
+  for (const auto& [v, n] : r.numbers("rates")) add_unique(e.rates, canon, fmt::format("{}", v), v, "rates", fmt::format("{}", v), e);
   e.arrivals.clear();
+  canon.clear();
   for (const auto& [a, n] : r.strings("arrivals")) {
-    r.check(n, "arrivals", [&] { parse_arrivals(a); });
-    e.arrivals.push_back(a);
+    std::string c;
+    r.check(n, "arrivals", [&] {
+      const ArrivalSpec spec = parse_arrivals(a);
+      c = spec.text;
+      // A trace is read now: a missing file, or one shorter than `requests`, is refused here.
+      if (spec.kind == ArrivalSpec::Kind::kTrace) (void)generate_schedule(spec, 1, b.requests, b.seed);
+    });
+    add_unique(e.arrivals, canon, c, c, "arrivals", a, e);
   }
   if (!r.node("arrivals")) e.arrivals = {"constant"};
+  canon.clear();
   for (const auto& [p, n] : r.strings("policies")) {
-    r.check(n, "policies", [&] { parse_policy(p); });
-    e.policies.push_back(p);
+    std::string c;
+    r.check(n, "policies", [&] { c = parse_policy(p)->spec(); });
+    add_unique(e.policies, canon, c, c, "policies", p, e);
   }
   for (const auto& [key, size] : {std::pair<const char*, std::size_t>{"models", e.models.size()},
                                   {"rates", e.rates.size()},
                                   {"arrivals", e.arrivals.size()},
                                   {"policies", e.policies.size()}}) {
     if (size == 0) r.fail(r.node(key), key, "the list is empty: the grid would have no run");
+  }
+  // The whole grid's size, before any of it is planned (no product here can overflow: each
+  // list is bounded by the file's size, repetitions by kMaxRepetitions).
+  const double runs = static_cast<double>(e.models.size()) * static_cast<double>(e.rates.size()) *
+                      static_cast<double>(e.arrivals.size()) * static_cast<double>(e.policies.size()) *
+                      static_cast<double>(e.repetitions);
+  if (runs > static_cast<double>(kMaxGridRuns)) {
+    throw UserError(fmt::format(
+        "{}: the grid has {:.0f} runs ({} models x {} rates x {} arrivals x {} policies x {} repetitions); a sweep "
+        "holds at most {} runs: split it into several files",
+        path, runs, e.models.size(), e.rates.size(), e.arrivals.size(), e.policies.size(), e.repetitions,
+        kMaxGridRuns));
   }
 }
 
@@ -303,7 +493,13 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
             p.repetition = rep;
             p.grid_index = index++;
             // The identity the run's own record will have: the same header, from the same function.
-            RunRecord header = record_header(s);
+            RunRecord header;
+            try {
+              header = record_header(s);
+            } catch (const UserError& err) {
+              throw UserError(fmt::format("{}: run {} ({} {} {:g}/s {}): {}", e.file, index - 1, model, policy, rate,
+                                          arrivals, err.what()));
+            }
             header.repetition = rep;
             p.key = header.identity();
             if (static_cast<int>(p.grid_index % static_cast<std::size_t>(shard_count)) == shard_index - 1) {

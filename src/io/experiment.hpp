@@ -24,7 +24,14 @@ struct Experiment {
   SweepOrder order = SweepOrder::kGrid;  // or random (within each model, seeded by order_seed)
   std::uint64_t order_seed = 1;
   std::string out;  // default results/NAME
+  // Entries of the grid's lists dropped as synonyms of an earlier one ("policies: 'fixed:08' is
+  // 'fixed:8'"): each configuration runs once.
+  std::vector<std::string> duplicates;
 };
+
+// Bounds of an experiment file (said in the errors): repetitions, and runs of the whole grid.
+inline constexpr long long kMaxRepetitions = 10000;
+inline constexpr long long kMaxGridRuns = 1000000;
 
 struct PlannedRun {
   RunSpec spec;
@@ -34,7 +41,8 @@ struct PlannedRun {
 };
 
 // Loads FILE, applies `--set key=value` overrides (value in TOML syntax: rates=[16,64]),
-// validates every part. Throws UserError ("FILE:LINE: key 'K': what is wrong; accepted ...").
+// validates every part and every configuration of the grid (each list canonicalised, synonyms
+// dropped). Throws UserError ("FILE:LINE: key 'K': what is wrong; accepted ...").
 // `check_models` false skips the check that each model can be found (simulate replaces them).
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& sets = {},
                            bool check_models = true);

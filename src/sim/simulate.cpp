@@ -60,6 +60,8 @@ SimulateResult simulate(const SimulateInput& in, const std::function<void(const 
                                 "one rate and one policy",
                                 count));
   }
+  check_results_folder(in.out);  // every output checked (and the folder locked) before the first run
+  if (!in.requests_out.empty()) check_writable_file(in.requests_out, "--requests-out");
   check_csv_compatible(in.out + "/runs.csv", CsvStyle::kGreenbatch);
   const auto t0 = std::chrono::steady_clock::now();
   SimulateResult result;

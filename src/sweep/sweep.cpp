@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "core/error.hpp"
@@ -40,14 +41,19 @@ RunRecord failure_record(const PlannedRun& p, const Experiment& e, const std::st
 }  // namespace
 
 void plan_sweep(SweepPlan& plan, const std::string& file, const std::vector<std::string>& sets,
-                const std::string& shard, const std::string& out) {
+                const std::string& shard, const std::string& out, bool lock) {
   plan.experiment = load_experiment(file, sets);
   const Experiment& e = plan.experiment;
   const auto [shard_i, shard_n] = parse_shard(shard);
   plan.out = out.empty() ? e.out : out;
+  if (plan.out.empty()) throw UserError(fmt::format("--out '': an empty path; name a results folder"));
   plan.jsonl = plan.out + "/runs.jsonl";
   plan.csv = plan.out + "/runs.csv";
   plan.runs = plan_runs(e, shard_i, shard_n);
+  if (lock) {
+    check_results_folder(plan.out, out.empty() ? "out" : "--out");
+    check_csv_compatible(plan.csv, CsvStyle::kGreenbatch);
+  }
   for (const RunRecord& r : read_runs(plan.jsonl, &plan.unreadable_lines)) {
     if (r.complete()) plan.done.insert(r.identity());
   }
@@ -70,12 +76,23 @@ SweepOutcome run_sweep(const SweepPlan& plan, const std::atomic<bool>& cancel, c
     if (cancel) break;
     if (progress.on_start) progress.on_start(before + o.ran, *p, est_done);
     std::string outcome;
+    // The run; a run that cannot start (model load, warm-up out of memory) is recorded with its
+    // error and the sweep goes on. Writing is outside: a results file that cannot be written (a
+    // full disk) stops the sweep with its error, and a run is never recorded twice.
+    std::optional<RunRecord> ran_record;
+    std::string start_error;
     try {
       PreparedRun run(p->spec, &session);
       run.set_cancel_flag(&cancel);
       RunOutcome ran = run.execute();
       if (ran.result.interrupted) break;  // not written: resuming runs it again
-      RunRecord& rec = ran.record;
+      ran_record = std::move(ran.record);
+    } catch (const UserError& err) {
+      session.reset();  // reload the model for the next run
+      start_error = err.what();
+    }
+    if (ran_record) {
+      RunRecord& rec = *ran_record;
       rec.sweep = e.name;
       rec.repetition = p->repetition;
       append_line_durable(plan.jsonl, rec.to_json().dump());
@@ -88,12 +105,10 @@ SweepOutcome run_sweep(const SweepPlan& plan, const std::atomic<bool>& cancel, c
                               rec.energy->per_image_j ? fmt::format("{:.4g} J/image", *rec.energy->per_image_j)
                                                       : std::string("energy not measured"));
       }
-    } catch (const UserError& err) {
-      // A run that cannot start (model load, warm-up out of memory) is recorded; the sweep goes on.
-      session.reset();  // reload the model for the next run
-      append_line_durable(plan.jsonl, failure_record(*p, e, err.what()).to_json().dump());
-      o.failures.push_back(fmt::format("{}: {}", describe(*p), err.what()));
-      outcome = std::string("FAILED: ") + err.what();
+    } else {
+      append_line_durable(plan.jsonl, failure_record(*p, e, start_error).to_json().dump());
+      o.failures.push_back(fmt::format("{}: {}", describe(*p), start_error));
+      outcome = "FAILED: " + start_error;
     }
     ++o.ran;
     est_done += estimate_s(*p, e);
@@ -115,11 +130,14 @@ MergeOutcome merge_results(const std::vector<std::string>& dirs, const std::stri
   };
   std::map<std::string, Entry> merged;
   std::vector<std::string> order;
+  check_results_folder(out);
+  MergeOutcome outcome;
   std::vector<std::string> inputs = dirs;
   if (std::filesystem::exists(out + "/runs.jsonl")) inputs.insert(inputs.begin(), out);
   for (const std::string& dir : inputs) {
     if (!std::filesystem::exists(dir + "/runs.jsonl")) throw UserError(fmt::format("merge: {}/runs.jsonl not found", dir));
-    for (RunRecord& r : read_runs(dir + "/runs.jsonl")) {
+    std::size_t unreadable = 0;
+    for (RunRecord& r : read_runs(dir + "/runs.jsonl", &unreadable)) {
       const std::string key = nlohmann::json(r.sweep).dump() + "|" + r.identity();
       nlohmann::json j = r.to_json();
       auto it = merged.find(key);
@@ -136,13 +154,21 @@ MergeOutcome merge_results(const std::vector<std::string>& dirs, const std::stri
                                     r.identity(), dir));
       }
     }
+    if (unreadable) outcome.unreadable.push_back(fmt::format("{}/runs.jsonl: {}", dir, unreadable));
   }
-  std::filesystem::create_directories(out);
-  const std::string tmp = out + "/runs.jsonl.merging";
-  std::filesystem::remove(tmp);
-  for (const std::string& k : order) append_line_durable(tmp, merged.at(k).json.dump());
-  std::filesystem::rename(tmp, out + "/runs.jsonl");
-  return MergeOutcome{order.size()};
+  const TempFile tmp(out + "/runs.jsonl.merging");
+  std::string text;
+  for (const std::string& k : order) {
+    if (!text.empty()) text += '\n';
+    text += merged.at(k).json.dump();
+  }
+  if (!text.empty()) append_line_durable(tmp.path(), text);
+  else append_line_durable(tmp.path(), "");  // an empty merge: an empty line, read as nothing
+  std::error_code ec;
+  std::filesystem::rename(tmp.path(), out + "/runs.jsonl", ec);
+  if (ec) throw UserError(fmt::format("merge: cannot replace {}/runs.jsonl: {}", out, ec.message()));
+  outcome.runs = order.size();
+  return outcome;
 }
 
 }  // namespace greenbatch

@@ -26,9 +26,12 @@ struct SweepPlan {
 };
 
 // Loads the experiment file (with --set overrides), plans shard `shard` ("I/N") and reads what is
-// done already in OUT (the file's `out` when empty). Throws UserError on bad input.
+// done already in OUT (the file's `out` when empty). With `lock` (a sweep that will run, not a
+// dry run) the results folder is checked and locked first (check_results_folder), so that no
+// other writer adds runs between this reading and the sweep's writing. Throws UserError on bad
+// input, or when another process holds the folder.
 void plan_sweep(SweepPlan& plan, const std::string& file, const std::vector<std::string>& sets,
-                const std::string& shard, const std::string& out);
+                const std::string& shard, const std::string& out, bool lock = false);
 
 // The estimated length of one run (its requests at its rate, the idle window and the cooldown).
 double estimate_s(const PlannedRun& p, const Experiment& e);
@@ -55,11 +58,16 @@ SweepOutcome run_sweep(const SweepPlan& plan, const std::atomic<bool>& cancel, c
 
 struct MergeOutcome {
   std::size_t runs = 0;  // records in the merged runs.jsonl
+  // "FILE: N" for each input whose runs.jsonl had lines that did not parse (cut by a kill, or not
+  // a record): they are not in the merged file.
+  std::vector<std::string> unreadable;
 };
 
 // Joins DIRS/runs.jsonl (and OUT's own, when it has one) into OUT/runs.jsonl: identical
 // duplicates kept once, a completed run replaces a failed one, two different results for one run
-// are refused (UserError; nothing is written).
+// are refused (UserError; nothing is written). OUT is checked and locked first
+// (check_results_folder); the merged file is written whole to runs.jsonl.merging, synced, then
+// renamed over runs.jsonl; the temporary file is removed on every exit path.
 MergeOutcome merge_results(const std::vector<std::string>& dirs, const std::string& out);
 
 }  // namespace greenbatch

@@ -105,6 +105,7 @@ TEST_F(Cli, BadInputIsAClearErrorAndANonZeroExit) {
 // A folder that cannot be made (a file stands in its way) is the user's to fix: exit 2 with the
 // filesystem's message, not "internal error".
 TEST_F(Cli, AFileInTheWayOfAFolderIsABadInputNotABug) {
+  std::filesystem::create_directories(dir_);  // else the blocker is never written
   std::ofstream(dir_ / "blocker") << "a file, not a folder\n";
   std::filesystem::create_directories(dir_ / "in");
   std::ofstream(dir_ / "in" / "runs.jsonl") << "";

@@ -250,6 +250,141 @@ TEST_F(Sweep, SummarizeNeverPoolsRealAndSimulatedRuns) {
   EXPECT_EQ(simulated, 1u) << r.output;
 }
 
+// A child process killed and reaped on every exit path of a test.
+struct Child {
+  pid_t pid = -1;
+  ~Child() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+  }
+};
+
+// Regression: two sweeps into one folder at once wrote every run twice. A writer locks the
+// folder; a second one is refused at once with the holder's PID.
+TEST_F(Sweep, ASecondWriterIntoTheSameFolderIsRefusedWithTheHoldersPid) {
+  Child slow;
+  // A slow run on the real clock: 40 requests, one every 250 ms (10 s), unless killed first.
+  slow.pid = spawn({"run", "--model", "synthetic:base=1ms,per_item=100us", "--clock", "real", "--meter", "none",
+                    "--idle-window", "0s", "--rate", "4", "--requests", "40", "--policy", "fixed:1", "--out",
+                    dir("locked")});
+  const auto lock = dir_ / "locked" / ".greenbatch.lock";
+  const std::string pid = std::to_string(slow.pid);
+  for (int i = 0; i < 500 && testing::slurp(lock).find(pid) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(testing::slurp(lock).find(pid), std::string::npos) << testing::slurp(dir_ / "spawn.log");
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto sweep = run_greenbatch("sweep " + kCi + " --set clock=\"virtual\" --out " + dir("locked"));
+  EXPECT_EQ(sweep.code, 2) << sweep.output;
+  EXPECT_NE(sweep.output.find("pid " + pid), std::string::npos) << sweep.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));  // at once, no waiting
+  const auto run = run_greenbatch("run --model synthetic --clock virtual --meter none --requests 8 --out " + dir("locked"));
+  EXPECT_EQ(run.code, 2) << run.output;
+  EXPECT_NE(run.output.find("pid " + pid), std::string::npos) << run.output;
+  const auto merge = run_greenbatch("merge " + dir("locked") + " --out " + dir("locked"));
+  EXPECT_EQ(merge.code, 2) << merge.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "locked" / "runs.jsonl"));  // the slow run is still running
+  // Once the holder is gone, the folder is free (a killed holder's lock goes with it).
+  kill(slow.pid, SIGKILL);
+  waitpid(slow.pid, nullptr, 0);
+  slow.pid = -1;
+  const auto after = run_greenbatch("sweep " + kCi + " --set clock=\"virtual\" --out " + dir("locked"));
+  EXPECT_EQ(after.code, 0) << after.output;
+  EXPECT_EQ(records("locked").size(), 24u);
+}
+
+// Regression: synonyms in a grid ran twice and were counted twice.
+TEST_F(Sweep, SynonymsInTheGridRunOnceAndTheDropIsSaid) {
+  const std::string f = write("syn.toml",
+                              "models = [\"synthetic:base=5ms,per_item=1ms\", \"synthetic:base=5000us,per_item=1000us\"]\n"
+                              "rates = [400, 400.0]\narrivals = [\"poisson\", \"poisson\"]\n"
+                              "policies = [\"fixed:8\", \"fixed:08\", \"greedy\", \"greedy:128\"]\n"
+                              "requests = 16\nclock = \"virtual\"\nmeter = \"none\"\nidle_window = \"0s\"\n");
+  const auto r = run_greenbatch("sweep " + f + " --out " + dir("syn"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("dropped 5 duplicate entries"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'fixed:08' is 'fixed:8'"), std::string::npos) << r.output;
+  EXPECT_EQ(records("syn").size(), 2u);
+}
+
+// Regression: a bad value of the grid was refused only as each run started, writing failure
+// records; every configuration is checked before the first run now.
+TEST_F(Sweep, ABadConfigurationIsRefusedBeforeTheFirstRun) {
+  for (const std::string& set : std::vector<std::string>{"rates=[400,inf]", "meter=\"modelled:idle=-50W,busy=150W\"", "rates=[1e-9]",
+                                "arrivals=[\"constant\",\"trace:/no/such/trace.csv\"]"}) {
+    const auto r = run_greenbatch("sweep " + kCi + " --set '" + set + "' --out " + dir("bad"));
+    EXPECT_EQ(r.code, 2) << set << "\n" << r.output;
+    EXPECT_NE(r.output.find("ci.toml"), std::string::npos) << r.output;  // where
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "bad" / "runs.jsonl")) << set;
+  }
+  // The segfaults of a dotted --set key, and a repetition count that wrapped or took 17.5 GB.
+  for (const std::string& set : std::vector<std::string>{"a.b=1", "rates.x=1", "repetitions=2147483648", "repetitions=100000000"}) {
+    const auto r = run_greenbatch("sweep " + kCi + " --dry-run --set " + set);
+    EXPECT_EQ(r.code, 2) << set << "\n" << r.output;
+  }
+}
+
+// Regression: output paths were checked after the run (the record appended, then the
+// per-request CSV failed); `--out ''` appended to /runs.jsonl.
+TEST_F(Sweep, OutputPathsAreCheckedBeforeAnyWork) {
+  const std::string m = "--model synthetic:base=1ms,per_item=100us --clock virtual --meter modelled:idle=50W,busy=150W ";
+  const std::string file = write("a-file", "x");
+  std::filesystem::create_directories(dir_ / "a-folder");
+  const std::string folder = dir("a-folder");
+  const auto root_before = std::filesystem::exists("/runs.jsonl") ? std::filesystem::file_size("/runs.jsonl") : 0;
+  for (const std::string& cmd : std::vector<std::string>{
+           "run " + m + "--out ''", "run " + m + "--out " + file, "run " + m + "--out /proc/self",
+           "run " + m + "--out " + dir("o1") + " --requests-out " + folder,
+           "run " + m + "--out " + dir("o1") + " --power-trace " + folder,
+           "run " + m + "--out " + dir("o1") + " --requests-out /proc/self/x.csv",
+           "sweep " + kCi + " --out " + file, "sweep " + kCi + " --out ''", "merge " + dir("o1") + " --out " + file,
+           "report " + std::string(GB_SOURCE_DIR) + "/data/study --out " + folder,
+           "report " + std::string(GB_SOURCE_DIR) + "/data/study --out ''",
+           "profile " + m + "--batch-sizes 1,2 --out " + folder, "profile " + m + "--batch-sizes 1,2 --out ''"}) {
+    const auto r = run_greenbatch(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.output;
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "o1" / "runs.jsonl")) << cmd;
+  }
+  EXPECT_EQ(std::filesystem::exists("/runs.jsonl") ? std::filesystem::file_size("/runs.jsonl") : 0, root_before);
+  // simulate checks its per-request CSV before the first run.
+  ASSERT_EQ(run_greenbatch("profile " + m + "--batch-sizes 1,2 --out " + dir("p.json")).code, 0);
+  const auto sim = run_greenbatch("simulate --profile " + dir("p.json") + " --out " + dir("o2") + " --requests-out " + folder);
+  EXPECT_EQ(sim.code, 2) << sim.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "o2" / "runs.jsonl"));
+}
+
+// Regression: a stale profile.json.tmp (a kill) was appended to, and the profile written corrupt;
+// temporary files are removed on every exit path.
+TEST_F(Sweep, TemporaryFilesNeverCorruptNorStay) {
+  const std::string m = "--model synthetic:base=1ms,per_item=100us --clock virtual --meter modelled:idle=50W,busy=150W ";
+  write("p.json.tmp", "{\"stale\": ");
+  const auto r = run_greenbatch("profile " + m + "--batch-sizes 1,2 --out " + dir("p.json"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(nlohmann::json::accept(testing::slurp(dir_ / "p.json"))) << testing::slurp(dir_ / "p.json");
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "p.json.tmp"));
+  ASSERT_EQ(run_greenbatch("sweep " + kCi + " --set clock=\"virtual\" --out " + dir("a")).code, 0);
+  std::filesystem::create_directories(dir_ / "m");
+  write("m/runs.jsonl.merging", "junk\n");
+  ASSERT_EQ(run_greenbatch("merge " + dir("a") + " --out " + dir("m")).code, 0);
+  EXPECT_EQ(records("m").size(), 24u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "m" / "runs.jsonl.merging"));
+  const auto rep = run_greenbatch("report " + dir("a") + " --out " + dir("r.html"));
+  ASSERT_EQ(rep.code, 0) << rep.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "r.html.tmp"));
+}
+
+// Regression: merge into a folder whose runs.jsonl had an unreadable line dropped it silently.
+TEST_F(Sweep, MergeSaysHowManyUnreadableLinesItLeftOut) {
+  ASSERT_EQ(run_greenbatch("sweep " + kCi + " --set clock=\"virtual\" --out " + dir("a")).code, 0);
+  std::ofstream(dir_ / "a" / "runs.jsonl", std::ios::app) << "{\"cut by a ki\n";
+  const auto r = run_greenbatch("merge " + dir("a") + " --out " + dir("m"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 unreadable line(s)"), std::string::npos) << r.output;
+}
+
 class ExperimentFile : public testing::TempDirTest {
  protected:
   void expect_refused(const std::string& body, const std::string& fragment, const std::vector<std::string>& sets = {}) {
@@ -311,6 +446,66 @@ TEST_F(ExperimentFile, ShardsAreDisjointAndCoverTheGrid) {
   bool moved = false;
   for (std::size_t i = 0; i < a.size(); ++i) moved |= a[i].grid_index != i;
   EXPECT_TRUE(moved);
+}
+
+
+// Regression: a dotted key segfaulted (--set a.b=1); a 50,000-part dotted key in the file
+// crashed toml++'s recursion. Neither reaches toml++ now.
+TEST_F(ExperimentFile, DottedKeysTablesAndDeepNestingAreRefusedWithTheLine) {
+  expect_refused(kGood, "'a.b' is a dotted key", {"a.b=1"});
+  expect_refused(kGood, "'rates.x' is a dotted key", {"rates.x=1"});
+  std::string deep = "a";
+  for (int i = 0; i < 50000; ++i) deep += ".a";
+  expect_refused(std::string(kGood) + deep + " = 1\n", "e.toml:4: dotted keys");
+  expect_refused(std::string(kGood) + "[table]\nx = 1\n", "e.toml:4: tables");
+  expect_refused(std::string(kGood) + "name = {a = 1}\n", "e.toml:4: inline tables");
+  expect_refused(std::string(kGood) + "name = " + std::string(100000, '[') + "\n", "e.toml:4: lists nested deeper");
+  // Dots inside strings, numbers and comments are no keys.
+  const Experiment e = load_experiment(write("ok.toml", "# a.b = 1\nmodels = [\"synthetic\"] # x.y\nrates = [16.5]\n"
+                                                         "policies = ['fixed:16']\nname = \"a.b = [[[{\"\n"));
+  EXPECT_EQ(e.name, "a.b = [[[{");
+  EXPECT_EQ(e.rates, std::vector<double>{16.5});
+}
+
+// Regression: integers wrapped (repetitions=2147483648 planned 0 runs and exited 0; 2147483647
+// took 10 GB), seeds could be negative; the grid's size is bounded before it is planned.
+TEST_F(ExperimentFile, IntegersAndTheGridAreBoundedNeverWrapped) {
+  expect_refused(std::string(kGood) + "repetitions = 2147483648\n", "e.toml:4: key 'repetitions': must be from 1 to 10000");
+  expect_refused(std::string(kGood) + "repetitions = 2147483647\n", "must be from 1 to 10000");
+  expect_refused(kGood, "key 'repetitions': must be from 1 to 10000", {"repetitions=100000000"});
+  expect_refused(std::string(kGood) + "seed = -1\n", "key 'seed': must be from 0");
+  expect_refused(std::string(kGood) + "order_seed = -1\n", "key 'order_seed': must be from 0");
+  expect_refused(std::string(kGood) + "requests = 99999999999\n", "key 'requests': must be from 1");
+  expect_refused(std::string(kGood) + "threads = 4294967297\n", "key 'threads'");
+  std::string rates, policies;
+  for (int i = 1; i <= 101; ++i) rates += (i > 1 ? "," : "") + std::to_string(i);
+  for (int i = 1; i <= 100; ++i) policies += (i > 1 ? ",\"fixed:" : "\"fixed:") + std::to_string(i) + "\"";
+  expect_refused("models = [\"synthetic\"]\nrates = [" + rates + "]\npolicies = [" + policies + "]\nrepetitions = 100\n",
+                 "a sweep holds at most 1000000 runs");
+}
+
+// Every configuration is checked with the file, line and key before anything runs.
+TEST_F(ExperimentFile, EveryConfigurationIsCheckedWithTheKeyAndTheLine) {
+  expect_refused("models = [\"synthetic\"]\nrates = [16, inf]\npolicies = [\"fixed:16\"]\n",
+                 "e.toml:2: key 'rates': a rate must be from");
+  expect_refused(std::string(kGood) + "meter = \"modelled:idle=-5W,busy=150W\"\n", "e.toml:4: key 'meter'");
+  expect_refused(std::string(kGood) + "meter = \"modelled:idle=150W,busy=5W\"\n", "e.toml:4: key 'meter'");
+  expect_refused(std::string(kGood) + "clock = \"virtual\"\nmeter = \"rapl\"\n", "key 'models': clock \"virtual\"");
+  expect_refused(std::string(kGood) + "arrivals = [\"trace:no-such-file.csv\"]\n", "e.toml:4: key 'arrivals'");
+}
+
+TEST_F(ExperimentFile, SynonymsAreOneConfiguration) {
+  const Experiment e = load_experiment(
+      write("s.toml", "models = [\"synthetic:base=5ms\", \"synthetic:base=5000us\", \"synthetic\"]\nrates = [400, 400.0, 16]\n"
+                      "arrivals = [\"poisson\", \"poisson\"]\npolicies = [\"fixed:8\", \"fixed:08\", \"greedy\", \"greedy:128\"]\n"));
+  EXPECT_EQ(e.models.size(), 2u);
+  EXPECT_EQ(e.rates, (std::vector<double>{400, 16}));
+  EXPECT_EQ(e.arrivals.size(), 1u);
+  EXPECT_EQ(e.policies, (std::vector<std::string>{"fixed:8", "greedy:128"}));
+  EXPECT_EQ(e.duplicates.size(), 5u);
+  std::set<std::string> keys;
+  for (const auto& p : plan_runs(e)) EXPECT_TRUE(keys.insert(p.key).second) << p.key;
+  EXPECT_EQ(keys.size(), 2u * 2u * 2u);
 }
 
 }  // namespace

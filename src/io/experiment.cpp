@@ -248,18 +248,18 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
     }
   }
   for (const auto& [m, n] : r.strings("models")) {
-    r.check(n, "models", [&] { check_model(m, e.base.models_dir, check_models); });
+    r.check(n, "models", [&, &m = m] { check_model(m, e.base.models_dir, check_models); });
     e.models.push_back(m);
   }
   for (const auto& [v, n] : r.numbers("rates")) e.rates.push_back(v);
   e.arrivals.clear();
   for (const auto& [a, n] : r.strings("arrivals")) {
-    r.check(n, "arrivals", [&] { parse_arrivals(a); });
+    r.check(n, "arrivals", [&a = a] { parse_arrivals(a); });
     e.arrivals.push_back(a);
   }
   if (!r.node("arrivals")) e.arrivals = {"constant"};
   for (const auto& [p, n] : r.strings("policies")) {
-    r.check(n, "policies", [&] { parse_policy(p); });
+    r.check(n, "policies", [&p = p] { parse_policy(p); });
     e.policies.push_back(p);
   }
   for (const auto& [key, size] : {std::pair<const char*, std::size_t>{"models", e.models.size()},

@@ -267,7 +267,7 @@ LoadedProfile load_profile(const std::string& path) {
   }
   try {
     p = Profile::from_json(nlohmann::json::parse(text), path);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
     throw UserError(fmt::format("--profile {}: not JSON ({})", path, e.what()));
   }
   if (p.meta.contains("stability")) {

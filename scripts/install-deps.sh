@@ -3,9 +3,11 @@
 set -euo pipefail
 # LibTorch (CPU) and libjpeg-turbo for real networks; Python's torch and torchvision (Debian's
 # /usr/bin/python3) to export models and torchvision's reference tensors for the tests.
+# clang and libFuzzer for the fuzz targets (scripts/fuzz.sh); rapidcheck for the property tests.
 packages=(cmake g++ ninja-build git pkg-config
   libcli11-dev nlohmann-json3-dev libfmt-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libfuzzer-14-dev librapidcheck-dev
   libtorch-dev libjpeg-dev python3-torch python3-torchvision python3-pil)
 missing=()
 for p in "${packages[@]}"; do

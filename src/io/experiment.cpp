@@ -407,7 +407,7 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
   std::vector<std::string> canon;
   for (const auto& [m, n] : r.strings("models")) {
     std::string c;
-    r.check(n, "models", [&] {
+    r.check(n, "models", [&, &m = m] {
       check_model(m, b.models_dir, check_models);
       if (b.clock == ClockKind::kVirtual &&
           (!is_synthetic_spec(m) || !(meter_kind == "modelled" || meter_kind == "none" || meter_kind == "auto"))) {
@@ -425,7 +425,7 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
   canon.clear();
   for (const auto& [a, n] : r.strings("arrivals")) {
     std::string c;
-    r.check(n, "arrivals", [&] {
+    r.check(n, "arrivals", [&, &a = a] {
       const ArrivalSpec spec = parse_arrivals(a);
       c = spec.text;
       // A trace is read now: a missing file, or one shorter than `requests`, is refused here.
@@ -437,7 +437,7 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
   canon.clear();
   for (const auto& [p, n] : r.strings("policies")) {
     std::string c;
-    r.check(n, "policies", [&] { c = parse_policy(p)->spec(); });
+    r.check(n, "policies", [&, &p = p] { c = parse_policy(p)->spec(); });
     add_unique(e.policies, canon, c, c, "policies", p, e);
   }
   for (const auto& [key, size] : {std::pair<const char*, std::size_t>{"models", e.models.size()},

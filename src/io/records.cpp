@@ -21,6 +21,10 @@ std::vector<std::pair<std::size_t, nlohmann::json>> json_lines(const std::string
   std::string line;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
     if (line.empty()) continue;
+    if (json_nesting_depth(line) > kMaxJsonDepth) {
+      throw UserError(fmt::format("{}:{}: JSON nested deeper than {} levels; a run record is not", path, n,
+                                  kMaxJsonDepth));
+    }
     try {
       out.emplace_back(n, nlohmann::json::parse(line));
     } catch (const nlohmann::json::exception&) {
@@ -31,6 +35,25 @@ std::vector<std::pair<std::size_t, nlohmann::json>> json_lines(const std::string
 }
 
 }  // namespace
+
+std::size_t json_nesting_depth(std::string_view text) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
 
 std::vector<nlohmann::json> read_jsonl(const std::string& path, std::size_t* skipped) {
   std::vector<nlohmann::json> out;

@@ -3,14 +3,22 @@
 // run record's codec (RunRecord::from_json).
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/run_record.hpp"
 
 namespace greenbatch {
 
+// Deeper nesting than any record or profile has is refused before parsing: nlohmann's parser
+// and its copies recurse per level, so 100,000 levels would overflow the stack.
+inline constexpr std::size_t kMaxJsonDepth = 64;
+// The deepest nesting of arrays and objects in TEXT (brackets inside strings not counted).
+std::size_t json_nesting_depth(std::string_view text);
+
 // The JSON objects of FILE (a runs.jsonl); a line that does not parse (a run cut off mid-write
-// by a kill) is skipped and counted in `skipped`. A missing file gives no records.
+// by a kill) is skipped and counted in `skipped`. A missing file gives no records. A line nested
+// deeper than kMaxJsonDepth is refused (UserError naming FILE:LINE).
 std::vector<nlohmann::json> read_jsonl(const std::string& path, std::size_t* skipped = nullptr);
 
 // The run records of FILE (a runs.jsonl), as read_jsonl, each through RunRecord::from_json.

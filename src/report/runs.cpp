@@ -41,6 +41,9 @@ std::vector<std::string> split_csv(const std::string& line) {
   return out;
 }
 
+// The largest batch size a study row may name (the study's largest is 128).
+constexpr double kMaxStudyBatch = 1'000'000;
+
 // "nan" (the study's missing values) gives nothing; anything else must be a number.
 std::optional<double> study_number(const std::string& s, const std::string& where) {
   if (s == "nan" || s == "NaN" || s.empty()) return std::nullopt;
@@ -131,7 +134,13 @@ std::vector<Run> read_study_file(const std::string& path) {
     throw UserError(fmt::format("{}: not a study file name (accepted: MODEL_fRATE, e.g. AlexNet_f16)", path));
   }
   const std::string model = m[1];
-  const double rate = std::stod(m[2]);
+  // The rate's digits as a number (a hundred digits would overflow std::stod).
+  const std::string rate_text = m[2];
+  const double rate = rate_text.size() <= 9 ? std::stod(rate_text) : 0;
+  if (rate < 1) {
+    throw UserError(fmt::format("{}: rate '{}' in the file name (accepted: MODEL_fRATE, RATE from 1 to 999999999 Hz)",
+                                path, rate_text));
+  }
   std::ifstream in(path);
   if (!in) throw UserError(fmt::format("cannot read {}", path));
   std::string line;
@@ -161,22 +170,37 @@ std::vector<Run> read_study_file(const std::string& path) {
       r.policy = "greedy:128";
     } else if (std::regex_match(f[0], g, greedy_re)) {
       r.policy = "greedy:128";
-      r.avg_batch = std::stod(g[1]);
+      const auto avg = study_number(g[1], where + " (greedy's average batch size)");
+      if (!avg || *avg < 1 || *avg > kMaxStudyBatch) {
+        throw UserError(fmt::format("{}: '{}': the average batch size must be from 1 to {}", where, f[0], kMaxStudyBatch));
+      }
+      r.avg_batch = *avg;
     } else {
       const auto size = study_number(f[0], where + " (batch size)");
-      if (!size || *size < 1 || *size != std::floor(*size)) {
-        throw UserError(fmt::format("{}: batch size '{}' (accepted: a whole number, -1 or 'Greedy (x)')", where, f[0]));
+      if (!size || *size < 1 || *size > kMaxStudyBatch || *size != std::floor(*size)) {
+        throw UserError(fmt::format("{}: batch size '{}' (accepted: a whole number from 1 to {}, -1 or 'Greedy (x)')", where,
+                                    f[0], kMaxStudyBatch));
       }
       r.policy = fmt::format("fixed:{}", static_cast<int>(*size));
       r.avg_batch = *size;
     }
     r.label = policy_label(r.policy);
-    r.avg_power_w = study_number(f[1], where + " (average power)");
-    const auto energy = study_number(f[3], where + " (energy)");
+    // Measured figures are never negative, and 8192 images never take 0 J.
+    const auto measured = [&](const std::string& text, const char* what, bool zero_ok) {
+      const auto v = study_number(text, fmt::format("{} ({})", where, what));
+      if (v && (*v < 0 || (!zero_ok && *v == 0))) {
+        throw UserError(fmt::format("{}: {} '{}' (accepted: a number {} 0, or nan)", where, what, text,
+                                    zero_ok ? ">=" : ">"));
+      }
+      return v;
+    };
+    r.avg_power_w = measured(f[1], "average power", false);
+    measured(f[2], "time", true);
+    const auto energy = measured(f[3], "energy", false);
     if (energy) r.energy_j = *energy / static_cast<double>(kStudyRequests);
-    r.lat_mean_s = study_number(f[4], where + " (average wait)");
-    r.lat_max_s = study_number(f[5], where + " (max wait)");
-    r.peak_power_w = study_number(f[6], where + " (average peak power)");
+    r.lat_mean_s = measured(f[4], "average wait", true);
+    r.lat_max_s = measured(f[5], "max wait", true);
+    r.peak_power_w = measured(f[6], "average peak power", false);
     runs.push_back(std::move(r));
   }
   return runs;

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/error.hpp"
+#include "io/records.hpp"
 #include "io/results.hpp"
 
 namespace greenbatch {
@@ -31,6 +33,70 @@ nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*
 std::optional<double> opt_from(const nlohmann::json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return std::nullopt;
   return j[key].get<double>();
+}
+
+// A count: a whole number >= 0 (a negative or fractional one would wrap or be cut silently).
+std::size_t whole_at(const nlohmann::json& q, const char* key, const std::string& source) {
+  const auto& v = q.at(key);
+  if (!v.is_number_unsigned() && !(v.is_number_float() && v.get<double>() >= 0 && v.get<double>() < 1e15 &&
+                                   v.get<double>() == std::floor(v.get<double>()))) {
+    throw UserError(fmt::format("profile {}: key 'points[].{}': {} is not a whole number >= 0", source, key, v.dump()));
+  }
+  return v.get<std::size_t>();
+}
+
+// Bounds no measurement comes near: beyond them a profile is corrupt, and its figures would
+// overflow the simulator's nanoseconds or its joules.
+constexpr double kMaxServiceS = 3600;        // one batch for an hour
+constexpr double kMaxIdleS = 86400;          // a day of idleness
+constexpr double kMaxIdlePowerW = 100'000;  // 100 kW
+constexpr double kMaxEnergyJ = 1e9;          // a gigajoule per batch
+
+// Every figure the simulator reads is finite and in range, every distribution sorted and
+// non-empty, batch sizes and idle times distinct and ascending. Throws UserError naming the key.
+void check_profile(const Profile& p, const std::string& source) {
+  const auto bad = [&](const std::string& key, const std::string& what) {
+    throw UserError(fmt::format("profile {}: key '{}': {}", source, key, what));
+  };
+  const auto in_range = [&](const std::string& key, double v, double lo, double hi) {
+    if (!std::isfinite(v) || v < lo || v > hi) bad(key, fmt::format("{} is not in [{}, {}]", v, lo, hi));
+  };
+  if (p.idle_power_w) in_range("idle_power_w", *p.idle_power_w, 0, kMaxIdlePowerW);
+  const auto check_quantiles = [&](const std::string& key, const std::vector<double>& q, bool may_be_empty) {
+    if (q.empty() && !may_be_empty) bad(key, "no quantiles (accepted: a list of times in seconds, ascending)");
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      in_range(fmt::format("{}[{}]", key, i), q[i], 0, kMaxServiceS);
+      if (i > 0 && q[i] < q[i - 1]) bad(key, fmt::format("not ascending at [{}] ({} after {})", i, q[i], q[i - 1]));
+    }
+  };
+  for (std::size_t i = 0; i < p.points.size(); ++i) {
+    const ProfilePoint& pt = p.points[i];
+    const std::string at = fmt::format("points[batch_size={}]", pt.batch_size);
+    if (pt.batch_size == 0) bad("points[].batch_size", "0 (accepted: 1 or more)");
+    if (i > 0 && pt.batch_size == p.points[i - 1].batch_size) bad(at, "batch size measured twice");
+    in_range(at + ".service_s.median", pt.service_median_s, 0, kMaxServiceS);
+    in_range(at + ".service_s.mean", pt.service_mean_s, 0, kMaxServiceS);
+    in_range(at + ".service_s.p10", pt.service_p10_s, 0, kMaxServiceS);
+    in_range(at + ".service_s.p90", pt.service_p90_s, 0, kMaxServiceS);
+    in_range(at + ".service_s.std", pt.service_std_s, 0, kMaxServiceS);
+    in_range(at + ".window_s", pt.window_s, 0, 1e9);
+    if (pt.energy_per_batch_j) in_range(at + ".energy_per_batch_j", *pt.energy_per_batch_j, 0, kMaxEnergyJ);
+    if (pt.dynamic_energy_per_batch_j) {
+      in_range(at + ".dynamic_energy_per_batch_j", *pt.dynamic_energy_per_batch_j, -kMaxEnergyJ, kMaxEnergyJ);
+    }
+    check_quantiles(at + ".service_quantiles_s.back_to_back", pt.quantiles_s, true);
+    for (std::size_t k = 0; k < pt.after_idle.size(); ++k) {
+      const auto& a = pt.after_idle[k];
+      const std::string key = fmt::format("{}.service_quantiles_s.after_idle[{}]", at, k);
+      if (!std::isfinite(a.idle_s) || a.idle_s <= 0 || a.idle_s > kMaxIdleS) {
+        bad(key + ".idle_s", fmt::format("{} is not in (0, {}]", a.idle_s, kMaxIdleS));
+      }
+      if (k > 0 && a.idle_s <= pt.after_idle[k - 1].idle_s) {
+        bad(key + ".idle_s", fmt::format("{} after {}: idle times must ascend", a.idle_s, pt.after_idle[k - 1].idle_s));
+      }
+      check_quantiles(key + ".quantiles_s", a.quantiles_s, false);
+    }
+  }
 }
 
 }  // namespace
@@ -141,10 +207,12 @@ Profile Profile::from_json(const nlohmann::json& j, const std::string& source) {
     p.idle_power_w = opt_from(j, "idle_power_w");
     p.meta = j;
     p.meta.erase("points");
-    for (const auto& q : j.at("points")) {
+    const auto& points = j.at("points");
+    if (!points.is_array()) throw UserError(fmt::format("profile {}: key 'points': not a list", source));
+    for (const auto& q : points) {
       ProfilePoint pt;
-      pt.batch_size = q.at("batch_size");
-      pt.batches = q.at("batches");
+      pt.batch_size = whole_at(q, "batch_size", source);
+      pt.batches = whole_at(q, "batches", source);
       const auto& s = q.at("service_s");
       pt.service_median_s = s.at("median");
       pt.service_mean_s = s.at("mean");
@@ -170,6 +238,7 @@ Profile Profile::from_json(const nlohmann::json& j, const std::string& source) {
     }
     if (p.points.empty()) throw UserError(fmt::format("profile {}: no batch sizes", source));
     std::sort(p.points.begin(), p.points.end(), [](auto& a, auto& b) { return a.batch_size < b.batch_size; });
+    check_profile(p, source);
     return p;
   } catch (const nlohmann::json::exception& e) {
     throw UserError(fmt::format("profile {}: malformed ({})", source, e.what()));
@@ -192,9 +261,13 @@ LoadedProfile load_profile(const std::string& path) {
   if (!in) throw UserError(fmt::format("--profile {}: cannot read the file", path));
   LoadedProfile out{path, {}, std::nullopt};
   Profile& p = out.profile;
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (json_nesting_depth(text) > kMaxJsonDepth) {
+    throw UserError(fmt::format("--profile {}: JSON nested deeper than {} levels; a profile is not", path, kMaxJsonDepth));
+  }
   try {
-    p = Profile::from_json(nlohmann::json::parse(in), path);
-  } catch (const nlohmann::json::parse_error& e) {
+    p = Profile::from_json(nlohmann::json::parse(text), path);
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
     throw UserError(fmt::format("--profile {}: not JSON ({})", path, e.what()));
   }
   if (p.meta.contains("stability")) {

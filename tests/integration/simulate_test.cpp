@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "backends/synthetic/synthetic.hpp"
 #include "batching/policy.hpp"
@@ -64,6 +65,57 @@ TEST(Profile, ASyntheticProfileIsExact) {
   const Profile back = Profile::from_json(p.to_json(), "round trip");
   EXPECT_EQ(back.points.size(), 8u);
   EXPECT_DOUBLE_EQ(back.service_s(24), p.service_s(24));
+}
+
+// A profile the simulator cannot use is refused on reading, naming the key (issue 18: empty
+// after-idle quantiles crashed simulate; negative or huge idle power gave negative or infinite
+// joules; unsorted, negative or non-finite quantiles were accepted).
+TEST(Profile, CorruptFiguresAreRefusedNamingTheKey) {
+  Profile p;
+  ProfilePoint pt;
+  pt.batch_size = 2;
+  pt.service_median_s = 0.001;
+  pt.quantiles_s = {0.001, 0.002};
+  pt.after_idle = {{0.010, {0.002, 0.003}}};
+  p.points = {pt};
+  p.idle_power_w = 50;
+  ASSERT_NO_THROW(Profile::from_json(p.to_json(), "good"));
+  const auto refused = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& key) {
+    nlohmann::json j = p.to_json();
+    edit(j);
+    try {
+      Profile::from_json(j, "bad.json");
+      ADD_FAILURE() << "accepted: " << j.dump();
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  };
+  const auto q = [](nlohmann::json& j) -> nlohmann::json& { return j["points"][0]["service_quantiles_s"]; };
+  refused([&](nlohmann::json& j) { q(j)["after_idle"][0]["quantiles_s"] = nlohmann::json::array(); }, "after_idle[0].quantiles_s");
+  refused([&](nlohmann::json& j) { q(j)["after_idle"][0]["quantiles_s"] = {0.003, 0.002}; }, "not ascending");
+  refused([&](nlohmann::json& j) { q(j)["back_to_back"] = {-0.001, 0.002}; }, "back_to_back[0]");
+  refused([&](nlohmann::json& j) { q(j)["back_to_back"] = {0.001, 1e300}; }, "back_to_back[1]");
+  refused([&](nlohmann::json& j) { q(j)["after_idle"][0]["idle_s"] = 0; }, "idle_s");
+  refused([](nlohmann::json& j) { j["idle_power_w"] = -50; }, "idle_power_w");
+  refused([](nlohmann::json& j) { j["idle_power_w"] = 1e308; }, "idle_power_w");
+  refused([](nlohmann::json& j) { j["points"][0]["batch_size"] = 0; }, "batch_size");
+  refused([](nlohmann::json& j) { j["points"][0]["batch_size"] = -2; }, "batch_size");
+  refused([](nlohmann::json& j) { j["points"].push_back(j["points"][0]); }, "measured twice");
+  refused([](nlohmann::json& j) { j["points"][0]["service_s"]["median"] = -1; }, "service_s.median");
+  refused([](nlohmann::json& j) { j["points"] = 5; }, "points");
+}
+
+class ProfileFile : public testing::TempDirTest {};
+
+TEST_F(ProfileFile, DeepNestingIsRefusedBeforeParsing) {
+  // 100,000 levels overflowed the stack inside the JSON parser.
+  const std::string path = write("deep.json", std::string(100000, '[') + std::string(100000, ']'));
+  try {
+    load_profile(path);
+    FAIL() << "accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("nested deeper than 64"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Profile, ServiceAfterIdlenessFollowsTheMeasuredIdleTimes) {

@@ -65,6 +65,31 @@ TEST_F(ReportFiles, AMalformedStudyFileIsAClearError) {
   EXPECT_TRUE(is_study_file(short_row));
 }
 
+// Issue 18: 'Greedy (.)' and 'Greedy (1e999)' escaped as internal errors; a rate of a hundred
+// digits in the name too; a batch size of 1e300 overflowed an int; 0 J put nan into the report.
+TEST_F(ReportFiles, StudyRowsOutOfShapeAreClearErrors) {
+  const std::string header =
+      "Batch Size,Average Power(W),Time(s),Energy(J),Average Wait Time(s),Max Wait Time(s),Average Peak Power (W)\n";
+  const auto refused = [&](const std::string& name, const std::string& body, const std::string& says) {
+    try {
+      read_study_file(write(name, body));
+      ADD_FAILURE() << "accepted: " << body;
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  refused("AlexNet_f16", header + "Greedy (.),1,2,3,4,5,6\n", "line 2");
+  refused("AlexNet_f16", header + "Greedy (1e999),1,2,3,4,5,6\n", "line 2");
+  refused("AlexNet_f16", header + "Greedy (0),1,2,3,4,5,6\n", "average batch size");
+  refused("AlexNet_f16", header + "1e300,1,2,3,4,5,6\n", "batch size");
+  refused("AlexNet_f16", header + "16,1,2,0,4,5,6\n", "energy '0'");
+  refused("AlexNet_f16", header + "16,-1,2,3,4,5,6\n", "average power '-1'");
+  refused("AlexNet_f16", header + "16,1,2,3,-4,5,6\n", "average wait '-4'");
+  refused("AlexNet_f" + std::string(100, '9'), header + "16,1,2,3,4,5,6\n", "rate '999");
+  refused("AlexNet_f0", header + "16,1,2,3,4,5,6\n", "rate '0'");
+  EXPECT_DOUBLE_EQ(read_study_file(write("AlexNet_f16", header + "Greedy (3.5),1,2,3,4,5,6\n"))[0].avg_batch, 3.5);
+}
+
 TEST(StudyFiles, TheThreeRatesLoadFromTheFolderTree) {
   const Loaded l = load({kStudy});
   EXPECT_EQ(l.files.size(), 15u);

@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "engine/execute.hpp"
 #include "io/experiment.hpp"
+#include "io/records.hpp"
 #include "support/temp_dir.hpp"
 
 namespace greenbatch {
@@ -243,6 +244,34 @@ TEST_F(RecordHeader, ARunsRecordHasThePlansIdentityWithATrace) {
   // And through the codec.
   EXPECT_EQ(RunRecord::from_json(json::parse(out.record.to_json().dump())).identity(), plan[0].key);
   EXPECT_EQ(json::parse(out.record.to_json().dump()), round_trip(out.record.to_json().dump()));
+}
+
+}  // namespace
+}  // namespace greenbatch
+
+namespace greenbatch {
+namespace {
+
+class RunsFile : public testing::TempDirTest {};
+
+// Issue 18: 100,000-deep nesting in runs.jsonl overflowed the stack inside the JSON parser; a
+// line nested deeper than 64 levels is refused before parsing, naming the file and line.
+TEST_F(RunsFile, DeepNestingIsRefusedWithFileAndLine) {
+  const std::string path = write("runs.jsonl", kCompleted + "\n" + std::string(100000, '[') + std::string(100000, ']') + "\n");
+  try {
+    read_runs(path);
+    FAIL() << "accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("runs.jsonl:2: JSON nested deeper than 64 levels"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(read_jsonl(path), UserError);
+}
+
+TEST(JsonNesting, CountsBracketsOutsideStrings) {
+  EXPECT_EQ(json_nesting_depth("1"), 0u);
+  EXPECT_EQ(json_nesting_depth(R"({"a":[1,{"b":[]}]})"), 4u);
+  EXPECT_EQ(json_nesting_depth(R"({"a":"[[[[\"[["})"), 1u);
+  EXPECT_EQ(json_nesting_depth(kCompleted), 2u);
 }
 
 }  // namespace

@@ -59,8 +59,48 @@ ArrivalSpec parse_arrivals(std::string_view spec) {
   return a;
 }
 
+namespace {
+
+[[noreturn]] void past_time_bound(double rate_hz, std::size_t count) {
+  throw UserError(fmt::format("--rate {:g} with {} requests: the arrivals would last past 100 years, the longest run "
+                              "accepted; raise the rate or ask for fewer requests",
+                              rate_hz, count));
+}
+
+// An arrival time from its exact value, refused past the bound (no overflow of int64 ns).
+TimeNs arrival_ns(long double t, double rate_hz, std::size_t count) {
+  if (!(t <= static_cast<long double>(limits::kMaxTimeNs))) past_time_bound(rate_hz, count);
+  return static_cast<TimeNs>(std::llround(t));
+}
+
+}  // namespace
+
+void check_schedule(const ArrivalSpec& spec, double rate_hz, std::size_t count) {
+  if (count > limits::kMaxRequests) check_requests(count, "--requests");
+  if (spec.kind == ArrivalSpec::Kind::kTrace) return;
+  check_rate_hz(rate_hz, "--rate");
+  // The mean gap, and the widest a jittered one can be.
+  const long double period_ns = 1e9L / static_cast<long double>(rate_hz);
+  const long double widest = spec.kind == ArrivalSpec::Kind::kJitter ? period_ns * (1.0L + spec.jitter) : period_ns;
+  if (count > 1 && static_cast<long double>(count - 1) * widest > static_cast<long double>(limits::kMaxTimeNs)) {
+    past_time_bound(rate_hz, count);
+  }
+  if (spec.kind == ArrivalSpec::Kind::kBursty) {
+    const double gap_ns = static_cast<double>(period_ns) / spec.burst;
+    const double least_on_ns = gap_ns * kMinBurstyOnShare;
+    if (static_cast<double>(spec.on_ns) < least_on_ns) {
+      throw UserError(fmt::format(
+          "--arrivals '{}' at --rate {:g}: the on period ({}) must be at least {:g} of the mean gap between arrivals "
+          "within a burst ({}), that is at least {} (else each request draws over a thousand on and off periods)",
+          spec.text, rate_hz, format_duration(spec.on_ns), kMinBurstyOnShare, format_duration_s(gap_ns / 1e9),
+          duration_spec(static_cast<TimeNs>(std::ceil(least_on_ns)))));
+    }
+  }
+}
+
 std::vector<TimeNs> generate_schedule(const ArrivalSpec& spec, double rate_hz, std::size_t count,
                                       std::uint64_t seed) {
+  check_schedule(spec, rate_hz, count);
   if (spec.kind == ArrivalSpec::Kind::kTrace) {
     std::vector<TimeNs> t = read_trace(spec.trace_path);
     if (count == 0) return t;
@@ -71,9 +111,6 @@ std::vector<TimeNs> generate_schedule(const ArrivalSpec& spec, double rate_hz, s
     t.resize(count);
     return t;
   }
-  if (!(rate_hz > 0) || !std::isfinite(rate_hz)) {
-    throw UserError(fmt::format("--rate {}: the rate must be a positive number of requests per second", rate_hz));
-  }
   std::vector<TimeNs> t;
   t.reserve(count);
   if (count == 0) return t;
@@ -83,7 +120,7 @@ std::vector<TimeNs> generate_schedule(const ArrivalSpec& spec, double rate_hz, s
     case ArrivalSpec::Kind::kConstant:
       // Each time from its index: no accumulated rounding.
       for (std::size_t i = 0; i < count; ++i)
-        t.push_back(static_cast<TimeNs>(std::llround(static_cast<long double>(i) * period_ns)));
+        t.push_back(arrival_ns(static_cast<long double>(i) * period_ns, rate_hz, count));
       break;
     case ArrivalSpec::Kind::kJitter: {
       // Times accumulate in exact double seconds-of-ns, rounded once per arrival.
@@ -91,7 +128,7 @@ std::vector<TimeNs> generate_schedule(const ArrivalSpec& spec, double rate_hz, s
       t.push_back(0);
       for (std::size_t i = 1; i < count; ++i) {
         acc += period_ns * (1.0L - spec.jitter + 2.0L * spec.jitter * rng.uniform01());
-        t.push_back(static_cast<TimeNs>(std::llround(acc)));
+        t.push_back(arrival_ns(acc, rate_hz, count));
       }
       break;
     }
@@ -100,7 +137,7 @@ std::vector<TimeNs> generate_schedule(const ArrivalSpec& spec, double rate_hz, s
       t.push_back(0);
       for (std::size_t i = 1; i < count; ++i) {
         acc += rng.exponential(static_cast<double>(period_ns));
-        t.push_back(static_cast<TimeNs>(std::llround(acc)));
+        t.push_back(arrival_ns(acc, rate_hz, count));
       }
       break;
     }
@@ -118,10 +155,11 @@ std::vector<TimeNs> generate_schedule(const ArrivalSpec& spec, double rate_hz, s
         if (gap <= on_left) {
           on_left -= gap;
           acc += gap;
-          t.push_back(static_cast<TimeNs>(std::llround(acc)));
+          t.push_back(arrival_ns(acc, rate_hz, count));
         } else {
           // The on period ends before the next arrival; memorylessness lets us redraw.
           acc += on_left + rng.exponential(mean_off);
+          if (acc > static_cast<long double>(limits::kMaxTimeNs)) past_time_bound(rate_hz, count);
           on_left = rng.exponential(mean_on);
         }
       }

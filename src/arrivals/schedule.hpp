@@ -24,7 +24,19 @@ struct ArrivalSpec {
 // Throws UserError with the accepted forms.
 ArrivalSpec parse_arrivals(std::string_view spec);
 
-// Arrival times in ns, ascending, the first at 0. For a trace, `rate_hz` is ignored and the
+// The bursty process draws on and off periods until the next arrival falls in an on period: an
+// on period much shorter than the gap between arrivals within a burst costs that many draws per
+// request. Its mean must be at least this share of that gap (at most about a thousand draws).
+inline constexpr double kMinBurstyOnShare = 1e-3;
+
+// Checks, before anything is drawn, that a schedule stays within the bounds (core/units.hpp):
+// the rate (not for a trace), `count` at most limits::kMaxRequests (0 is a whole trace), the last
+// arrival expected within limits::kMaxTimeNs, and a bursty on period not under
+// kMinBurstyOnShare of the gap within a burst. Throws UserError with the bound.
+void check_schedule(const ArrivalSpec& spec, double rate_hz, std::size_t count);
+
+// Arrival times in ns, ascending, the first at 0; check_schedule first, and a drawn arrival past
+// limits::kMaxTimeNs is refused as well. For a trace, `rate_hz` is ignored and the
 // first `count` arrivals of the file are used (an error if it holds fewer; 0 takes them all).
 std::vector<TimeNs> generate_schedule(const ArrivalSpec& spec, double rate_hz, std::size_t count,
                                       std::uint64_t seed);

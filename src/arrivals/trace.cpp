@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <vector>
@@ -42,8 +43,17 @@ std::string lower(std::string_view s) {
 }  // namespace
 
 std::vector<TimeNs> read_trace(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw UserError(fmt::format("trace {}: is a folder; a trace is a file with one arrival time in seconds per line, "
+                                "or a CSV with a 'timestamp' column",
+                                path));
+  }
   std::ifstream in(path);
   if (!in) throw UserError(fmt::format("trace {}: cannot open the file", path));
+  // Arrival times past the run's bound (100 years, in seconds) are refused.
+  const double max_s = static_cast<double>(limits::kMaxTimeNs) / 1e9;
+  bool plain = false;  // one time per line, no header: a line holds exactly one field
   std::vector<TimeNs> out;
   std::optional<std::size_t> column;  // set once the header (or the first value) is seen
   bool first_line = true;
@@ -52,7 +62,9 @@ std::vector<TimeNs> read_trace(const std::string& path) {
   std::size_t line_no = 0;
   while (std::getline(in, raw)) {
     ++line_no;
-    const std::string_view line = trim(raw);
+    std::string_view line = raw;
+    if (line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.remove_prefix(3);  // a UTF-8 byte-order mark
+    line = trim(line);
     if (line.empty()) continue;
     const auto cells = split_csv(line);
     if (first_line) {
@@ -72,13 +84,19 @@ std::vector<TimeNs> read_trace(const std::string& path) {
           if (lower(cells[i]) == "timestamp") column = i;
         if (!column) {
           throw UserError(fmt::format(
-              "trace {}:{}: no 'timestamp' column in the header '{}' (a trace is one time in "
+              "trace {}:{}: no 'timestamp' column in the header {} (a trace is one time in "
               "seconds per line, or a CSV with a 'timestamp' column)",
-              path, line_no, line));
+              path, line_no, quote_text(line)));
         }
         continue;
       }
       column = 0;
+      plain = true;
+    }
+    if (plain && cells.size() > 1) {
+      throw UserError(fmt::format("trace {}:{}: {} holds {} fields; a trace without a header holds one time in seconds "
+                                  "per line (or give a CSV header with a 'timestamp' column)",
+                                  path, line_no, quote_text(line), cells.size()));
     }
     if (*column >= cells.size()) {
       throw UserError(fmt::format("trace {}:{}: the line has {} columns, the timestamp is column {}",
@@ -89,16 +107,24 @@ std::vector<TimeNs> read_trace(const std::string& path) {
     try {
       v = parse_double(cell, "trace");
     } catch (const UserError&) {
-      throw UserError(fmt::format("trace {}:{}: '{}' is not a time in seconds", path, line_no, cell));
+      throw UserError(fmt::format("trace {}:{}: {} is not a time in seconds", path, line_no, quote_text(cell)));
     }
     if (v < 0) {
-      throw UserError(fmt::format("trace {}:{}: negative time {}; times must be >= 0", path, line_no, cell));
+      throw UserError(fmt::format("trace {}:{}: negative time {}; times must be >= 0", path, line_no, quote_text(cell)));
+    }
+    if (v > max_s) {
+      throw UserError(fmt::format("trace {}:{}: time {} s is past 100 years ({:.0f} s), the latest accepted", path,
+                                  line_no, quote_text(cell), max_s));
+    }
+    if (out.size() >= limits::kMaxRequests) {
+      throw UserError(fmt::format("trace {}:{}: more than {} arrivals, the most a run accepts", path, line_no,
+                                  limits::kMaxRequests));
     }
     if (out.empty()) {
       first = v;
     } else if (v < previous) {
       throw UserError(fmt::format("trace {}:{}: time {} comes before the previous {}; a trace must be sorted",
-                                  path, line_no, cell, previous));
+                                  path, line_no, quote_text(cell), previous));
     }
     previous = v;
     out.push_back(static_cast<TimeNs>(std::llround((v - first) * 1e9)));

@@ -10,6 +10,8 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 
+// Exit codes, and nothing else: 0 success, 1 a run failed (its record written), 2 bad input,
+// 130 interrupted (Ctrl-C), 70 a bug in greenbatch.
 int main(int argc, char** argv) {
   CLI::App app{"greenbatch: measure how batching changes the energy per inference and the response times of a "
                "neural network, and find the batching policy to run"};
@@ -26,7 +28,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version (CLI::Success and its kin) print and exit 0; anything else is a flag
+    // CLI11 could not parse or a check refused: bad input, CLI11's message, exit 2.
+    app.exit(e);
+    return e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success) ? 0 : 2;
   }
   try {
     return action();

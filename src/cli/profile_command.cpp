@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "batching/policy.hpp"
 #include "cli/commands.hpp"
+#include "cli/numbers.hpp"
 #include "core/latency_target.hpp"
 #include "core/units.hpp"
 #include "io/results.hpp"
@@ -192,8 +195,8 @@ void add_profile_commands(CLI::App& app, Action& action) {
                    "Scan first: where a midpoint's service misses the line between two sizes by over this share, "
                    "measure it too (0: sizes exactly as given)")
       ->capture_default_str();
-  prof->add_option("--refine-max", pc->args.refine_max, "At most this many sizes added by --refine (0: as many as given, at least 8)")
-      ->capture_default_str();
+  add_whole(prof, "--refine-max", pc->args.refine_max, "At most this many sizes added by --refine (0: as many as given, at least 8)",
+            0, kMaxRefineAdded);
   add_choice(prof, "--clock", pc->spec.clock, "real, or virtual (synthetic models: instant and exact)");
   prof->add_option("--batch-sizes", pc->args.batch_sizes, "Comma-separated batch sizes")->capture_default_str();
   prof->add_option("--min-window", pc->args.min_window, "Measure each batch size at least this long")->capture_default_str();
@@ -201,23 +204,23 @@ void add_profile_commands(CLI::App& app, Action& action) {
   prof->add_option("--idle-gaps", pc->args.idle_gaps,
                    "Idle times before the spaced batches that measure service after idleness (empty: none)")
       ->capture_default_str();
-  prof->add_option("--idle-samples", pc->args.idle_samples, "Spaced batches per idle time, at least")->capture_default_str();
-  prof->add_option("--rounds", pc->args.rounds,
-                   "Measure in this many rounds over all sizes, each a share of every size's window and bursts "
-                   "(a machine that drifts then weighs on every size alike)")
-      ->capture_default_str();
+  add_whole(prof, "--idle-samples", pc->args.idle_samples, "Spaced batches per idle time, at least", 0, kMaxIdleSamples);
+  add_whole(prof, "--rounds", pc->args.rounds,
+            "Measure in this many rounds over all sizes, each a share of every size's window and bursts "
+            "(a machine that drifts then weighs on every size alike)",
+            1, kMaxProfileRounds);
   prof->add_option("--idle-order", pc->args.idle_order,
                    "steady: each idle time in one stretch per round, as a run sees it; shuffled: every burst's idle "
                    "time at random")
       ->capture_default_str()
       ->check(CLI::IsMember({"steady", "shuffled"}));
-  prof->add_option("--threads", pc->spec.threads, "CPU threads (0: all)")->capture_default_str();
+  add_whole(prof, "--threads", pc->spec.threads, "CPU threads (0: all)", 0, limits::kMaxThreads);
   add_choice(prof, "--preprocess", pc->spec.preprocess, "cached or per-request");
   add_choice(prof, "--host-memory", pc->spec.host_memory, "cached or system (as for run)");
   prof->add_option("--models-dir", pc->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
   prof->add_option("--images", pc->spec.images_dir, "JPEG images folder")->capture_default_str();
-  prof->add_option("--warmup-batches", pc->spec.warmup_batches, "Warm-up batches")->capture_default_str();
-  prof->add_option("--warmup-batch-size", pc->spec.warmup_batch_size, "Warm-up batch size")->capture_default_str();
+  add_whole(prof, "--warmup-batches", pc->spec.warmup_batches, "Warm-up batches", 0, limits::kMaxWarmupBatches);
+  add_whole(prof, "--warmup-batch-size", pc->spec.warmup_batch_size, "Warm-up batch size", 0, kMaxPolicyBatch);
   prof->add_option("--out", pc->out, "Profile file to write")->capture_default_str();
   prof->callback([&action, pc] { action = [pc] { return do_profile(*pc); }; });
 
@@ -227,8 +230,8 @@ void add_profile_commands(CLI::App& app, Action& action) {
   sim->add_option("--rate", sc->rates, "Rate(s), comma-separated: 16,32,64,128")->capture_default_str();
   sim->add_option("--policy", sc->policies, "Policy(ies), comma-separated")->capture_default_str();
   sim->add_option("--arrivals", sc->arrivals, "Arrival process (as for run)")->capture_default_str();
-  sim->add_option("--requests", sc->requests, "Requests per run")->capture_default_str();
-  sim->add_option("--seed", sc->seed, "Seed")->capture_default_str();
+  add_whole(sim, "--requests", sc->requests, "Requests per run", 1, limits::kMaxRequests);
+  add_seed(sim, sc->seed, "Seed");
   sim->add_option("--sweep", sc->sweep, "Simulate the grid of an experiment file instead (its models are replaced by the profile's)");
   sim->add_option("--idle-smoothing", sc->idle_smoothing,
                   "Share of the after-idle draws taken from the neighbouring measured idle times (0 to 1)")
@@ -241,14 +244,14 @@ void add_profile_commands(CLI::App& app, Action& action) {
   auto tc = std::make_shared<TuneCli>();
   CLI::App* tune = app.add_subcommand("tune", "Search fixed, greedy and timeout policies for the least energy under a latency target");
   tune->add_option("--profile", tc->profile, "Profile from greenbatch profile")->required();
-  tune->add_option("--rate", tc->rate, "Request rate")->capture_default_str();
+  add_rate(tune, tc->rate, "Request rate");
   tune->add_option("--arrivals", tc->arrivals, "Arrival process")->capture_default_str();
   tune->add_option("--slo", tc->slo, "Latency target: p50|p90|p95|p99|max|mean=DURATION")->capture_default_str();
-  tune->add_option("--requests", tc->requests, "Requests per simulated run")->capture_default_str();
-  tune->add_option("--cap", tc->cap, "Largest batch size searched")->capture_default_str();
-  tune->add_option("--top", tc->top, "How many of the best to print")->capture_default_str();
-  tune->add_option("--seed", tc->seed, "Seed")->capture_default_str();
-  tune->add_option("--jobs", tc->jobs, "Policies simulated at once (0: one per hardware thread)")->capture_default_str();
+  add_whole(tune, "--requests", tc->requests, "Requests per simulated run", 1, limits::kMaxRequests);
+  add_whole(tune, "--cap", tc->cap, "Largest batch size searched", 1, kMaxTuneCap);
+  add_whole(tune, "--top", tc->top, "How many of the best to print", 0, std::numeric_limits<std::uint64_t>::max());
+  add_seed(tune, tc->seed, "Seed");
+  add_whole(tune, "--jobs", tc->jobs, "Policies simulated at once (0: one per hardware thread)", 0, kMaxTuneJobs);
   tune->add_flag("--verify", tc->verify, "Run the best three for real and compare");
   tune->add_option("--out", tc->out, "Where --verify appends its runs")->capture_default_str();
   tune->callback([&action, tc] { action = [tc] { return do_tune(*tc); }; });

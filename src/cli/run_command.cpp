@@ -5,8 +5,10 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/numbers.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
+#include "batching/policy.hpp"
 #include "engine/execute.hpp"
 #include "io/results.hpp"
 
@@ -108,9 +110,8 @@ void add_run_command(CLI::App& app, Action& action) {
                   "size)")
       ->capture_default_str();
   sub->add_option("--device", o->spec.device, "Where a real network runs: cpu, cuda, cuda:N")->capture_default_str();
-  sub->add_option("--threads", o->spec.threads, "CPU intra-op threads for LibTorch (0: every core this process may use)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  add_whole(sub, "--threads", o->spec.threads, "CPU intra-op threads for LibTorch (0: every core this process may use)",
+            0, limits::kMaxThreads);
   sub->add_flag("--graph-optimize", o->spec.graph_optimize,
                 "Turn TorchScript's graph-executor optimisation on (off by default: on a GPU its profiling runs "
                 "can stall the first batches for minutes)");
@@ -124,22 +125,19 @@ void add_run_command(CLI::App& app, Action& action) {
   sub->add_option("--models-dir", o->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
   sub->add_option("--images", o->spec.images_dir, "Folder of JPEG images cycled through by the requests")
       ->capture_default_str();
-  sub->add_option("--warmup-batches", o->spec.warmup_batches, "Batches run before measuring (real networks)")
-      ->capture_default_str();
-  sub->add_option("--warmup-batch-size", o->spec.warmup_batch_size, "Size of the warm-up batches")
-      ->capture_default_str();
-  sub->add_option("--rate", o->spec.rate_hz, "Mean arrival rate in requests per second (ignored with trace:)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_whole(sub, "--warmup-batches", o->spec.warmup_batches, "Batches run before measuring (real networks)", 0,
+            limits::kMaxWarmupBatches);
+  add_whole(sub, "--warmup-batch-size", o->spec.warmup_batch_size, "Size of the warm-up batches", 0, kMaxPolicyBatch);
+  add_rate(sub, o->spec.rate_hz, "Mean arrival rate in requests per second (ignored with trace:)");
   sub->add_option("--arrivals", o->spec.arrivals,
                   "Arrival process: constant, jitter:F, poisson, bursty[:burst=B,on=D], trace:FILE")
       ->capture_default_str();
   sub->add_option("--policy", o->spec.policy, "Batching policy: fixed:N, greedy[:CAP], timeout:N:D")
       ->capture_default_str();
-  CLI::Option* requests = sub->add_option("--requests", o->spec.requests,
-                                          "Number of requests (default 8192; with trace:, the whole trace)")
-                              ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
-  sub->add_option("--seed", o->spec.seed, "Seed of every random draw (same seed, same schedule)")->capture_default_str();
+  CLI::Option* requests = add_whole(sub, "--requests", o->spec.requests,
+                                    "Number of requests (default 8192; with trace:, the whole trace)", 1,
+                                    limits::kMaxRequests);
+  add_seed(sub, o->spec.seed, "Seed of every random draw (same seed, same schedule)");
   sub->add_option("--meter", o->spec.meter,
                   "Energy meter: auto (NVML on a CUDA device, RAPL on the CPU where readable, else none), nvml "
                   "(the GPU's energy counter), nvml-sampled (power sampled every 10 ms, the study's method), rapl, "

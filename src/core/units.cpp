@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <set>
 
 #include "core/error.hpp"
@@ -20,6 +21,8 @@ std::string format_seconds_exact(TimeNs ns) {
 }
 
 namespace {
+
+constexpr double kMaxPowerW = 1e6;  // a machine's power, at most 1 MW
 
 bool parse_number_prefix(std::string_view text, double& value, std::size_t& used) {
   // std::from_chars for double is locale-independent (GCC 11+).
@@ -43,6 +46,66 @@ double parse_double(std::string_view text, std::string_view what) {
   return v;
 }
 
+std::string format_bound(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
+  return fmt::format("{:.6g}", v);
+}
+
+std::uint64_t parse_whole(std::string_view text, std::string_view what, std::uint64_t min, std::uint64_t max) {
+  const auto bounds = [&] { return fmt::format("a whole number from {} to {}", min, max); };
+  std::uint64_t v = 0;
+  // from_chars of an unsigned type takes no sign, so "-1" cannot wrap; "+1" and " 1" are refused too.
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ptr != text.data() + text.size() ||
+      (ec != std::errc() && ec != std::errc::result_out_of_range)) {
+    throw UserError(fmt::format("{}: '{}' is not {}", what, text, bounds()));
+  }
+  if (ec == std::errc::result_out_of_range || v > max) {
+    throw UserError(fmt::format("{}: {} is above the largest accepted, {} ({})", what, text, max, bounds()));
+  }
+  if (v < min) throw UserError(fmt::format("{}: {} is below the least accepted, {} ({})", what, text, min, bounds()));
+  return v;
+}
+
+std::uint64_t parse_seed(std::string_view text, std::string_view what) {
+  return parse_whole(text, what, 0, std::numeric_limits<std::uint64_t>::max());
+}
+
+double check_rate_hz(double rate_hz, std::string_view what) {
+  const std::string accepted = fmt::format("a rate from {:g} to {:g} requests per second", limits::kMinRateHz,
+                                           limits::kMaxRateHz);
+  if (!std::isfinite(rate_hz)) throw UserError(fmt::format("{}: {} is not {}", what, rate_hz, accepted));
+  if (rate_hz < limits::kMinRateHz) {
+    throw UserError(fmt::format("{}: {:g} is below the lowest rate accepted, {:g} requests per second (one every 11.6 "
+                                "days); accepted: {}",
+                                what, rate_hz, limits::kMinRateHz, accepted));
+  }
+  if (rate_hz > limits::kMaxRateHz) {
+    throw UserError(fmt::format("{}: {:g} is above the highest rate accepted, {:g} requests per second (one per "
+                                "nanosecond, the clock's resolution); accepted: {}",
+                                what, rate_hz, limits::kMaxRateHz, accepted));
+  }
+  return rate_hz;
+}
+
+double parse_rate_hz(std::string_view text, std::string_view what) {
+  double v = 0;
+  std::size_t used = 0;
+  if (!parse_number_prefix(text, v, used) || used != text.size()) {
+    throw UserError(fmt::format("{}: '{}' is not a number; expected a rate from {:g} to {:g} requests per second",
+                                what, text, limits::kMinRateHz, limits::kMaxRateHz));
+  }
+  return check_rate_hz(v, what);
+}
+
+std::uint64_t check_requests(std::uint64_t n, std::string_view what) {
+  if (n < 1 || n > limits::kMaxRequests) {
+    throw UserError(fmt::format("{}: {} requests; accepted: from 1 to {} ({} million) per run", what, n,
+                                limits::kMaxRequests, limits::kMaxRequests / 1'000'000));
+  }
+  return n;
+}
+
 long long parse_integer(std::string_view text, std::string_view what) {
   long long v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -55,7 +118,8 @@ long long parse_integer(std::string_view text, std::string_view what) {
 TimeNs parse_duration_ns(std::string_view text, std::string_view what) {
   double v = 0;
   std::size_t used = 0;
-  const std::string_view accepted = "a number with a unit: ns, us, ms or s (e.g. 50ms, 2.5ms, 100us, 1s)";
+  const std::string_view accepted =
+      "a number with a unit: ns, us, ms or s (e.g. 50ms, 2.5ms, 100us, 1s; 0 needs none), at most 100 years";
   if (!parse_number_prefix(text, v, used)) {
     throw UserError(fmt::format("{}: '{}' is not a duration; expected {}", what, text, accepted));
   }
@@ -65,13 +129,17 @@ TimeNs parse_duration_ns(std::string_view text, std::string_view what) {
   else if (unit == "us" || unit == "\xC2\xB5s") scale = 1e3;
   else if (unit == "ms") scale = 1e6;
   else if (unit == "s") scale = 1e9;
+  else if (unit.empty() && v == 0)
+    return 0;  // zero is zero in any unit
   else if (unit.empty())
     throw UserError(fmt::format("{}: '{}' has no unit; expected {}", what, text, accepted));
   else
     throw UserError(fmt::format("{}: unknown unit '{}' in '{}'; expected {}", what, unit, text, accepted));
   if (v < 0) throw UserError(fmt::format("{}: '{}' is negative; a duration must be >= 0", what, text));
   const double ns = std::round(v * scale);
-  if (ns > 9.2e18) throw UserError(fmt::format("{}: '{}' is too long", what, text));
+  if (ns > static_cast<double>(limits::kMaxTimeNs)) {
+    throw UserError(fmt::format("{}: '{}' is longer than the longest duration accepted, 100 years", what, text));
+  }
   return static_cast<TimeNs>(ns);
 }
 
@@ -88,6 +156,9 @@ double parse_power_w(std::string_view text, std::string_view what) {
   else if (unit == "kW") scale = 1e3;
   else throw UserError(fmt::format("{}: unknown unit '{}' in '{}'; expected W, mW or kW", what, unit, text));
   if (v < 0) throw UserError(fmt::format("{}: '{}' is negative; a power must be >= 0", what, text));
+  if (v * scale > kMaxPowerW) {
+    throw UserError(fmt::format("{}: '{}' is above the highest power accepted, 1 MW (1000kW)", what, text));
+  }
   return v * scale;
 }
 
@@ -146,6 +217,19 @@ std::string format_duration(TimeNs ns) {
   if (a >= 1e6) return fmt::format("{:.4g} ms", ns / 1e6);
   if (a >= 1e3) return fmt::format("{:.4g} us", ns / 1e3);
   return fmt::format("{} ns", ns);
+}
+
+std::string quote_text(std::string_view text, std::size_t max_chars) {
+  std::string out = "'";
+  std::size_t shown = 0, i = 0;
+  for (; i < text.size() && shown < max_chars; ++i, ++shown) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\\' || c == '\'') out += fmt::format("\\{}", static_cast<char>(c));
+    else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    else out += fmt::format("\\x{:02x}", c);
+  }
+  if (i < text.size()) return out + fmt::format("...' ({} bytes)", text.size());
+  return out + "'";
 }
 
 std::vector<std::string> split_list(const std::string& s) {

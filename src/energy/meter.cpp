@@ -51,23 +51,27 @@ Parsed parse(std::string_view spec) {
   }
   if (auto it = p.kv.find("period"); it != p.kv.end()) {
     p.period_ns = parse_duration_ns(it->second, what);
-    if (p.period_ns < 100 * kNsPerUs) throw UserError(fmt::format("{}: the sampling period must be at least 100us", what));
+    if (p.period_ns < 100 * kNsPerUs || p.period_ns > 60 * kNsPerS) {
+      throw UserError(fmt::format("{}: the sampling period must be at least 100us and at most 60s", what));
+    }
   }
   return p;
 }
+
+constexpr std::uint64_t kMaxGpuIndex = 1023;  // NVML's device indices (a GPU's, on one machine)
 
 std::unique_ptr<EnergyMeter> make_nvml(const Parsed& p, const MeterContext& ctx, const std::string& spec) {
   unsigned index = 0;
   std::string uuid = ctx.device_uuid;
   if (auto it = p.kv.find("gpu"); it != p.kv.end()) {
-    index = static_cast<unsigned>(parse_integer(it->second, fmt::format("--meter '{}': gpu", spec)));
+    index = static_cast<unsigned>(parse_whole(it->second, fmt::format("--meter '{}': gpu", spec), 0, kMaxGpuIndex));
     uuid.clear();  // an explicit NVML index wins
   } else if (ctx.device.rfind("cuda", 0) != 0) {
     throw UserError(fmt::format("--meter '{}': NVML measures a GPU, but the model runs on '{}'; run on --device cuda:N, "
                                 "or name the NVML device with {}:gpu=N",
                                 spec, ctx.device, p.name));
   } else if (uuid.empty() && ctx.device.size() > 5) {
-    index = static_cast<unsigned>(parse_integer(ctx.device.substr(5), "device index"));
+    index = static_cast<unsigned>(parse_whole(ctx.device.substr(5), "device index", 0, kMaxGpuIndex));
   }
   try {
     auto sensor = std::make_unique<NvmlSensor>(Nvml::open(), uuid, index);

@@ -11,8 +11,10 @@
 #include "backends/torchscript/torchscript_backend.hpp"
 #endif
 #include "build_info.hpp"
+#include "batching/policy.hpp"
 #include "core/error.hpp"
 #include "core/sysinfo.hpp"
+#include "core/units.hpp"
 
 namespace greenbatch {
 
@@ -49,6 +51,29 @@ std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
 
 }  // namespace
 
+void check_run_spec(const RunSpec& spec, const ArrivalSpec& arrivals) {
+  if (spec.warmup_batches > 0 && spec.warmup_batch_size == 0) {
+    throw UserError("--warmup-batch-size: must be at least 1 when --warmup-batches is not 0");
+  }
+  if (spec.warmup_batches > limits::kMaxWarmupBatches) {
+    throw UserError(fmt::format("--warmup-batches: {} is above the largest accepted, {}", spec.warmup_batches,
+                                limits::kMaxWarmupBatches));
+  }
+  if (spec.warmup_batch_size > kMaxPolicyBatch) {
+    throw UserError(fmt::format("--warmup-batch-size: {} is above the largest accepted, {}", spec.warmup_batch_size,
+                                kMaxPolicyBatch));
+  }
+  if (spec.threads < 0 || static_cast<std::uint64_t>(spec.threads) > limits::kMaxThreads) {
+    throw UserError(fmt::format("--threads: {} is not from 0 to {}", spec.threads, limits::kMaxThreads));
+  }
+  if (spec.idle_window_ns < 0 || spec.idle_window_ns > limits::kMaxTimeNs) {
+    throw UserError("--idle-window: must be from 0 to 100 years");
+  }
+  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
+  if (!whole_trace) check_requests(spec.requests, "--requests");
+  check_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests);
+}
+
 RunSession::RunSession() = default;
 RunSession::~RunSession() = default;
 
@@ -66,9 +91,7 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
   const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
   p.policy = parse_policy(spec.policy);
   check_meter_spec(spec.meter);
-  if (spec.warmup_batches > 0 && spec.warmup_batch_size == 0) {
-    throw UserError("--warmup-batch-size: must be at least 1 when --warmup-batches is not 0");
-  }
+  check_run_spec(spec, arrivals);
   // A session keeps its model loaded (and warm) while the runs that use it go on.
   const std::string identity =
       fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, name_of(spec.clock), spec.threads,
@@ -94,10 +117,9 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
     throw UserError(fmt::format("--clock virtual needs a synthetic model and a modelled or no meter; '{}' runs in real time",
                                 spec.model));
   }
-  if (spec.requests == 0) throw UserError("--requests: must be at least 1");
-
   const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
   p.schedule = generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed);
+  if (is_synthetic_spec(spec.model)) check_synthetic_run(parse_synthetic(spec.model), p.schedule.size());
 
   // The canonical configuration, from the same function the plan of a sweep uses for its
   // identities; then what only the loaded parts know.

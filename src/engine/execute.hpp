@@ -39,6 +39,13 @@ struct RunSpec {
   std::size_t warmup_batch_size = 32;
 };
 
+struct ArrivalSpec;
+// Every number of a run within its bound (core/units.hpp's limits): requests, rate and the
+// schedule's length, warm-up, threads, idle window, a synthetic model's service times. Throws
+// UserError naming the flag and the bound. PreparedRun calls it; a sweep's plan may call it
+// before the first run.
+void check_run_spec(const RunSpec& spec, const ArrivalSpec& arrivals);
+
 // What a run gives: its record (what runs.jsonl holds) and the engine's raw result (the
 // scheduled arrivals and the batches, for the per-request CSV and the power trace).
 struct RunOutcome {

@@ -157,16 +157,20 @@ class Reader {
 }  // namespace
 
 std::pair<int, int> parse_shard(const std::string& text) {
+  // N at most a million shards (an int, and more than any job array); nothing wraps.
+  constexpr std::uint64_t kMaxShards = 1'000'000;
   const auto slash = text.find('/');
-  int i = 0, n = 0;
-  try {
-    if (slash == std::string::npos) throw UserError("");
-    i = static_cast<int>(parse_integer(text.substr(0, slash), "--shard"));
-    n = static_cast<int>(parse_integer(text.substr(slash + 1), "--shard"));
-  } catch (const UserError&) {
+  const std::string_view sv(text);
+  const auto whole = [](std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  if (slash == std::string::npos || !whole(sv.substr(0, slash)) || !whole(sv.substr(slash + 1))) {
     throw UserError(fmt::format("--shard '{}': expected I/N, e.g. 2/8 (the second of eight shards)", text));
   }
-  if (n < 1 || i < 1 || i > n) throw UserError(fmt::format("--shard '{}': need 1 <= I <= N", text));
+  const std::string what = fmt::format("--shard '{}'", text);
+  const int n = static_cast<int>(parse_whole(sv.substr(slash + 1), what + ": N", 1, kMaxShards));
+  const int i = static_cast<int>(parse_whole(sv.substr(0, slash), what + ": I", 1, kMaxShards));
+  if (i > n) throw UserError(fmt::format("--shard '{}': need 1 <= I <= N", text));
   return {i, n};
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "arrivals/rng.hpp"
+#include "batching/policy.hpp"
 #include "build_info.hpp"
 #include "core/error.hpp"
 #include "core/stats.hpp"
@@ -223,8 +224,32 @@ void check_round_window(const ProfileOptions& o) {
 // The options measure_profile cannot work with. Throws UserError.
 void check_profile_options(const ProfileOptions& o) {
   if (o.batch_sizes.empty()) throw UserError("--batch-sizes: give at least one batch size");
+  if (o.batch_sizes.size() > kMaxProfileSizes) {
+    throw UserError(fmt::format("--batch-sizes: {} sizes; at most {}", o.batch_sizes.size(), kMaxProfileSizes));
+  }
   for (std::size_t b : o.batch_sizes) {
     if (b == 0) throw UserError("--batch-sizes: sizes must be at least 1");
+    if (b > kMaxPolicyBatch) {
+      throw UserError(fmt::format("--batch-sizes: {} is above the largest batch size accepted, {}", b, kMaxPolicyBatch));
+    }
+  }
+  if (o.rounds > kMaxProfileRounds) {
+    throw UserError(fmt::format("--rounds: {} is above the most accepted, {}", o.rounds, kMaxProfileRounds));
+  }
+  if (o.idle_samples > kMaxIdleSamples) {
+    throw UserError(fmt::format("--idle-samples: {} is above the most accepted, {}", o.idle_samples, kMaxIdleSamples));
+  }
+  if (o.refine_max > kMaxRefineAdded) {
+    throw UserError(fmt::format("--refine-max: {} is above the most accepted, {}", o.refine_max, kMaxRefineAdded));
+  }
+  if (o.min_window_ns > kMaxProfileWindowNs) {
+    throw UserError(fmt::format("--min-window: {} is longer than the longest accepted, 1 hour",
+                                format_duration(o.min_window_ns)));
+  }
+  for (TimeNs g : o.idle_gaps_ns) {
+    if (g > kMaxProfileWindowNs) {
+      throw UserError(fmt::format("--idle-gaps: {} is longer than the longest accepted, 1 hour", format_duration(g)));
+    }
   }
   check_round_window(o);
   if (!(o.refine >= 0 && o.refine < 10)) {

@@ -9,6 +9,13 @@
 
 namespace greenbatch {
 
+// The bounds of a profile's options (a profile that would not end is refused with them).
+inline constexpr std::size_t kMaxProfileRounds = 100;
+inline constexpr std::size_t kMaxProfileSizes = 1000;          // batch sizes given
+inline constexpr std::size_t kMaxIdleSamples = 10'000;         // --idle-samples
+inline constexpr std::size_t kMaxRefineAdded = 1000;           // --refine-max
+inline constexpr TimeNs kMaxProfileWindowNs = 3600 * kNsPerS;  // --min-window, each idle gap
+
 struct ProfileOptions {
   RunSpec spec;  // model, device, meter, clock, warm-up, idle window...
   std::vector<std::size_t> batch_sizes{1, 2, 4, 8, 16, 32, 64, 128};

@@ -24,11 +24,17 @@ void check_idle_smoothing(double share) {
 SimulationPlan plan_simulations(const std::string& rates, const std::string& policies, const std::string& arrivals,
                                 std::size_t requests, std::uint64_t seed) {
   SimulationPlan plan;
+  if (split_list(rates).empty()) throw UserError(fmt::format("--rate '{}': give at least one rate, e.g. 16,32,64", rates));
+  if (split_list(policies).empty()) {
+    throw UserError(fmt::format("--policy '{}': give at least one policy, e.g. fixed:16,greedy:128", policies));
+  }
+  check_requests(requests, "--requests");
+  const ArrivalSpec process = parse_arrivals(arrivals);
   for (const std::string& rate : split_list(rates)) {
     for (const std::string& policy : split_list(policies)) {
       RunSpec s;
-      s.rate_hz = parse_double(rate, "--rate");
-      if (!(s.rate_hz > 0)) throw UserError(fmt::format("--rate {}: must be above 0", rate));
+      s.rate_hz = parse_rate_hz(rate, "--rate");
+      check_schedule(process, s.rate_hz, requests);
       s.policy = policy;
       s.arrivals = arrivals;
       s.requests = requests;
@@ -38,7 +44,6 @@ SimulationPlan plan_simulations(const std::string& rates, const std::string& pol
       plan.runs.push_back({s, 0});
     }
   }
-  parse_arrivals(arrivals);
   return plan;
 }
 
@@ -54,6 +59,14 @@ SimulationPlan plan_simulations(const std::string& experiment_path) {
 }
 
 SimulateResult simulate(const SimulateInput& in, const std::function<void(const SimulatedRun&)>& on_run) {
+  if (in.profiles.empty()) throw UserError("--profile: give at least one profile");
+  if (in.plan.runs.empty()) throw UserError("simulate: nothing to simulate (no rate, policy or run planned)");
+  for (const SimulationPlan::Run& r : in.plan.runs) {  // every run's numbers, before any runs
+    const ArrivalSpec a = parse_arrivals(r.spec.arrivals);
+    const bool whole_trace = a.kind == ArrivalSpec::Kind::kTrace && !r.spec.requests_given;
+    if (!whole_trace) check_requests(r.spec.requests, "--requests");
+    check_schedule(a, r.spec.rate_hz, whole_trace ? 0 : r.spec.requests);
+  }
   const std::size_t count = in.profiles.size() * in.plan.runs.size();
   if (!in.requests_out.empty() && count != 1) {
     throw UserError(fmt::format("--requests-out: takes one simulated run, and these options give {}; name one profile, "

@@ -1,5 +1,7 @@
 #include "sim/tune.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -12,6 +14,7 @@
 #include "arrivals/schedule.hpp"
 #include "batching/policy.hpp"
 #include "core/error.hpp"
+#include "core/units.hpp"
 #include "engine/execute.hpp"
 #include "io/results.hpp"
 #include "sim/replay.hpp"
@@ -30,6 +33,20 @@ std::vector<TimeNs> tune_delays(const LatencyTarget& target) {
   return delays;
 }
 
+void check_tune_input(const TuneInput& in) {
+  if (in.cap < 1 || in.cap > kMaxTuneCap) {
+    throw UserError(fmt::format("--cap {}: the largest batch size searched must be from 1 to {} (at {} about {} "
+                                "policies are simulated)",
+                                in.cap, kMaxTuneCap, kMaxTuneCap,
+                                tune_candidates(TuneSpace{kMaxTuneCap, tune_delays(in.target)}).size()));
+  }
+  check_requests(in.requests, "--requests");
+  check_schedule(parse_arrivals(in.arrivals), in.rate_hz, in.requests);
+  if (in.jobs > kMaxTuneJobs) {
+    throw UserError(fmt::format("--jobs {}: at most {} policies at once", in.jobs, kMaxTuneJobs));
+  }
+}
+
 namespace {
 
 RunSpec simulated_spec(const TuneInput& in, const std::string& policy) {
@@ -46,7 +63,12 @@ RunSpec simulated_spec(const TuneInput& in, const std::string& policy) {
 }  // namespace
 
 TuneResult tune(const Profile& p, const TuneInput& in) {
-  parse_arrivals(in.arrivals);
+  check_tune_input(in);
+  if (!p.idle_power_w) {
+    throw UserError("tune: the profile has no idle power (it was measured without an energy meter, or with "
+                    "--idle-window 0s), so no policy's energy can be predicted; profile again with an energy meter "
+                    "and an idle window");
+  }
   if (!p.dynamic_power_w(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
   const LatencyTarget& slo = in.target;
   // Every registered kind's candidates (fixed:1..cap, greedy:1..cap, timeout:2..cap x delays).

@@ -14,6 +14,11 @@
 
 namespace greenbatch {
 
+// The largest --cap (batch size searched): at 1024, about 30,000 policies (3,685 at the default
+// 128); every policy is a simulated run.
+inline constexpr std::size_t kMaxTuneCap = 1024;
+inline constexpr unsigned kMaxTuneJobs = 1024;  // threads
+
 struct TuneInput {
   double rate_hz = 64;
   std::string arrivals = "constant";
@@ -43,9 +48,13 @@ struct TuneResult {
 // limit, rounded to 0.1 ms (to 1 ms from 10 ms), no repeats.
 std::vector<TimeNs> tune_delays(const LatencyTarget& target);
 
+// The input's bounds: cap from 1 to kMaxTuneCap, requests (core/units.hpp's limits), the
+// arrival process and rate (check_schedule), jobs. Throws UserError with the bound.
+void check_tune_input(const TuneInput& in);
+
 // Simulates tune_candidates(TuneSpace{cap, tune_delays(target)}) from the profile, in parallel,
 // each policy independently (the result does not depend on jobs). Throws UserError on a bad
-// arrival process or a profile without energy figures, and the first failure of a simulation.
+// input (check_tune_input), a profile without idle power or energy figures, and the first failure of a simulation.
 TuneResult tune(const Profile& profile, const TuneInput& in);
 
 struct Verified {

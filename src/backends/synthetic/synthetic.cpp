@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -18,9 +19,21 @@ void SyntheticBackend::run(std::span<const Request> batch) {
   }
   TimeNs service = params_.service_ns(count);
   if (params_.drift_per_s > 0) {
-    service = static_cast<TimeNs>(std::llround(static_cast<double>(service) * (1 + params_.drift_per_s * ns_to_s(clock_.now()))));
+    // (a test seam; clamped so that a long drifting run cannot overflow the clock)
+    const double drifted = static_cast<double>(service) * (1 + params_.drift_per_s * ns_to_s(clock_.now()));
+    service = static_cast<TimeNs>(std::llround(std::min(drifted, static_cast<double>(limits::kMaxTimeNs))));
   }
   if (service > 0) clock_.sleep_until(clock_.now() + service);
+}
+
+void check_synthetic_run(const SyntheticParams& p, std::size_t requests) {
+  const long double per_request = static_cast<long double>(p.base_ns) +
+                                  static_cast<long double>(std::max(p.per_item_ns, p.per_item_from_ns));
+  if (static_cast<long double>(requests) * per_request > static_cast<long double>(limits::kMaxTimeNs)) {
+    throw UserError(fmt::format("--model '{}' with {} requests: the service alone could last past 100 years, the "
+                                "longest run accepted; shorten base and per_item or ask for fewer requests",
+                                synthetic_spec(p), requests));
+  }
 }
 
 std::string SyntheticBackend::model() const { return synthetic_spec(params_); }
@@ -44,7 +57,7 @@ SyntheticParams parse_synthetic(std::string_view spec) {
   if (auto it = kv.find("base"); it != kv.end()) p.base_ns = parse_duration_ns(it->second, what);
   if (auto it = kv.find("per_item"); it != kv.end()) p.per_item_ns = parse_duration_ns(it->second, what);
   if (auto it = kv.find("max_batch"); it != kv.end()) {
-    const long long m = parse_integer(it->second, what);
+    const std::uint64_t m = parse_whole(it->second, what, 0, limits::kMaxRequests);
     if (m < 1) throw UserError(fmt::format("{}: max_batch must be at least 1", what));
     p.max_batch = static_cast<std::size_t>(m);
   }
@@ -57,7 +70,7 @@ SyntheticParams parse_synthetic(std::string_view spec) {
   const bool at = kv.count("switch_at") > 0, from = kv.count("per_item_from") > 0;
   if (at != from) throw UserError(fmt::format("{}: switch_at and per_item_from go together", what));
   if (at) {
-    const long long n = parse_integer(kv.at("switch_at"), what);
+    const std::uint64_t n = parse_whole(kv.at("switch_at"), what, 0, limits::kMaxRequests);
     if (n < 2) throw UserError(fmt::format("{}: switch_at must be at least 2", what));
     p.switch_at = static_cast<std::size_t>(n);
     p.per_item_from_ns = parse_duration_ns(kv.at("per_item_from"), what);

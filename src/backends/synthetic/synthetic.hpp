@@ -45,6 +45,10 @@ bool is_synthetic_spec(std::string_view spec);
 // "synthetic" (the null backend) or
 // "synthetic:base=2ms,per_item=100us[,max_batch=N][,drift=F][,switch_at=N,per_item_from=D]".
 SyntheticParams parse_synthetic(std::string_view spec);
+// The service of `requests` requests, every one in a batch of its own (the longest a run can
+// spend), must fit in limits::kMaxTimeNs (100 years), so that no time on the run's clock
+// overflows. Throws UserError with the bound.
+void check_synthetic_run(const SyntheticParams& p, std::size_t requests);
 // The canonical spec of `p`, as runs record it: "synthetic:base=2ms,per_item=100us".
 std::string synthetic_spec(const SyntheticParams& p);
 

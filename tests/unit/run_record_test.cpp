@@ -271,7 +271,7 @@ TEST(JsonNesting, CountsBracketsOutsideStrings) {
   EXPECT_EQ(json_nesting_depth("1"), 0u);
   EXPECT_EQ(json_nesting_depth(R"({"a":[1,{"b":[]}]})"), 4u);
   EXPECT_EQ(json_nesting_depth(R"({"a":"[[[[\"[["})"), 1u);
-  EXPECT_EQ(json_nesting_depth(kCompleted), 2u);
+  EXPECT_EQ(json_nesting_depth(kCompleted), 3u);  // the record, its energy, the energy's sensor
 }
 
 }  // namespace

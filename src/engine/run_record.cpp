@@ -185,9 +185,18 @@ std::optional<Summary> summary_from(const Reader& r, std::size_t requests) {
   s.duration_s = r.number_or("duration_s", 0);
   s.avg_batch_size = r.number_or("avg_batch_size", 0);
   s.throughput_rps = r.number_or("throughput_rps", 0);
-  if (const auto l = r.object("latency_s")) {
-    s.latency_s = {l->number_or("mean", 0), l->number_or("p50", 0), l->number_or("p90", 0),
-                   l->number_or("p95", 0),  l->number_or("p99", 0), l->number_or("max", 0)};
+  if (completed > 0) {
+    // Requests completed: every writer recorded their latency, so a record without it is cut or
+    // edited, and reading it as zeros would put false figures into summaries and recommendations.
+    const auto l = r.object("latency_s");
+    if (!l) throw UserError("run record: key 'latency_s' is missing (the record says requests completed)");
+    s.latency_s = {l->req_number("mean"), l->req_number("p50"), l->req_number("p90"),
+                   l->req_number("p95"),  l->req_number("p99"), l->req_number("max")};
+  } else {
+    if (const auto l = r.object("latency_s")) {
+      s.latency_s = {l->number_or("mean", 0), l->number_or("p50", 0), l->number_or("p90", 0),
+                     l->number_or("p95", 0),  l->number_or("p99", 0), l->number_or("max", 0)};
+    }
   }
   if (const auto d = r.object("dispatch_late_s")) {
     s.dispatch_late_s = {d->number_or("p50", 0), d->number_or("p99", 0), d->number_or("max", 0)};

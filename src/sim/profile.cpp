@@ -257,6 +257,10 @@ std::optional<Spread> worst_spread(const nlohmann::json& st) {
 }
 
 LoadedProfile load_profile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw UserError(fmt::format("--profile {}: is a folder; give the profile file greenbatch profile wrote", path));
+  }
   std::ifstream in(path);
   if (!in) throw UserError(fmt::format("--profile {}: cannot read the file", path));
   LoadedProfile out{path, {}, std::nullopt};

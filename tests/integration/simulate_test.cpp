@@ -118,6 +118,17 @@ TEST_F(ProfileFile, DeepNestingIsRefusedBeforeParsing) {
   }
 }
 
+// A folder given as --profile was an internal error (a read of a directory).
+TEST_F(ProfileFile, AFolderIsAClearError) {
+  std::filesystem::create_directories(dir_);
+  try {
+    load_profile(dir_.string());
+    FAIL() << "accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("is a folder"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Profile, ServiceAfterIdlenessFollowsTheMeasuredIdleTimes) {
   Profile p;
   ProfilePoint pt;

@@ -108,12 +108,14 @@ TEST_F(ReportFiles, RepetitionsAverageWithAConfidenceIntervalAndFailuresAreCount
     lines += nlohmann::json{{"model", "m"}, {"device", "cpu"}, {"arrivals", "constant"}, {"policy", "fixed:8"},
                             {"rate_hz", 32.0}, {"seed", 1 + rep}, {"repetition", rep}, {"requests", 64}, {"completed", 64},
                             {"avg_batch_size", 8.0}, {"error", nullptr},
-                            {"latency_s", {{"max", 0.1 * (rep + 1)}, {"p99", 0.1}, {"mean", 0.05}}},
+                            {"latency_s",
+                             {{"max", 0.1 * (rep + 1)}, {"p99", 0.1}, {"p95", 0.09}, {"p90", 0.08}, {"p50", 0.05}, {"mean", 0.05}}},
                             {"energy", {{"measured", true}, {"per_image_j", 1.0 + rep}, {"peak_power_w", 100.0}}}}
                  .dump() + "\n";
   }
   lines += nlohmann::json{{"model", "m"}, {"device", "cpu"}, {"arrivals", "constant"}, {"policy", "fixed:8"},
                           {"rate_hz", 32.0}, {"seed", 4}, {"repetition", 3}, {"requests", 64}, {"completed", 10},
+                          {"latency_s", {{"max", 0.2}, {"p99", 0.2}, {"p95", 0.2}, {"p90", 0.1}, {"p50", 0.1}, {"mean", 0.1}}},
                           {"error", "out of memory at batch size 8"}}
                .dump() + "\n";
   std::filesystem::create_directories(dir_ / "a" / "b");

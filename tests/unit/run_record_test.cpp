@@ -176,6 +176,14 @@ TEST(RunRecordCodec, AMissingOrMistypedKeyIsAUserErrorNamingIt) {
   j = good;
   j["latency_s"] = 3;
   expect_refused(j, "key 'latency_s'");
+  // A record of completed requests without its figures was read as zeros (summarize printed a 0 ms
+  // latency): now the missing figure is named.
+  j = good;
+  j.erase("latency_s");
+  expect_refused(j, "'latency_s' is missing");
+  j = good;
+  j["latency_s"].erase("p99");
+  expect_refused(j, "'latency_s.p99' is missing");
   j = good;
   j["schema"] = "greenbatch.run/9";
   expect_refused(j, "schema");

@@ -26,14 +26,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Rates an experiment can need: one request in about 11 days to one per nanosecond.
-constexpr double kMinRateHz = 1e-6, kMaxRateHz = 1e9;
 // An experiment file is a few lines; a larger one is not one.
 constexpr std::uintmax_t kMaxFileBytes = 1 << 20;
 // Lists of lists at most (a value deeper than that is no experiment's).
 constexpr int kMaxValueDepth = 2;
-// Requests per run: their arrival times alone take 8 bytes each (0.8 GB at the bound).
-constexpr long long kMaxRequests = 100000000;
 
 const std::set<std::string> kKeys = {
     "name",        "models",    "rates",      "arrivals",   "policies",   "requests",          "repetitions",
@@ -123,9 +119,9 @@ class Reader {
     auto one = [&](const toml::node& e) {
       if (!e.is_number()) fail(&e, key, fmt::format("expected numbers, got {}", type_name(e)));
       const double v = *e.value<double>();
-      if (!(v >= kMinRateHz && v <= kMaxRateHz)) {
-        fail(&e, key, fmt::format("a rate must be from {:g} to {:g} requests per second, not {}", kMinRateHz,
-                                  kMaxRateHz, v));
+      if (!(v >= limits::kMinRateHz && v <= limits::kMaxRateHz)) {
+        fail(&e, key, fmt::format("a rate must be from {:g} to {:g} requests per second, not {}", limits::kMinRateHz,
+                                  limits::kMaxRateHz, v));
       }
       out.emplace_back(v, &e);
     };
@@ -330,7 +326,7 @@ void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   e.name = r.str("name", fs::path(path).stem().string());
   RunSpec& b = e.base;
   constexpr long long kMax = std::numeric_limits<long long>::max();
-  b.requests = static_cast<std::size_t>(r.integer("requests", 8192, 1, kMaxRequests));
+  b.requests = static_cast<std::size_t>(r.integer("requests", 8192, 1, static_cast<long long>(limits::kMaxRequests)));
   b.requests_given = true;
   e.repetitions = static_cast<int>(r.integer("repetitions", 1, 1, kMaxRepetitions));
   // Repetition r uses seed + r: room is left for every repetition.
@@ -449,6 +445,16 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
                                   {"arrivals", e.arrivals.size()},
                                   {"policies", e.policies.size()}}) {
     if (size == 0) r.fail(r.node(key), key, "the list is empty: the grid would have no run");
+  }
+  // Each rate with each arrival process, as a run would check it (the schedule's bounds: its
+  // times within 100 years, a bursty on period against the rate), so that no run of the grid is
+  // refused only when it starts.
+  for (const double rate : e.rates) {
+    for (const std::string& a : e.arrivals) {
+      RunSpec spec = b;
+      spec.rate_hz = rate;
+      r.check(r.node("rates"), "rates", [&] { check_run_spec(spec, parse_arrivals(a)); });
+    }
   }
   // The whole grid's size, before any of it is planned (no product here can overflow: each
   // list is bounded by the file's size, repetitions by kMaxRepetitions).

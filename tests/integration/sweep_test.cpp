@@ -492,6 +492,12 @@ TEST_F(ExperimentFile, EveryConfigurationIsCheckedWithTheKeyAndTheLine) {
   expect_refused(std::string(kGood) + "meter = \"modelled:idle=150W,busy=5W\"\n", "e.toml:4: key 'meter'");
   expect_refused(std::string(kGood) + "clock = \"virtual\"\nmeter = \"rapl\"\n", "key 'models': clock \"virtual\"");
   expect_refused(std::string(kGood) + "arrivals = [\"trace:no-such-file.csv\"]\n", "e.toml:4: key 'arrivals'");
+  // Each rate with each arrival process, as a run checks it: a schedule past 100 years, a bursty on
+  // period too short for the rate (these used to start the sweep and fail each run at its start).
+  expect_refused("models = [\"synthetic\"]\nrates = [1e-6]\npolicies = [\"fixed:16\"]\n",
+                 "e.toml:2: key 'rates': --rate 1e-06 with 8192 requests");
+  expect_refused("models = [\"synthetic\"]\nrates = [64]\narrivals = [\"bursty:on=1ns\"]\npolicies = [\"fixed:16\"]\n",
+                 "e.toml:2: key 'rates': --arrivals 'bursty");
 }
 
 TEST_F(ExperimentFile, SynonymsAreOneConfiguration) {

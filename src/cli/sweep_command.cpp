@@ -18,7 +18,6 @@
 #include "core/units.hpp"
 #include "sweep/sweep.hpp"
 #include "io/records.hpp"
-#include "io/results.hpp"
 
 namespace greenbatch::cli {
 
@@ -85,7 +84,7 @@ int do_sweep(const SweepOptions& o) {
                e.name, total, o.shard, before, plan.todo.size(), hms(plan.estimate_total_s));
     return 0;
   }
-  check_csv_compatible(plan.csv, CsvStyle::kGreenbatch);
+  // plan_sweep checked the folder and its runs.csv when it locked them.
   if (plan.unreadable_lines) {
     fmt::print(stderr, "greenbatch sweep: {} unreadable line(s) in {} ignored\n", plan.unreadable_lines, plan.jsonl);
   }

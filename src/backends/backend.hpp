@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/records.hpp"
+#include "core/time.hpp"
 
 namespace greenbatch {
 
@@ -16,6 +18,15 @@ class Backend {
   // Runs the requests as one batch (their inputs: Request::input, or Request::data where a front
   // end supplies the payload itself).
   virtual void run(std::span<const Request> batch) = 0;
+  // Requests reach a backend twice: when they arrive (arrived(), in arrival order, before they
+  // are queued) and when their batch runs (run()). A backend that prepares its inputs per
+  // request (decoding images) does it in between, off the batch's critical path. A run starts
+  // with start_requests() (request ids start again at 0). These do nothing by default.
+  virtual void start_requests() {}
+  virtual void arrived(const Request& /*request*/) {}
+  // Time spent preparing each request of the current run, indexed by id (ns; 0: not prepared);
+  // empty for a backend that prepares nothing per request.
+  virtual std::vector<TimeNs> prepare_times() const { return {}; }
   // The model as the user named it, in canonical form (for records).
   virtual std::string model() const = 0;
   // Where it runs: "synthetic", "cpu", "cuda:0".

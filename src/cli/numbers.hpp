@@ -38,6 +38,19 @@ CLI::Option* add_whole(CLI::App* app, const std::string& flag, T& target, const 
   });
 }
 
+// --preprocess-threads: auto (-1) or a whole number of worker threads from 0.
+inline CLI::Option* add_preprocess_threads(CLI::App* app, int& target) {
+  return add_parsed(app, "--preprocess-threads", target,
+                    "With --preprocess per-request: worker threads that decode and transform each request as it "
+                    "arrives, off the batch's critical path; auto: a quarter of the cores for a CPU model (at least 1), "
+                    "half of them (1 to 8) for a GPU model; 0: each batch prepares its requests when it runs",
+                    target < 0 ? std::string("auto") : std::to_string(target),
+                    [](const std::string& t, const std::string& f) {
+                      if (t == "auto") return -1;
+                      return static_cast<int>(parse_whole(t, f + " (or auto)", 0, limits::kMaxThreads));
+                    });
+}
+
 // A seed: 0 to 2^64 - 1.
 inline CLI::Option* add_seed(CLI::App* app, std::uint64_t& target, const std::string& help) {
   return add_parsed(app, "--seed", target, help, std::to_string(target),

@@ -62,6 +62,16 @@ void print_summary(const RunRecord& rec, const std::string& out_dir) {
                              ms(s.dispatch_late_s.p99), ms(s.dispatch_late_s.max))
                      .c_str());
   }
+  if (s.prepare_s) {
+    const auto threads = rec.backend.is_object() ? rec.backend.value("preprocess_threads", nlohmann::json()) : nlohmann::json();
+    std::fprintf(stdout, "%s",
+                 fmt::format("  preprocessing per request: mean {}, p99 {}, max {} ({})\n", ms(s.prepare_s->mean),
+                             ms(s.prepare_s->p99), ms(s.prepare_s->max),
+                             threads.is_number_integer() && threads.get<int>() > 0
+                                 ? fmt::format("{} worker threads, off the batch's critical path", threads.get<int>())
+                                 : std::string("in the batch, on its critical path"))
+                     .c_str());
+  }
   std::fprintf(stdout, "%s", fmt::format("  energy: {}\n", energy_line(*rec.energy)).c_str());
   std::fprintf(stdout, "%s", fmt::format("  appended to {}/runs.jsonl and {}/runs.csv\n", out_dir, out_dir).c_str());
 }
@@ -118,6 +128,7 @@ void add_run_command(CLI::App& app, Action& action) {
   add_choice(sub, "--preprocess", o->spec.preprocess,
              "cached: decode and transform the images once, measure the network alone; per-request: decode "
              "and transform every request in the serving path, as the study did");
+  add_preprocess_threads(sub, o->spec.preprocess_threads);
   add_choice(sub, "--host-memory", o->spec.host_memory,
              "cached: host memory LibTorch frees stays in the process for the next batch, as a caching "
              "allocator keeps it; system: glibc's defaults, where each batch's large tensors are mapped anew "
@@ -151,7 +162,7 @@ void add_run_command(CLI::App& app, Action& action) {
   add_choice(sub, "--clock", o->spec.clock, "real, or virtual (simulated time; synthetic models only)");
   sub->add_option("--out", o->out_dir, "Results folder: runs.jsonl and runs.csv are appended to")->capture_default_str();
   sub->add_option("--requests-out", o->requests_out,
-                  "Also write per-request records to this CSV (id,arrival_s,dispatch_s,done_s,batch_id,batch_size)");
+                  "Also write per-request records to this CSV (id,arrival_s,dispatch_s,done_s,batch_id,batch_size,prepare_s)");
   sub->add_option("--csv-style", o->csv_style,
                   "runs.csv columns: greenbatch, or paper (the study's seven columns)")
       ->capture_default_str()

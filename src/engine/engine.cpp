@@ -19,6 +19,7 @@ RunResult run_engine(std::vector<TimeNs> arrivals, BatchPolicy& policy, Backend&
 
   const TimeNs origin = clock.now();
   auto now_rel = [&] { return clock.now() - origin; };
+  backend.start_requests();
   meter.start(0);
 
   std::size_t next = 0;  // first request not yet submitted
@@ -31,7 +32,11 @@ RunResult run_engine(std::vector<TimeNs> arrivals, BatchPolicy& policy, Backend&
       break;
     }
     const TimeNs now = now_rel();
-    for (; next < n && a[next] <= now; ++next) core.submit({next, a[next], next, nullptr});
+    for (; next < n && a[next] <= now; ++next) {
+      const Request request{next, a[next], next, nullptr};
+      backend.arrived(request);
+      core.submit(request);
+    }
     if (next == n && !core.closed()) core.close();
     const Wakeup w = core.next_wakeup(now);
     if (w.kind == Wakeup::Kind::kDrained) break;
@@ -62,6 +67,7 @@ RunResult run_engine(std::vector<TimeNs> arrivals, BatchPolicy& policy, Backend&
     clock.sleep_until(origin + meant_ns);
   }
   r.energy = meter.stop(r.window_end_ns(), r.batches, r.completed());
+  r.prepare_ns = backend.prepare_times();
   return r;
 }
 

@@ -20,6 +20,7 @@ namespace greenbatch {
 struct RunResult {
   std::vector<TimeNs> arrivals;       // scheduled, ns from the start of the run
   std::vector<BatchRecord> batches;   // in dispatch order; together they cover requests [0, completed)
+  std::vector<TimeNs> prepare_ns;     // per request: time spent preparing its input (empty: none prepared)
   Energy energy;
   std::string error;                  // set when the backend failed; what ran before is kept
   bool interrupted = false;           // stopped by the cancel flag
@@ -44,6 +45,10 @@ struct RunResult {
 //
 // `cancel`, when given and set (from a signal handler), ends the run between two decisions; the
 // result then carries error "interrupted".
+//
+// A request is announced to the backend (Backend::arrived) as it is submitted, so that a backend
+// preparing inputs per request does it while the request waits; the preparation time of each
+// request is kept in the result.
 RunResult run_engine(std::vector<TimeNs> arrivals, BatchPolicy& policy, Backend& backend, EnergyMeter& meter,
                      Clock& clock, const std::atomic<bool>* cancel = nullptr);
 

@@ -38,6 +38,7 @@ std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
   o.threads = spec.threads;
   o.optimize = spec.graph_optimize;
   o.preprocess = spec.preprocess;
+  o.preprocess_threads = spec.preprocess_threads;
   o.host_memory = spec.host_memory;
   o.images_dir = spec.images_dir;
   return make_torchscript_backend(o);
@@ -65,6 +66,10 @@ void check_run_spec(const RunSpec& spec, const ArrivalSpec& arrivals) {
   }
   if (spec.threads < 0 || static_cast<std::uint64_t>(spec.threads) > limits::kMaxThreads) {
     throw UserError(fmt::format("--threads: {} is not from 0 to {}", spec.threads, limits::kMaxThreads));
+  }
+  if (spec.preprocess_threads < -1 || spec.preprocess_threads > static_cast<int>(limits::kMaxThreads)) {
+    throw UserError(fmt::format("--preprocess-threads: {} is not auto or from 0 to {}", spec.preprocess_threads,
+                                limits::kMaxThreads));
   }
   if (spec.idle_window_ns < 0 || spec.idle_window_ns > limits::kMaxTimeNs) {
     throw UserError("--idle-window: must be from 0 to 100 years");
@@ -94,8 +99,8 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
   check_run_spec(spec, arrivals);
   // A session keeps its model loaded (and warm) while the runs that use it go on.
   const std::string identity =
-      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, name_of(spec.clock), spec.threads,
-                  name_of(spec.preprocess), spec.graph_optimize, spec.models_dir, spec.images_dir,
+      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, name_of(spec.clock), spec.threads,
+                  name_of(spec.preprocess), spec.preprocess_threads, spec.graph_optimize, spec.models_dir, spec.images_dir,
                   name_of(spec.host_memory));
   if (!ses.backend || ses.identity != identity) {
     ses.backend.reset();

@@ -30,6 +30,9 @@ struct RunSpec {
   int threads = 0;
   bool graph_optimize = false;
   Preprocess preprocess = Preprocess::kCached;
+  // Worker threads preparing requests as they arrive (per-request preprocessing): -1 chooses
+  // (TorchScriptOptions::preprocess_threads), 0 prepares each batch's requests in the batch.
+  int preprocess_threads = -1;
   // LibTorch's freed host memory: cached keeps it in the process for the next batch, system
   // leaves glibc's defaults (see TorchScriptOptions::host_memory).
   HostMemory host_memory = HostMemory::kCached;

@@ -205,6 +205,9 @@ std::optional<Summary> summary_from(const Reader& r, std::size_t requests) {
     s.service_s = {v->number_or("mean", 0), v->number_or("min", 0), v->number_or("p50", 0), v->number_or("p90", 0),
                    v->number_or("max", 0)};
   }
+  if (const auto p = r.object("prepare_s")) {
+    s.prepare_s = PrepareSummary{p->req_number("mean"), p->req_number("p50"), p->req_number("p99"), p->req_number("max")};
+  }
   return s;
 }
 
@@ -262,6 +265,12 @@ nlohmann::json RunRecord::to_json() const {
     j["dispatch_late_s"] = {{"p50", s.dispatch_late_s.p50}, {"p99", s.dispatch_late_s.p99}, {"max", s.dispatch_late_s.max}};
     j["service_s"] = {{"mean", s.service_s.mean}, {"min", s.service_s.min}, {"p50", s.service_s.p50},
                       {"p90", s.service_s.p90},   {"max", s.service_s.max}};
+    // Per-request input preparation (decoding and resizing images), off the batch's critical
+    // path: absent for a backend that prepares nothing per request.
+    if (s.prepare_s) {
+      j["prepare_s"] = {{"mean", s.prepare_s->mean}, {"p50", s.prepare_s->p50}, {"p99", s.prepare_s->p99},
+                        {"max", s.prepare_s->max}};
+    }
   } else {
     // Never started: nothing completed, and nothing was measured.
     j["completed"] = std::size_t{0};

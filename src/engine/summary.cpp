@@ -61,6 +61,20 @@ Summary summarize(const RunResult& r) {
   static constexpr double kServiceQs[] = {0, 50, 90, 100};
   const auto sq = percentiles_unsorted(service, kServiceQs);
   s.service_s = {service_sum / static_cast<double>(service.size()), sq[0], sq[1], sq[2], sq[3]};
+
+  // Preparation of the completed requests' inputs.
+  std::vector<double> prep;
+  double prep_sum = 0;
+  for (std::size_t i = 0; i < s.completed && i < r.prepare_ns.size(); ++i) {
+    if (r.prepare_ns[i] <= 0) continue;
+    prep.push_back(ns_to_s(r.prepare_ns[i]));
+    prep_sum += prep.back();
+  }
+  if (!prep.empty()) {
+    static constexpr double kPrepQs[] = {50, 99, 100};
+    const auto pq = percentiles_unsorted(prep, kPrepQs);
+    s.prepare_s = PrepareSummary{prep_sum / static_cast<double>(prep.size()), pq[0], pq[1], pq[2]};
+  }
   return s;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Pure functions from a RunResult to the numbers people read.
 #include <cstddef>
+#include <optional>
 
 #include "core/latency_target.hpp"
 #include "engine/engine.hpp"
@@ -23,6 +24,11 @@ struct ServiceSummary {
   double mean = 0, min = 0, p50 = 0, p90 = 0, max = 0;
 };
 
+// Per-request input preparation (decoding, resizing): time spent on each request (seconds).
+struct PrepareSummary {
+  double mean = 0, p50 = 0, p99 = 0, max = 0;
+};
+
 struct Summary {
   std::size_t requests = 0;
   std::size_t completed = 0;
@@ -33,6 +39,7 @@ struct Summary {
   LatencySummary latency_s;
   LatenessSummary dispatch_late_s;
   ServiceSummary service_s;
+  std::optional<PrepareSummary> prepare_s;  // none when the backend prepared nothing per request
 };
 
 Summary summarize(const RunResult& r);

@@ -35,7 +35,7 @@ const std::set<std::string> kKeys = {
     "name",        "models",    "rates",      "arrivals",   "policies",   "requests",          "repetitions",
     "seed",        "device",    "meter",      "preprocess", "threads",    "warmup_batches",    "warmup_batch_size",
     "cooldown",    "idle_window", "order",    "order_seed", "out",        "clock",             "models_dir",
-    "images_dir",  "host_memory"};
+    "images_dir",  "host_memory", "preprocess_threads"};
 
 class Reader {
  public:
@@ -339,6 +339,8 @@ void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   b.models_dir = r.str("models_dir", b.models_dir);
   b.images_dir = r.str("images_dir", b.images_dir);
   b.threads = static_cast<int>(r.integer("threads", 0, 0, 4096));
+  // Absent: chosen from the cores (auto); 0: in the batch.
+  b.preprocess_threads = static_cast<int>(r.integer("preprocess_threads", -1, 0, 4096));
   b.warmup_batches = static_cast<std::size_t>(r.integer("warmup_batches", 256, 0, 1000000));
   b.warmup_batch_size = static_cast<std::size_t>(r.integer("warmup_batch_size", 32, 1, 1 << 20));
   e.cooldown_ns = r.duration("cooldown", 0);

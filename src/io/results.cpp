@@ -322,14 +322,16 @@ void write_requests_csv(const std::string& path, const RunResult& r) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "w"), &std::fclose);
   if (!f) throw UserError(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   fmt::memory_buffer buf;
-  fmt::format_to(std::back_inserter(buf), "id,arrival_s,dispatch_s,done_s,batch_id,batch_size\n");
+  // prepare_s: time spent preparing the request's input, empty when the backend prepared none.
+  fmt::format_to(std::back_inserter(buf), "id,arrival_s,dispatch_s,done_s,batch_id,batch_size,prepare_s\n");
   for (std::size_t b = 0; b < r.batches.size(); ++b) {
     const BatchRecord& br = r.batches[b];
     const std::string dispatch = format_seconds_exact(br.start_ns);
     const std::string done = format_seconds_exact(br.end_ns);
     for (std::size_t i = br.first_request; i < br.first_request + br.size; ++i) {
-      fmt::format_to(std::back_inserter(buf), "{},{},{},{},{},{}\n", i, format_seconds_exact(r.arrivals[i]), dispatch,
-                     done, b, br.size);
+      const bool prepared = i < r.prepare_ns.size() && r.prepare_ns[i] > 0;
+      fmt::format_to(std::back_inserter(buf), "{},{},{},{},{},{},{}\n", i, format_seconds_exact(r.arrivals[i]), dispatch,
+                     done, b, br.size, prepared ? format_seconds_exact(r.prepare_ns[i]) : std::string());
     }
     if (buf.size() > (1 << 20)) {
       std::fwrite(buf.data(), 1, buf.size(), f.get());

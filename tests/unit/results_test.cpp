@@ -198,9 +198,9 @@ TEST_F(ResultsTest, PerRequestCsvIsExact) {
   std::ifstream in(p);
   std::string line;
   std::getline(in, line);
-  EXPECT_EQ(line, "id,arrival_s,dispatch_s,done_s,batch_id,batch_size");
+  EXPECT_EQ(line, "id,arrival_s,dispatch_s,done_s,batch_id,batch_size,prepare_s");
   std::getline(in, line);
-  EXPECT_EQ(line, "0,0.000000000,0.234375000,0.239375000,0,16");
+  EXPECT_EQ(line, "0,0.000000000,0.234375000,0.239375000,0,16,");
   int rows = 1;
   std::string last;
   while (std::getline(in, line)) {
@@ -208,7 +208,7 @@ TEST_F(ResultsTest, PerRequestCsvIsExact) {
     last = line;
   }
   EXPECT_EQ(rows, 100);
-  EXPECT_EQ(last, "99,1.546875000,1.546875000,1.551875000,6,4");
+  EXPECT_EQ(last, "99,1.546875000,1.546875000,1.551875000,6,4,");
 }
 
 TEST_F(ResultsTest, APowerTraceReadsBackAsWritten) {

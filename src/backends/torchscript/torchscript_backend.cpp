@@ -21,8 +21,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "backends/torchscript/jpeg.hpp"
-#include "backends/torchscript/preprocess.hpp"
+#include "backends/prepare_pool.hpp"
+#include "image/jpeg.hpp"
+#include "image/normalize.hpp"
+#include "image/preprocess.hpp"
 #include "core/error.hpp"
 #include "core/sysinfo.hpp"
 #include "core/units.hpp"
@@ -171,7 +173,7 @@ class TorchScriptBackend final : public Backend {
     load_images();
     // The model must take what the study feeds it: a batch of 3x224x224 images.
     try {
-      forward(1, [](std::size_t) { return std::uint64_t{0}; });
+      forward(consecutive_requests(0, 1));
     } catch (const std::exception& e) {
       throw UserError(fmt::format("--model '{}': the model rejects a 1x3x224x224 input: {}", o.model, short_error(e)));
     }
@@ -179,16 +181,25 @@ class TorchScriptBackend final : public Backend {
 
   void run(std::span<const Request> batch) override {
     try {
-      forward(batch.size(), [&](std::size_t i) { return batch[i].input; });
+      forward(batch);
     } catch (const std::exception& e) {
       throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), batch.size()));
     }
   }
 
+  void start_requests() override {
+    if (pool_) pool_->reset();
+  }
+  void arrived(const Request& request) override {
+    if (pool_) pool_->arrived(request);
+  }
+  std::vector<TimeNs> prepare_times() const override { return pool_ ? pool_->durations() : std::vector<TimeNs>{}; }
+
   void warmup(std::size_t batches, std::size_t batch_size) override {
+    if (pool_) pool_->reset();
     for (std::size_t b = 0; b < batches; ++b) {
       try {
-        forward(batch_size, [&](std::size_t i) { return b * batch_size + i; });
+        forward(consecutive_requests(b * batch_size, batch_size));
       } catch (const std::exception& e) {
         throw UserError(fmt::format("warm-up failed at batch size {} (batch {} of {}): {}; choose a smaller "
                                     "--warmup-batch-size",
@@ -209,6 +220,10 @@ class TorchScriptBackend final : public Backend {
     f["cpu_model"] = cpu_model();
     f["graph_optimize"] = options_.optimize;
     f["preprocess"] = name_of(options_.preprocess);
+    if (pool_) {
+      f["preprocess_threads"] = pool_->threads();
+      f["preprocess_ahead"] = pool_->capacity();
+    }
     f["host_memory"] = name_of(g_host_memory_cached ? HostMemory::kCached : HostMemory::kSystem);
     f["images"] = image_names_;
     if (device_.is_cuda()) {
@@ -247,32 +262,46 @@ class TorchScriptBackend final : public Backend {
                                   options_.images_dir));
     }
     std::sort(files.begin(), files.end());
-    preprocessor_ = std::make_unique<Preprocessor>(device_);
     for (const fs::path& f : files) {
       image_names_.push_back(f.filename().string());
       jpegs_.push_back(read_file_bytes(f.string()));
-      const RgbImage img = decode_jpeg(jpegs_.back(), f.string());
-      cached_.push_back((*preprocessor_)(img));
+      cached_.emplace_back(preprocessor_.crop_bytes());
+      preprocessor_.jpeg_to_crop(jpegs_.back(), f.string(), cached_.back().data());
+    }
+    if (options_.preprocess == Preprocess::kPerRequest) {
+      const int threads = options_.preprocess_threads >= 0 ? options_.preprocess_threads
+                          : device_.is_cuda()              ? std::clamp(usable_cores() / 2, 1, 8)
+                                                           : std::max(1, usable_cores() / 4);
+      // Up to 1024 requests prepared ahead of their batch (147 MiB of 224 x 224 x 3 bytes).
+      pool_ = std::make_unique<PreparePool>(
+          [this](const Request& r, std::uint8_t* out) {
+            const std::size_t i = r.input % jpegs_.size();
+            preprocessor_.jpeg_to_crop(jpegs_[i], image_names_[i], out);
+          },
+          preprocessor_.crop_bytes(), threads, 1024);
     }
   }
 
-  // Runs a batch of `count` items; item k carries input input_of(k), which is image
-  // input mod the number of images.
-  template <typename InputOf>
-  void forward(std::size_t count, InputOf input_of) {
+  // Runs one batch: each request's image (input mod the number of images), prepared per request
+  // (the pool) or once (cached), normalised into the batch's input tensor.
+  void forward(std::span<const Request> batch) {
     c10::InferenceMode guard;
-    std::vector<torch::Tensor> items;
-    items.reserve(count);
-    const std::size_t n = cached_.size();
-    for (std::size_t k = 0; k < count; ++k) {
-      const std::size_t i = static_cast<std::size_t>(input_of(k));
-      if (options_.preprocess == Preprocess::kPerRequest) {
-        items.push_back((*preprocessor_)(decode_jpeg(jpegs_[i % n], image_names_[i % n])));
-      } else {
-        items.push_back(cached_[i % n]);
+    const int crop = preprocessor_.crop();
+    const std::size_t plane = static_cast<std::size_t>(crop) * crop;
+    torch::Tensor x = torch::empty({static_cast<std::int64_t>(batch.size()), 3, crop, crop}, torch::kFloat32);
+    float* dst = x.data_ptr<float>();
+    const Normalizer& normalize = imagenet_normalizer();
+    if (pool_) {
+      pool_->collect(batch, [&](std::size_t k, const std::uint8_t* crop_bytes) {
+        normalize(crop_bytes, plane, dst + k * 3 * plane);
+      });
+    } else {
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        normalize(cached_[batch[k].input % cached_.size()].data(), plane, dst + k * 3 * plane);
       }
     }
-    const torch::jit::IValue out = module_.forward({torch::stack(items)});
+    if (device_.is_cuda()) x = x.to(device_);
+    const torch::jit::IValue out = module_.forward({x});
     // Outputs are complete only once the device has finished.
     if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
     (void)out;
@@ -283,10 +312,11 @@ class TorchScriptBackend final : public Backend {
   std::string path_, name_;
   torch::jit::script::Module module_;
   nlohmann::json sidecar_;
-  std::unique_ptr<Preprocessor> preprocessor_;
+  ImagePreprocessor preprocessor_;
   std::vector<std::string> image_names_;
   std::vector<std::vector<std::uint8_t>> jpegs_;
-  std::vector<torch::Tensor> cached_;
+  std::vector<std::vector<std::uint8_t>> cached_;  // each image resized and cropped once
+  std::unique_ptr<PreparePool> pool_;              // per-request preprocessing (none: cached)
 };
 
 }  // namespace

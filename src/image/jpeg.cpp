@@ -1,0 +1,102 @@
+#include "image/jpeg.hpp"
+
+#include <fmt/format.h>
+
+#include <csetjmp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
+#include <jerror.h>
+#include <jpeglib.h>
+
+#include "core/error.hpp"
+
+namespace greenbatch {
+
+namespace {
+
+struct ErrorManager {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  const char* what = "corrupt";  // how the message is introduced
+};
+
+[[noreturn]] void on_error(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+// Warnings are not fatal (Pillow decodes through them too), except running out of data: libjpeg
+// would fill the rest of the image with grey, where Pillow raises "image file is truncated".
+void on_message(j_common_ptr cinfo, int level) {
+  if (level == -1 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    reinterpret_cast<ErrorManager*>(cinfo->err)->what = "truncated";
+    on_error(cinfo);
+  }
+}
+
+}  // namespace
+
+RgbImage decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name) {
+  RgbImage img;
+  decode_jpeg(bytes, name, img);
+  return img;
+}
+
+void decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name, RgbImage& img) {
+  jpeg_decompress_struct cinfo{};
+  ErrorManager err{};
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error;
+  err.pub.emit_message = on_message;
+  // Everything that must survive a longjmp lives outside this function (img) or is POD.
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    throw UserError(fmt::format("image {}: not a JPEG that can be decoded ({}: {}); accepted: baseline or progressive "
+                                "JPEG, colour (YCbCr) or grayscale",
+                                name, err.what, err.message));
+  }
+  auto refuse = [&](const std::string& why) {
+    jpeg_destroy_decompress(&cinfo);
+    throw UserError(fmt::format("image {}: {}", name, why));
+  };
+  jpeg_create_decompress(&cinfo);
+  if (bytes.empty()) refuse("empty (0 bytes); accepted: a JPEG file");
+  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+    refuse("a CMYK JPEG; accepted: colour (YCbCr or RGB) or grayscale JPEGs");
+  }
+  if (static_cast<std::uint64_t>(cinfo.image_width) * cinfo.image_height > kMaxJpegPixels) {
+    refuse(fmt::format("{}x{} pixels is more than the {} accepted (Pillow's decompression-bomb limit)",
+                       cinfo.image_width, cinfo.image_height, kMaxJpegPixels));
+  }
+  // Pillow's defaults, spelled out: they decide the pixels.
+  cinfo.out_color_space = JCS_RGB;
+  cinfo.dct_method = JDCT_ISLOW;
+  cinfo.do_fancy_upsampling = TRUE;
+  jpeg_start_decompress(&cinfo);
+  img.width = static_cast<int>(cinfo.output_width);
+  img.height = static_cast<int>(cinfo.output_height);
+  img.pixels.resize(static_cast<std::size_t>(img.width) * img.height * 3);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW rows[4];
+    const JDIMENSION first = cinfo.output_scanline;
+    const JDIMENSION n = std::min<JDIMENSION>(4, cinfo.output_height - first);
+    for (JDIMENSION i = 0; i < n; ++i) rows[i] = img.pixels.data() + static_cast<std::size_t>(first + i) * img.width * 3;
+    jpeg_read_scanlines(&cinfo, rows, n);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+}
+
+std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(fmt::format("cannot read {}", path));
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace greenbatch

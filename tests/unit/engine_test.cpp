@@ -159,6 +159,53 @@ TEST(Engine, ABackendFailureKeepsWhatRanAndSaysWhere) {
   EXPECT_NE(r.error.find("out of memory"), std::string::npos) << r.error;
 }
 
+// Records what the engine announces: each request arrives (in order) before its batch runs.
+class AnnouncedBackend final : public Backend {
+ public:
+  void start_requests() override {
+    ++starts;
+    announced.clear();
+  }
+  void arrived(const Request& r) override { announced.push_back(r.id); }
+  void run(std::span<const Request> batch) override {
+    for (const Request& r : batch) {
+      if (r.id >= announced.size() || announced[r.id] != r.id) unannounced_runs = true;
+    }
+  }
+  std::vector<TimeNs> prepare_times() const override {
+    std::vector<TimeNs> t(announced.size());
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<TimeNs>(i + 1) * kNsPerMs;
+    return t;
+  }
+  std::string model() const override { return "announced"; }
+  std::string device() const override { return "test"; }
+  bool follows_clock() const override { return true; }
+
+  int starts = 0;
+  std::vector<std::uint64_t> announced;
+  bool unannounced_runs = false;
+};
+
+TEST(Engine, EachRequestIsAnnouncedBeforeItsBatchAndItsPreparationIsKept) {
+  VirtualClock clock;
+  AnnouncedBackend backend;
+  NoMeter none("test");
+  auto p = parse_policy("fixed:8");
+  const RunResult r = run_engine(generate_schedule(parse_arrivals("constant"), 64, 100, 1), *p, backend, none, clock);
+  EXPECT_EQ(backend.starts, 1);
+  ASSERT_EQ(backend.announced.size(), 100u);
+  for (std::size_t i = 0; i < 100; ++i) EXPECT_EQ(backend.announced[i], i);
+  EXPECT_FALSE(backend.unannounced_runs);
+  ASSERT_EQ(r.prepare_ns.size(), 100u);
+  const Summary s = summarize(r);
+  ASSERT_TRUE(s.prepare_s.has_value());
+  EXPECT_DOUBLE_EQ(s.prepare_s->mean, 0.0505);  // (1 + ... + 100) ms / 100
+  EXPECT_DOUBLE_EQ(s.prepare_s->max, 0.1);
+  // A backend that prepares nothing leaves no summary.
+  Sim plain;
+  EXPECT_FALSE(summarize(plain.run("fixed:8", 16)).prepare_s.has_value());
+}
+
 class BrokenPolicy final : public BatchPolicy {
  public:
   Decision decide(std::span<const TimeNs>, TimeNs, bool) const override { return Decision::wait_for_arrival(); }

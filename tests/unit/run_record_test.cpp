@@ -35,7 +35,7 @@ const std::string kCompleted =
 // A real network's run with a sensor: a cross-check, warnings, backend facts, a power trace.
 const std::string kCompletedNvml =
     R"({"arrivals":"trace:arrivals.csv","avg_batch_size":7.5,"backend":{"backend":"torchscript","device_name":"GPU X",)"
-    R"("threads":4},"batches":2,"clock":"real","completed":15,"device":"cuda:0","dispatch_late_s":{"max":0.0002,)"
+    R"("preprocess_threads":1,"threads":4},"batches":2,"clock":"real","completed":15,"device":"cuda:0","dispatch_late_s":{"max":0.0002,)"
     R"("p50":0.0001,"p99":0.0002},"duration_s":0.5,"energy":{"avg_power_w":120.5,"busy_power_w":180.25,)"
     R"("cross_check":{"difference_pct":-1.5,"instant_joules":59.0,"joules":59.5,"method":"nvml-sampled",)"
     R"("per_image_j":3.9666666666666668},"dynamic_per_image_j":2.1,"idle_power_w":60.0,"joules":60.25,"measured":true,)"
@@ -43,7 +43,7 @@ const std::string kCompletedNvml =
     R"("sensor":{"name":"GPU X","power_limit_w":250.0},"warnings":["the counter is coarse"],"window_s":0.5},)"
     R"("error":null,"git_rev":"0123456789ab","host":"example-host","latency_s":{"max":0.3,"mean":0.2,"p50":0.19,)"
     R"("p90":0.28,"p95":0.29,"p99":0.3},"meter":"nvml","model":"resnet50","offered_rate_hz":28.0,"policy":"greedy:128",)"
-    R"("power_trace":"power.csv","rate_hz":64.0,"repetition":2,"requests":15,"schema":"greenbatch.run/1","seed":3,)"
+    R"("prepare_s":{"max":0.004,"mean":0.002,"p50":0.0019,"p99":0.0035},"power_trace":"power.csv","rate_hz":64.0,"repetition":2,"requests":15,"schema":"greenbatch.run/1","seed":3,)"
     R"("service_s":{"max":0.12,"mean":0.1,"min":0.08,"p50":0.1,"p90":0.12},"started_utc":"2026-01-02T03:04:05Z",)"
     R"("sweep":"paper","throughput_rps":30.0,"tool_version":"0.1.0","warmup":{"batch_size":32,"batches":256}})";
 
@@ -85,6 +85,11 @@ TEST(RunRecordCodec, ACompletedRecordRoundTripsExactly) {
   ASSERT_TRUE(r.summary && r.energy);
   EXPECT_EQ(r.summary->batches, 7u);
   EXPECT_EQ(r.energy->joules, 81.09375);
+  EXPECT_FALSE(r.summary->prepare_s);  // nothing prepared per request: no key
+  EXPECT_FALSE(r.to_json().contains("prepare_s"));
+  const RunRecord nvml = RunRecord::from_json(json::parse(kCompletedNvml));
+  ASSERT_TRUE(nvml.summary && nvml.summary->prepare_s);
+  EXPECT_EQ(nvml.summary->prepare_s->p99, 0.0035);
   // Not simulated: no `simulated` or `profile` key, as before.
   EXPECT_FALSE(r.to_json().contains("simulated"));
   EXPECT_FALSE(r.to_json().contains("profile"));

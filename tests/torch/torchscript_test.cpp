@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 #include "arrivals/schedule.hpp"
 #include "batching/policy.hpp"
@@ -84,6 +85,32 @@ TEST(TorchScript, PerRequestPreprocessingRuns) {
   b->run(consecutive_requests(0, 4));
   EXPECT_EQ(b->facts()["preprocess"], "per-request");
   EXPECT_EQ(b->facts()["threads"], 1);
+  EXPECT_GE(b->facts()["preprocess_threads"].get<int>(), 1);  // auto: at least one worker
+}
+
+TEST(TorchScript, RequestsArePreparedAsTheyArriveAndTimedEach) {
+  for (const int workers : {0, 2}) {
+    auto o = options("tiny_cnn");
+    o.preprocess = Preprocess::kPerRequest;
+    o.preprocess_threads = workers;
+    o.threads = 1;
+    auto b = make_torchscript_backend(o);
+    EXPECT_EQ(b->facts()["preprocess_threads"], workers);
+    b->start_requests();
+    const auto reqs = consecutive_requests(0, 12);
+    for (const Request& r : reqs) b->arrived(r);
+    b->run(std::span(reqs).first(5));
+    b->run(std::span(reqs).subspan(5));
+    const std::vector<TimeNs> t = b->prepare_times();
+    ASSERT_EQ(t.size(), 12u) << workers << " workers";
+    for (TimeNs ns : t) EXPECT_GT(ns, 0) << workers << " workers";
+    b->start_requests();  // a new run forgets the last one's times
+    EXPECT_TRUE(b->prepare_times().empty());
+  }
+  // Cached preprocessing prepares nothing per request.
+  auto cached = make_torchscript_backend(options("tiny_cnn"));
+  EXPECT_FALSE(cached->facts().contains("preprocess_threads"));
+  EXPECT_TRUE(cached->prepare_times().empty());
 }
 
 TEST(TorchScript, BadModelsAndDevicesAreClearErrors) {
@@ -174,6 +201,39 @@ TEST_F(TorchCli, CachedHostMemorySparesEachBatchThePageFaultsOfItsTensors) {
   }
   // Measured here: about 7 times fewer over the whole process (45,000 against 319,000), loading included.
   EXPECT_LT(faults["cached"] * 4, faults["system"]) << "cached " << faults["cached"] << ", system " << faults["system"];
+}
+
+TEST_F(TorchCli, PerRequestPreprocessingIsRecordedPerRequestAndInTheRecord) {
+  const std::string csv = (dir_ / "requests.csv").string();
+  const auto r = run_greenbatch(common() +
+                                "--model tiny_cnn --threads 1 --rate 1000 --requests 30 --policy fixed:8 "
+                                "--warmup-batches 1 --warmup-batch-size 2 --meter none --preprocess per-request "
+                                "--preprocess-threads 1 --requests-out " + csv);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("preprocessing per request: mean"), std::string::npos) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(testing::slurp(dir_ / "runs.jsonl"));
+  EXPECT_EQ(j["backend"]["preprocess"], "per-request");
+  EXPECT_EQ(j["backend"]["preprocess_threads"], 1);
+  ASSERT_TRUE(j.contains("prepare_s")) << j.dump();
+  EXPECT_GT(j["prepare_s"]["mean"].get<double>(), 0.0);
+  EXPECT_GE(j["prepare_s"]["max"].get<double>(), j["prepare_s"]["p99"].get<double>());
+  // Every request's row has its preparation time.
+  std::istringstream rows(testing::slurp(csv));
+  std::string line;
+  std::getline(rows, line);
+  EXPECT_EQ(line, "id,arrival_s,dispatch_s,done_s,batch_id,batch_size,prepare_s");
+  int n = 0;
+  while (std::getline(rows, line)) {
+    ++n;
+    const std::string last = line.substr(line.rfind(',') + 1);
+    EXPECT_FALSE(last.empty()) << line;
+    EXPECT_GT(std::stod(last), 0.0) << line;
+  }
+  EXPECT_EQ(n, 30);
+  // A bad thread count is refused before anything runs.
+  const auto bad = run_greenbatch(common() + "--model tiny_cnn --requests 4 --preprocess-threads many");
+  EXPECT_EQ(bad.code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--preprocess-threads"), std::string::npos) << bad.output;
 }
 
 TEST_F(TorchCli, AFailingBatchSizeIsRecordedAndExitsNonZero) {

@@ -273,6 +273,11 @@ ResizeCrop::ResizeCrop(int width, int height, int resize, int crop) : width_(wid
 #endif
 }
 
+std::pair<int, int> ResizeCrop::columns_read() const {
+  if (horizontal_.identity) return {left_, left_ + crop_};
+  return {horizontal_.first.front(), horizontal_.first.back() + horizontal_.taps};
+}
+
 void ResizeCrop::operator()(const std::uint8_t* rgb, std::uint8_t* out, ResizeScratch& s) const {
   const std::size_t in_stride = static_cast<std::size_t>(width_) * 3;
   const std::size_t row_bytes = static_cast<std::size_t>(crop_) * 3;

@@ -42,6 +42,9 @@ class ResizeCrop {
   int width() const { return width_; }
   int height() const { return height_; }
   int crop() const { return crop_; }
+  // The input pixels operator() reads: columns [first, last) and rows [first, last).
+  std::pair<int, int> columns_read() const;
+  std::pair<int, int> rows_read() const { return {row_first_, row_first_ + row_count_}; }
 
   // `rgb`: height x width x 3 bytes; writes crop x crop x 3 bytes to `out`. The plan is
   // read-only, so threads may share it, each with its own scratch.

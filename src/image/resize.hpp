@@ -57,10 +57,10 @@ class ResizeCrop {
   int row_first_ = 0, row_count_ = 0;  // the input rows the vertical pass reads
   // The horizontal pass's AVX2 path (where the CPU has it): the first `pairs_count_` kept
   // columns, two at a time, with each pair's weights laid out for it. The others take the
-  // portable path.
-  bool avx2_ = false;
+  // portable path (and on other architectures, where these stay unused).
+  [[maybe_unused]] bool avx2_ = false;
   int pairs_count_ = 0;
-  std::vector<std::int32_t> pair_weights_;
+  [[maybe_unused]] std::vector<std::int32_t> pair_weights_;
 };
 
 }  // namespace greenbatch

@@ -3,6 +3,7 @@
 // integer DCT (islow) and fancy upsampling, so the pixels are the ones torchvision's PIL path
 // sees. No LibTorch here.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,6 +26,18 @@ inline constexpr std::uint64_t kMaxJpegPixels = 2ull * 89478485ull;
 RgbImage decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name);
 // The same into `out`, reusing its memory (a worker decoding one image after another).
 void decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name, RgbImage& out);
+
+// The part of an image a caller will read: columns [x0, x1) and rows [y0, y1).
+struct PixelBox {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+};
+// Decodes only what is needed for `box(width, height)` (asked once the header is read; it may
+// throw): `out` has the whole image's size, and the pixels inside the box are the ones the
+// whole decode gives (a margin around the box is decoded so that the chroma upsampling at its
+// edges sees the same neighbours); the pixels outside it are unspecified. The rest of the data
+// is still read through, so errors (truncation) are the same as for the whole decode.
+void decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name, RgbImage& out,
+                 const std::function<PixelBox(int width, int height)>& box);
 
 std::vector<std::uint8_t> read_file_bytes(const std::string& path);
 

@@ -6,7 +6,12 @@ namespace greenbatch {
 
 namespace {
 constexpr std::size_t kMaxCachedPlans = 64;
+
+ResizeScratch& thread_scratch() {
+  thread_local ResizeScratch scratch;
+  return scratch;
 }
+}  // namespace
 
 ImagePreprocessor::ImagePreprocessor(int resize, int crop) : resize_(resize), crop_(crop) {}
 
@@ -23,19 +28,25 @@ std::shared_ptr<const ResizeCrop> ImagePreprocessor::plan_for(int width, int hei
 }
 
 void ImagePreprocessor::rgb_to_crop(const RgbImage& img, std::uint8_t* out) const {
-  thread_local ResizeScratch scratch;
-  (*plan_for(img.width, img.height))(img.pixels.data(), out, scratch);
+  (*plan_for(img.width, img.height))(img.pixels.data(), out, thread_scratch());
 }
 
 void ImagePreprocessor::jpeg_to_crop(std::span<const std::uint8_t> jpeg, const std::string& name,
                                      std::uint8_t* out) const {
   thread_local RgbImage decoded;
-  decode_jpeg(jpeg, name, decoded);
-  try {
-    rgb_to_crop(decoded, out);
-  } catch (const UserError& e) {
-    throw UserError("image " + name + ": " + e.what());
-  }
+  std::shared_ptr<const ResizeCrop> plan;
+  // Only the pixels the resize reads are decoded (the same pixels as a whole decode there).
+  decode_jpeg(jpeg, name, decoded, [&](int width, int height) {
+    try {
+      plan = plan_for(width, height);
+    } catch (const UserError& e) {
+      throw UserError("image " + name + ": " + e.what());
+    }
+    const auto [x0, x1] = plan->columns_read();
+    const auto [y0, y1] = plan->rows_read();
+    return PixelBox{x0, y0, x1, y1};
+  });
+  (*plan)(decoded.pixels.data(), out, thread_scratch());
 }
 
 }  // namespace greenbatch

@@ -42,6 +42,9 @@ class ResizeCrop {
   int width() const { return width_; }
   int height() const { return height_; }
   int crop() const { return crop_; }
+  // The input pixels operator() reads: columns [first, last) and rows [first, last).
+  std::pair<int, int> columns_read() const;
+  std::pair<int, int> rows_read() const { return {row_first_, row_first_ + row_count_}; }
 
   // `rgb`: height x width x 3 bytes; writes crop x crop x 3 bytes to `out`. The plan is
   // read-only, so threads may share it, each with its own scratch.
@@ -52,6 +55,12 @@ class ResizeCrop {
   int left_ = 0, top_ = 0;  // the crop's corner in the resized image
   ResampleAxis horizontal_, vertical_;
   int row_first_ = 0, row_count_ = 0;  // the input rows the vertical pass reads
+  // The horizontal pass's AVX2 path (where the CPU has it): the first `pairs_count_` kept
+  // columns, two at a time, with each pair's weights laid out for it. The others take the
+  // portable path (and on other architectures, where these stay unused).
+  [[maybe_unused]] bool avx2_ = false;
+  int pairs_count_ = 0;
+  [[maybe_unused]] std::vector<std::int32_t> pair_weights_;
 };
 
 }  // namespace greenbatch

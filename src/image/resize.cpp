@@ -26,11 +26,25 @@ inline std::uint8_t clip8(std::int32_t sum) {
   return static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+// target_clones makes vertical_row an ifunc, whose resolver the dynamic loader runs while it
+// relocates the program, before ThreadSanitizer's runtime is set up: instrumented by TSan, it
+// crashes every program that links this file at startup (a segfault in the resolver). Under
+// TSan the default version alone is built; the sums are the same integers either way.
+#if defined(__SANITIZE_THREAD__)
+#define GB_VECTOR_CLONES
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GB_VECTOR_CLONES
+#endif
+#endif
+#ifndef GB_VECTOR_CLONES
+#define GB_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+
 // The vertical pass for one output row: sums[x] = half + sum_t rows_t[x] * w[t] over `n` bytes.
 // The loop over x is the one the compiler vectorises (widening 8-bit to 32-bit products).
-__attribute__((target_clones("avx2", "default"))) void vertical_row(const std::uint8_t* rows, std::size_t stride,
-                                                                    const std::int32_t* w, int taps, std::size_t n,
-                                                                    std::int32_t* sums, std::uint8_t* out) {
+GB_VECTOR_CLONES void vertical_row(const std::uint8_t* rows, std::size_t stride, const std::int32_t* w, int taps,
+                                   std::size_t n, std::int32_t* sums, std::uint8_t* out) {
   for (std::size_t x = 0; x < n; ++x) sums[x] = kHalf;
   for (int t = 0; t < taps; ++t) {
     const std::uint8_t* r = rows + static_cast<std::size_t>(t) * stride;

@@ -255,6 +255,34 @@ TEST(ImageErrors, ZeroDimensionsAreRefused) {
   }
 }
 
+// The JPEG with its last scan repeated until it has `scans` scans (0xFF 0xDA occurs only as a
+// marker: in entropy-coded data 0xFF is followed by 0x00 or a restart marker).
+std::vector<std::uint8_t> with_scans(const std::vector<std::uint8_t>& j, int scans) {
+  std::vector<std::size_t> sos;
+  for (std::size_t i = 0; i + 1 < j.size(); ++i) {
+    if (j[i] == 0xFF && j[i + 1] == 0xDA) sos.push_back(i);
+  }
+  if (sos.empty() || static_cast<int>(sos.size()) > scans) throw std::runtime_error("cannot make that many scans");
+  std::vector<std::uint8_t> out(j.begin(), j.end() - 2);  // without EOI
+  const std::vector<std::uint8_t> last(j.begin() + static_cast<std::ptrdiff_t>(sos.back()), j.end() - 2);
+  for (int n = static_cast<int>(sos.size()); n < scans; ++n) out.insert(out.end(), last.begin(), last.end());
+  out.push_back(0xFF);
+  out.push_back(0xD9);
+  return out;
+}
+
+// Every scan of a progressive JPEG passes over the whole image; a repeated scan is only a
+// warning to libjpeg, so a small file of many scans would cost seconds to minutes.
+TEST(ImageErrors, MoreScansThanTheLimitAreRefused) {
+  for (const char* name : {"gen_451x300_q60_gray_prog", "gen_384x256_q70_422_prog"}) {
+    const std::vector<std::uint8_t> j = reference_jpeg(name);
+    EXPECT_EQ(user_error_of([&] { decode_jpeg(with_scans(j, kMaxJpegScans), name); }), "") << name;
+    const std::string msg = user_error_of([&] { decode_jpeg(with_scans(j, kMaxJpegScans + 1), "scans.jpg"); });
+    EXPECT_NE(msg.find("scans.jpg"), std::string::npos) << name << ": " << msg;
+    EXPECT_NE(msg.find("too many scans"), std::string::npos) << name << ": " << msg;
+  }
+}
+
 TEST(ImageErrors, CmykIsRefused) {
   const auto file = image_refs::index_json().at("refused").at("cmyk").get<std::string>();
   const std::string msg = user_error_of([&] { decode_jpeg(image_refs::read_all(image_refs::folder() / file), file); });

@@ -39,6 +39,18 @@ void on_message(j_common_ptr cinfo, int level) {
   }
 }
 
+// Called by libjpeg as it reads: refuses a JPEG past kMaxJpegScans scans as soon as it starts
+// the next one, before that scan's pass over the image.
+void on_progress(j_common_ptr cinfo) {
+  if (!cinfo->is_decompressor) return;
+  if (reinterpret_cast<j_decompress_ptr>(cinfo)->input_scan_number <= kMaxJpegScans) return;
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  err->what = "too many scans";
+  std::snprintf(err->message, sizeof err->message, "more than %d, the most accepted; encoders write about ten",
+                kMaxJpegScans);
+  std::longjmp(err->jump, 1);
+}
+
 }  // namespace
 
 RgbImage decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name) {
@@ -58,6 +70,8 @@ void decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name, R
   cinfo.err = jpeg_std_error(&err.pub);
   err.pub.error_exit = on_error;
   err.pub.emit_message = on_message;
+  jpeg_progress_mgr progress{};
+  progress.progress_monitor = on_progress;
   // Everything that must survive a longjmp lives outside this function (img) or is POD.
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
@@ -70,6 +84,7 @@ void decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name, R
     throw UserError(fmt::format("image {}: {}", name, why));
   };
   jpeg_create_decompress(&cinfo);
+  cinfo.progress = &progress;
   if (bytes.empty()) refuse("empty (0 bytes); accepted: a JPEG file");
   jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(&cinfo, TRUE);

@@ -20,9 +20,17 @@ struct RgbImage {
 // Image.MAX_IMAGE_PIXELS), so a header cannot make one request allocate gigabytes.
 inline constexpr std::uint64_t kMaxJpegPixels = 2ull * 89478485ull;
 
+// The most scans a JPEG may have. Each scan of a progressive JPEG passes over every block of
+// the image again, and libjpeg only warns about a scan that repeats one already seen, so a
+// request of repeated tiny scans costs time in proportion to its bytes times its pixels: 166 KB
+// declaring 4096x4096 in 3030 scans took 32 s to decode (Pillow: 44 s). Encoders write about
+// ten (libjpeg's default progression), a few dozen at most; 500 is libjpeg-turbo's own bound
+// (its fuzzers, TJPARAM_SCANLIMIT). Pillow has none: such files are decoded there, refused here.
+inline constexpr int kMaxJpegScans = 500;
+
 // Decodes a baseline or progressive JPEG (YCbCr or grayscale; grayscale is given as R = G = B,
 // as Pillow's convert("RGB") does). Throws UserError naming `name` and saying what was wrong:
-// not a JPEG, truncated (Pillow refuses these too), corrupt, CMYK, or too many pixels.
+// not a JPEG, truncated (Pillow refuses these too), corrupt, CMYK, too many pixels or scans.
 RgbImage decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name);
 // The same into `out`, reusing its memory (a worker decoding one image after another).
 void decode_jpeg(std::span<const std::uint8_t> bytes, const std::string& name, RgbImage& out);

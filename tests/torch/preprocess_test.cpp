@@ -1,7 +1,11 @@
-// Our preprocessing against torchvision's float32 tensors, for each shipped image: bit for bit.
+// Our preprocessing against torchvision's float32 tensors, bit for bit: the shipped images (from
+// export_models.py's reference tensors) and every image of the image_refs fixture
+// (scripts/image_references.py: generated sizes, subsamplings, progressive, grayscale).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -9,6 +13,7 @@
 #include "image/jpeg.hpp"
 #include "image/normalize.hpp"
 #include "image/preprocess.hpp"
+#include "image/references.hpp"
 
 namespace greenbatch {
 namespace {
@@ -45,6 +50,34 @@ TEST(Preprocess, MatchesTorchvisionBitForBitOnEveryShippedImage) {
     EXPECT_EQ(std::memcmp(got.data(), expected.data(), got.size() * sizeof(float)), 0) << img_path;
     std::printf("%s: max |ours - torchvision| = %.3g\n", img_path.filename().c_str(), max_diff);
   }
+}
+
+// The torch build has torch, so the fixture must have written every .f32 (torch imports in
+// GREENBATCH_PYTHON); a missing one fails.
+TEST(Preprocess, MatchesTorchvisionBitForBitOnEveryReferenceImage) {
+  const ImagePreprocessor pre;
+  std::vector<std::uint8_t> crop(pre.crop_bytes());
+  std::vector<float> got(3 * 224 * 224);
+  int generated = 0;
+  for (const image_refs::Entry& e : image_refs::index()) {
+    ASSERT_TRUE(e.has_f32) << e.name << ": no .f32 reference (torch/torchvision do not import in GREENBATCH_PYTHON?)";
+    const std::vector<std::uint8_t> want = image_refs::read_all(e.file(".f32"));
+    ASSERT_EQ(want.size(), got.size() * sizeof(float)) << e.name;
+    pre.jpeg_to_crop(image_refs::read_all(e.file(".jpg")), e.name, crop.data());
+    imagenet_normalizer()(crop.data(), 224 * 224, got.data());
+    std::size_t differing = 0;
+    float max_diff = 0.0f;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      float w;
+      std::memcpy(&w, want.data() + i * sizeof(float), sizeof(float));
+      if (std::memcmp(&got[i], &w, sizeof(float)) != 0) ++differing;
+      max_diff = std::max(max_diff, std::abs(got[i] - w));
+    }
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size()), 0)
+        << e.name << ": " << differing << " of " << got.size() << " floats differ, max |difference| " << max_diff;
+    generated += e.generated ? 1 : 0;
+  }
+  EXPECT_GE(generated, 16);
 }
 
 }  // namespace

@@ -30,9 +30,13 @@ exe="$build/greenbatch"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-blas=$(readlink -f "$(ldconfig -p | awk '/libblas\.so\.3 .*x86-64/ {print $NF; exit}')" 2>/dev/null || echo unknown)
+blas_file=$(readlink -f "$(ldconfig -p | awk '/libblas\.so\.3 .*x86-64/ {print $NF; exit}')" 2>/dev/null || true)
+blas="unknown"
+if [ -n "$blas_file" ]; then
+  blas="libblas.so.3 -> $(basename "$blas_file") (Debian package $(dpkg -S "$blas_file" 2>/dev/null | cut -d: -f1 || echo unknown))"
+fi
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
-echo "# BLAS in effect (libblas.so.3): $blas"
+echo "# BLAS in effect: $blas"
 echo "# $model, $requests requests all waiting, greedy:128, $threads intra-op threads, preprocess threads $prep_threads"
 
 cat >"$work/loop.py" <<'PY'

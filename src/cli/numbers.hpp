@@ -42,8 +42,8 @@ CLI::Option* add_whole(CLI::App* app, const std::string& flag, T& target, const 
 inline CLI::Option* add_preprocess_threads(CLI::App* app, int& target) {
   return add_parsed(app, "--preprocess-threads", target,
                     "With --preprocess per-request: worker threads that decode and transform each request as it "
-                    "arrives, off the batch's critical path; auto: a quarter of the cores for a CPU model (at least 1), "
-                    "half of them (1 to 8) for a GPU model; 0: each batch prepares its requests when it runs",
+                    "arrives, off the batch's critical path; auto: a quarter of the cores for a CPU model (at least 2), "
+                    "half of them (2 to 8) for a GPU model; 0: each batch prepares its requests when it runs",
                     target < 0 ? std::string("auto") : std::to_string(target),
                     [](const std::string& t, const std::string& f) {
                       if (t == "auto") return -1;

@@ -270,8 +270,8 @@ class TorchScriptBackend final : public Backend {
     }
     if (options_.preprocess == Preprocess::kPerRequest) {
       const int threads = options_.preprocess_threads >= 0 ? options_.preprocess_threads
-                          : device_.is_cuda()              ? std::clamp(usable_cores() / 2, 1, 8)
-                                                           : std::max(1, usable_cores() / 4);
+                          : device_.is_cuda()              ? std::clamp(usable_cores() / 2, 2, 8)
+                                                           : std::max(2, usable_cores() / 4);
       // Up to 1024 requests prepared ahead of their batch (147 MiB of 224 x 224 x 3 bytes).
       pool_ = std::make_unique<PreparePool>(
           [this](const Request& r, std::uint8_t* out) {

@@ -20,8 +20,10 @@ struct TorchScriptOptions {
   Preprocess preprocess = Preprocess::kCached;  // decode once, or per request (in the serving path)
   // Per request: worker threads that decode and transform each request as it arrives, off the
   // batch's critical path. -1: chosen from the cores (a quarter of them for a CPU model, which
-  // needs the rest; half of them, at most 8, for a GPU model), at least 1. 0: none, each batch
-  // prepares its own requests when it runs (on its critical path).
+  // needs the rest; half of them, at most 8, for a GPU model), at least 2 (measured on 2 cores at
+  // saturation: 269 images/s with 2 workers, 250 with 1, 237 with none; docs/measurements/
+  // preprocess.md). 0: none, each batch prepares its own requests when it runs (on its
+  // critical path).
   int preprocess_threads = -1;
   std::string images_dir = "data/images";
   // What becomes of the host memory LibTorch frees (process-wide, set when a model loads).

@@ -12,12 +12,26 @@
 
 namespace greenbatch {
 
+// What a batch gives back when its caller asks (a server answers with it): one row of `width`
+// values per request, in the batch's order.
+struct BatchOutput {
+  std::size_t width = 0;      // values per request (a classifier's logits: its classes); 0: none
+  std::vector<float> values;  // batch size x width, row-major
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   // Runs the requests as one batch (their inputs: Request::input, or Request::data where a front
   // end supplies the payload itself).
   virtual void run(std::span<const Request> batch) = 0;
+  // The same, keeping each request's output (the network's logits). A backend whose batches
+  // compute nothing to give back (synthetic, profile) gives none: width 0.
+  virtual void run_outputs(std::span<const Request> batch, BatchOutput& out) {
+    run(batch);
+    out.width = 0;
+    out.values.clear();
+  }
   // Requests reach a backend twice: when they arrive (arrived(), in arrival order, before they
   // are queued) and when their batch runs (run()). A backend that prepares its inputs per
   // request (decoding images) does it in between, off the batch's critical path. A run starts

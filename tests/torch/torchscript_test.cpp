@@ -113,6 +113,32 @@ TEST(TorchScript, RequestsArePreparedAsTheyArriveAndTimedEach) {
   EXPECT_TRUE(cached->prepare_times().empty());
 }
 
+TEST(TorchScript, PerRequestAndCachedPreprocessingGiveTheNetworkTheSameInputs) {
+  // The same requests through both paths: bit-identical logits, so the per-request pipeline
+  // (decode, resize, collect, normalise into the batch) feeds the network what cached does.
+  std::vector<float> logits[2];
+  for (const Preprocess mode : {Preprocess::kCached, Preprocess::kPerRequest}) {
+    auto o = options("shufflenet_v2_x0_5");
+    o.threads = 1;  // one thread: the same order of float sums in both runs
+    o.preprocess = mode;
+    o.preprocess_threads = 2;
+    auto b = make_torchscript_backend(o);
+    b->start_requests();
+    const auto reqs = consecutive_requests(0, 7);
+    for (const Request& r : reqs) b->arrived(r);
+    BatchOutput out;
+    b->run_outputs(reqs, out);
+    ASSERT_EQ(out.width, 1000u);
+    ASSERT_EQ(out.values.size(), 7u * 1000u);
+    logits[mode == Preprocess::kPerRequest] = out.values;
+  }
+  EXPECT_EQ(logits[0], logits[1]);
+  // Requests 0 and 3 carry the same image (input mod 3): the same row.
+  EXPECT_TRUE(std::equal(logits[1].begin(), logits[1].begin() + 1000, logits[1].begin() + 3000));
+  // Different images give different rows.
+  EXPECT_FALSE(std::equal(logits[1].begin(), logits[1].begin() + 1000, logits[1].begin() + 1000));
+}
+
 TEST(TorchScript, BadModelsAndDevicesAreClearErrors) {
   expect_user_error(options("no_such_model"), "export_models.py no_such_model");
   expect_user_error(options("/nonexistent/model.pt"), "no such file");

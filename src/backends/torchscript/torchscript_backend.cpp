@@ -187,6 +187,21 @@ class TorchScriptBackend final : public Backend {
     }
   }
 
+  void run_outputs(std::span<const Request> batch, BatchOutput& out) override {
+    try {
+      const torch::jit::IValue y = forward(batch);
+      if (!y.isTensor()) throw std::runtime_error(fmt::format("the model's output is a {}, not a tensor", y.tagKind()));
+      const torch::Tensor t = y.toTensor().to(torch::kCPU, torch::kFloat32).contiguous();
+      if (t.dim() < 1 || t.size(0) != static_cast<std::int64_t>(batch.size())) {
+        throw std::runtime_error(fmt::format("the model's output has shape {}, not one row per request", fmt::join(t.sizes(), "x")));
+      }
+      out.width = batch.empty() ? 0 : static_cast<std::size_t>(t.numel()) / batch.size();
+      out.values.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), batch.size()));
+    }
+  }
+
   void start_requests() override {
     if (pool_) pool_->reset();
   }
@@ -284,7 +299,7 @@ class TorchScriptBackend final : public Backend {
 
   // Runs one batch: each request's image (input mod the number of images), prepared per request
   // (the pool) or once (cached), normalised into the batch's input tensor.
-  void forward(std::span<const Request> batch) {
+  torch::jit::IValue forward(std::span<const Request> batch) {
     c10::InferenceMode guard;
     const int crop = preprocessor_.crop();
     const std::size_t plane = static_cast<std::size_t>(crop) * crop;
@@ -304,10 +319,10 @@ class TorchScriptBackend final : public Backend {
       }
     }
     if (device_.is_cuda()) x = x.to(device_, /*non_blocking=*/true);
-    const torch::jit::IValue out = module_.forward({x});
+    torch::jit::IValue out = module_.forward({x});
     // Outputs are complete only once the device has finished.
     if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
-    (void)out;
+    return out;
   }
 
   TorchScriptOptions options_;

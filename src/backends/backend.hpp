@@ -1,6 +1,7 @@
 #pragma once
 // The system under test: runs one batch and returns only when its outputs are complete.
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -11,6 +12,17 @@
 #include "core/time.hpp"
 
 namespace greenbatch {
+
+// A front end's payload for one request (what Request::data points to): its image already
+// prepared, as the crop's pixels (crop x crop x 3 bytes, RGB, as image/preprocess.hpp gives them)
+// or as the model's input (3 x crop x crop floats, normalised). The front end checked its size
+// and keeps it alive until the request's batch is done.
+struct Payload {
+  enum class Kind { kPixels, kTensor };
+  Kind kind = Kind::kPixels;
+  const std::uint8_t* pixels = nullptr;  // kPixels
+  const float* tensor = nullptr;         // kTensor
+};
 
 // What a batch gives back when its caller asks (a server answers with it): one row of `width`
 // values per request, in the batch's order.

@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -18,6 +19,9 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "engine/engine.hpp"
+#include "image/jpeg.hpp"
+#include "image/normalize.hpp"
+#include "image/preprocess.hpp"
 #include "support/cli.hpp"
 #include "support/temp_dir.hpp"
 
@@ -137,6 +141,42 @@ TEST(TorchScript, PerRequestAndCachedPreprocessingGiveTheNetworkTheSameInputs) {
   EXPECT_TRUE(std::equal(logits[1].begin(), logits[1].begin() + 1000, logits[1].begin() + 3000));
   // Different images give different rows.
   EXPECT_FALSE(std::equal(logits[1].begin(), logits[1].begin() + 1000, logits[1].begin() + 1000));
+}
+
+TEST(TorchScript, AFrontEndsPayloadsGiveTheLogitsOfTheirImages) {
+  // A server brings each image itself: as the crop's pixels or as the normalised tensor. Either
+  // gives the logits the replay's own image gives.
+  auto o = options("shufflenet_v2_x0_5");
+  o.threads = 1;
+  auto b = make_torchscript_backend(o);
+  BatchOutput want;
+  b->run_outputs(consecutive_requests(0, 6), want);  // the three shipped images, sorted, twice
+  ASSERT_EQ(want.width, 1000u);
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(GB_IMAGES))
+    if (e.path().extension() == ".jpg") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_EQ(files.size(), 3u);
+  const ImagePreprocessor pre;
+  std::vector<std::vector<std::uint8_t>> pixels(3, std::vector<std::uint8_t>(pre.crop_bytes()));
+  std::vector<std::vector<float>> tensors(3, std::vector<float>(3 * 224 * 224));
+  std::vector<Payload> payloads;
+  for (std::size_t i = 0; i < 3; ++i) {
+    pre.jpeg_to_crop(read_file_bytes(files[i].string()), files[i].string(), pixels[i].data());
+    imagenet_normalizer()(pixels[i].data(), 224 * 224, tensors[i].data());
+  }
+  for (std::size_t i = 0; i < 3; ++i) payloads.push_back({Payload::Kind::kPixels, pixels[i].data(), nullptr});
+  for (std::size_t i = 0; i < 3; ++i) payloads.push_back({Payload::Kind::kTensor, nullptr, tensors[i].data()});
+  std::vector<Request> reqs;
+  for (std::size_t i = 0; i < payloads.size(); ++i) reqs.push_back(Request{i, 0, 0, &payloads[i]});
+  BatchOutput got;
+  b->run_outputs(reqs, got);
+  ASSERT_EQ(got.values.size(), 6u * 1000u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    EXPECT_TRUE(std::equal(got.values.begin() + i * 1000, got.values.begin() + (i + 1) * 1000,
+                           want.values.begin() + i * 1000))
+        << "payload " << i;
+  }
 }
 
 TEST(TorchScript, BadModelsAndDevicesAreClearErrors) {

@@ -16,6 +16,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <thread>
 #include <filesystem>
@@ -309,7 +310,18 @@ class TorchScriptBackend final : public Backend {
                                    torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(device_.is_cuda()));
     float* dst = x.data_ptr<float>();
     const Normalizer& normalize = imagenet_normalizer();
-    if (pool_) {
+    if (!batch.empty() && batch.front().data != nullptr) {
+      // A front end's requests (a server's): each brings its image, prepared.
+      for (std::size_t k = 0; k < batch.size(); ++k) {
+        const auto* p = static_cast<const Payload*>(batch[k].data);
+        if (p == nullptr) throw std::logic_error("a batch mixes requests with and without a payload");
+        if (p->kind == Payload::Kind::kTensor) {
+          std::memcpy(dst + k * 3 * plane, p->tensor, 3 * plane * sizeof(float));
+        } else {
+          normalize(p->pixels, plane, dst + k * 3 * plane);
+        }
+      }
+    } else if (pool_) {
       pool_->collect(batch, [&](std::size_t k, const std::uint8_t* crop_bytes) {
         normalize(crop_bytes, plane, dst + k * 3 * plane);
       });

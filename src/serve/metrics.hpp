@@ -71,6 +71,7 @@ class Histogram {
   struct Config {
     std::vector<double> bounds;  // finite, strictly increasing; +Inf is implicit
   };
+  // Refers to config.bounds, which must outlive it (the family's own copy).
   explicit Histogram(const Config& config);
   // Counts v in the first bucket whose bound is >= v (NaN and values above the last bound: the
   // +Inf bucket only) and adds it to the sum.

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -144,6 +146,10 @@ TEST(MetricsConcurrency, ThreadsIncrementAndObserveExactly) {
     while (!done.load()) {
       const auto text = r.render();
       ASSERT_NE(text.find("app_latency_seconds_count"), std::string::npos);
+      // Mid-update, a snapshot's buckets still rise and the +Inf bucket is the count.
+      const auto s = h.snapshot();
+      ASSERT_TRUE(std::is_sorted(s.cumulative.begin(), s.cumulative.end()));
+      ASSERT_EQ(s.cumulative.back(), s.count);
     }
   });
   std::vector<std::thread> threads;

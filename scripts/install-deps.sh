@@ -4,11 +4,13 @@ set -euo pipefail
 # LibTorch (CPU) and libjpeg-turbo for real networks; Python's torch and torchvision (Debian's
 # /usr/bin/python3) to export models and torchvision's reference tensors for the tests.
 # clang and libFuzzer for the fuzz targets (scripts/fuzz.sh); rapidcheck for the property tests.
+# prometheus_client's text parser reads /metrics back in serve_tests (tests/serve/parse_metrics.py).
 packages=(cmake g++ ninja-build git pkg-config
   libcli11-dev nlohmann-json3-dev libfmt-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libfuzzer-14-dev librapidcheck-dev
-  libtorch-dev libjpeg-dev python3-torch python3-torchvision python3-pil)
+  libtorch-dev libjpeg-dev python3-torch python3-torchvision python3-pil
+  python3-prometheus-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

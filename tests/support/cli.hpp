@@ -1,28 +1,14 @@
 #pragma once
 // Runs the greenbatch binary (GREENBATCH_EXE, set by CMake) with arguments; returns its exit
 // status and everything it printed (stdout and stderr).
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <string>
+
+#include "support/process.hpp"
 
 namespace greenbatch::testing {
 
-struct CliResult {
-  int code;
-  std::string output;
-};
-
 inline CliResult run_greenbatch(const std::string& args) {
-  const std::string cmd = std::string(GREENBATCH_EXE) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return run_command(std::string(GREENBATCH_EXE) + " " + args);
 }
 
 }  // namespace greenbatch::testing

@@ -1,0 +1,153 @@
+#include "serve/inference_loop.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace greenbatch::serve {
+
+InferenceLoop::InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue)
+    : backend_(backend), max_queue_(max_queue), origin_(std::chrono::steady_clock::now()),
+      core_(policy) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+InferenceLoop::~InferenceLoop() { close(); }
+
+TimeNs InferenceLoop::now() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - origin_).count();
+}
+
+InferenceLoop::Admit InferenceLoop::submit(std::span<const Payload* const> items, Done done) {
+  if (items.empty()) throw std::invalid_argument("InferenceLoop::submit: a request has at least one item");
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return Admit::kClosed;
+    if (items.size() > max_queue_ || core_.waiting() + items.size() > max_queue_) return Admit::kQueueFull;
+    auto p = std::make_shared<Pending>();
+    p->items = p->remaining = items.size();
+    p->done = std::move(done);
+    // Under the lock: arrival times never decrease, as the core requires.
+    const TimeNs t = now();
+    p->result.arrival_ns = t;
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      const Request r{next_id_++, t, 0, items[k]};
+      items_.emplace(r.id, std::make_pair(p, k));
+      arrivals_.push_back(t);
+      core_.submit(r);
+    }
+  }
+  wake_.notify_one();
+  return Admit::kAccepted;
+}
+
+void InferenceLoop::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!closed_) {
+      closed_ = true;
+      core_.close();
+    }
+  }
+  wake_.notify_one();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+std::size_t InferenceLoop::waiting() const {
+  std::lock_guard lock(mutex_);
+  return core_.waiting();
+}
+
+std::vector<BatchRecord> InferenceLoop::batches() const {
+  std::lock_guard lock(mutex_);
+  return batches_;
+}
+
+std::vector<TimeNs> InferenceLoop::arrivals() const {
+  std::lock_guard lock(mutex_);
+  return arrivals_;
+}
+
+void InferenceLoop::loop() {
+  std::unique_lock lock(mutex_);
+  try {
+    run_loop(lock);
+  } catch (const std::exception& e) {
+    // A policy that broke its contract: nothing more can be decided. Every admitted request is
+    // answered with the error, and nothing more is admitted.
+    closed_ = true;
+    core_.close();
+    std::vector<std::shared_ptr<Pending>> failed;
+    for (auto& [id, item] : items_) {
+      if (std::find(failed.begin(), failed.end(), item.first) == failed.end()) failed.push_back(item.first);
+    }
+    items_.clear();
+    lock.unlock();
+    for (auto& p : failed) {
+      p->result.error = std::string("the batching policy failed: ") + e.what();
+      p->done(std::move(p->result));
+    }
+  }
+}
+
+void InferenceLoop::run_loop(std::unique_lock<std::mutex>& lock) {
+  TimeNs meant = 0;  // when the loop meant to act: the last batch's end or the wake-up it slept for
+  while (true) {
+    const Wakeup w = core_.next_wakeup(now());
+    if (w.kind == Wakeup::Kind::kDrained) return;
+    if (w.kind == Wakeup::Kind::kAt) {
+      wake_.wait_until(lock, origin_ + std::chrono::nanoseconds(w.at));
+      meant = std::max(meant, w.at);
+      continue;
+    }
+    if (w.kind == Wakeup::Kind::kOnSubmit) {
+      wake_.wait(lock);  // a submission or close()
+      meant = std::max(meant, now());
+      continue;
+    }
+    const std::vector<Request> batch(w.batch.begin(), w.batch.end());
+    lock.unlock();
+    BatchRecord b;
+    b.start_ns = now();
+    b.late_ns = std::max<TimeNs>(0, b.start_ns - meant);
+    b.first_request = batch.front().id;
+    b.size = static_cast<std::uint32_t>(batch.size());
+    BatchOutput out;
+    std::string error;
+    try {
+      backend_.run_outputs(batch, out);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    b.end_ns = now();
+    meant = b.end_ns;
+    std::vector<std::shared_ptr<Pending>> finished;
+    lock.lock();
+    core_.on_batch_done(b);
+    batches_.push_back(b);
+    for (std::size_t k = 0; k < batch.size(); ++k) {
+      const auto it = items_.find(batch[k].id);
+      auto [p, index] = it->second;
+      items_.erase(it);
+      Completion& c = p->result;
+      if (!error.empty()) {
+        c.error = error;
+      } else if (out.width > 0) {
+        if (c.width == 0) {
+          c.width = out.width;
+          c.outputs.assign(p->items * out.width, 0.0f);
+        }
+        std::copy_n(out.values.begin() + static_cast<std::ptrdiff_t>(k * out.width), out.width,
+                    c.outputs.begin() + static_cast<std::ptrdiff_t>(index * out.width));
+      }
+      if (--p->remaining == 0) {
+        c.done_ns = b.end_ns;
+        finished.push_back(std::move(p));
+      }
+    }
+    lock.unlock();
+    for (auto& p : finished) p->done(std::move(p->result));
+    lock.lock();
+  }
+}
+
+}  // namespace greenbatch::serve

@@ -1,0 +1,87 @@
+#pragma once
+// The server's inference thread: requests from every connection enter one BatchingCore, the
+// policy decides on the real clock exactly as in a replay, and one thread runs the batches
+// through the backend, one at a time. A request of N items is N requests in the core; its
+// completion is called (on the inference thread) once all N are done. Admission is bounded:
+// a request that would take the queue past `max_queue` items is refused at once (load
+// shedding, 503), never queued. close() stops admission, serves everything already admitted
+// (a partial batch included: the policy sees the stream closed) and joins the thread.
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/backend.hpp"
+#include "batching/core.hpp"
+#include "core/records.hpp"
+
+namespace greenbatch::serve {
+
+// What a request gets back: its items' output rows (width values each), or why it failed.
+struct Completion {
+  std::string error;           // empty: done
+  std::size_t width = 0;       // values per item (0: the backend gives none)
+  std::vector<float> outputs;  // items x width
+  TimeNs arrival_ns = 0;       // when it was admitted (ns since the loop started)
+  TimeNs done_ns = 0;          // when its last item's batch completed
+};
+
+class InferenceLoop {
+ public:
+  using Done = std::function<void(Completion&&)>;
+  enum class Admit { kAccepted, kQueueFull, kClosed };
+
+  // The backend (warmed up) and policy outlive the loop; `max_queue` items may wait at most.
+  InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue);
+  ~InferenceLoop();  // close()
+  InferenceLoop(const InferenceLoop&) = delete;
+  InferenceLoop& operator=(const InferenceLoop&) = delete;
+
+  // Admits a request of items.size() items (at least 1); each payload must stay valid until
+  // `done` has been called. `done` runs on the inference thread: it must not block.
+  Admit submit(std::span<const Payload* const> items, Done done);
+  // Stops admission, serves what was admitted, joins the inference thread. Idempotent.
+  void close();
+
+  std::size_t waiting() const;  // items admitted and not dispatched yet
+  // Every batch run so far (dispatch and completion in ns since the loop started).
+  std::vector<BatchRecord> batches() const;
+  // Every admitted item's arrival, in admission order (ns since the loop started).
+  std::vector<TimeNs> arrivals() const;
+
+ private:
+  struct Pending {
+    std::size_t items = 0;
+    std::size_t remaining = 0;
+    Completion result;
+    Done done;
+  };
+  void loop();
+  void run_loop(std::unique_lock<std::mutex>& lock);
+  TimeNs now() const;
+
+  Backend& backend_;
+  const std::size_t max_queue_;
+  const std::chrono::steady_clock::time_point origin_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  BatchingCore core_;
+  bool closed_ = false;
+  std::uint64_t next_id_ = 0;
+  // Item id -> its request and its index in it.
+  std::unordered_map<std::uint64_t, std::pair<std::shared_ptr<Pending>, std::size_t>> items_;
+  std::vector<TimeNs> arrivals_;
+  std::vector<BatchRecord> batches_;
+  std::thread thread_;
+};
+
+}  // namespace greenbatch::serve

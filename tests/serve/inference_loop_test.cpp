@@ -1,0 +1,167 @@
+// The server's inference thread on the real clock with small backends: every admitted request
+// answered once, in item order, partial batches served at close, overload refused at once.
+#include "serve/inference_loop.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+#include "backends/synthetic/synthetic.hpp"
+#include "batching/policy.hpp"
+#include "core/clock.hpp"
+
+namespace greenbatch::serve {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Gives each item two values: its request id and its payload's first float; fails on demand.
+class RowsBackend final : public Backend {
+ public:
+  void run(std::span<const Request>) override {}
+  void run_outputs(std::span<const Request> batch, BatchOutput& out) override {
+    if (fail_next.exchange(false)) throw std::runtime_error("out of memory");
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+    out.width = 2;
+    out.values.clear();
+    for (const Request& r : batch) {
+      out.values.push_back(static_cast<float>(r.id));
+      out.values.push_back(static_cast<const Payload*>(r.data)->tensor[0]);
+    }
+  }
+  std::string model() const override { return "rows"; }
+  std::string device() const override { return "test"; }
+  bool follows_clock() const override { return false; }
+  std::atomic<bool> fail_next{false};
+  std::chrono::milliseconds delay{0};
+};
+
+// Payloads whose tensor's first value is their number.
+struct Items {
+  explicit Items(std::size_t n) : values(n), payloads(n), pointers(n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      values[i] = static_cast<float>(i);
+      payloads[i] = Payload{Payload::Kind::kTensor, nullptr, &values[i]};
+      pointers[i] = &payloads[i];
+    }
+  }
+  std::span<const Payload* const> span(std::size_t first, std::size_t count) const {
+    return std::span<const Payload* const>(pointers).subspan(first, count);
+  }
+  std::vector<float> values;
+  std::vector<Payload> payloads;
+  std::vector<const Payload*> pointers;
+};
+
+// Submits and returns a future of the completion.
+std::future<Completion> submit(InferenceLoop& loop, std::span<const Payload* const> items,
+                               InferenceLoop::Admit* admit = nullptr) {
+  auto promise = std::make_shared<std::promise<Completion>>();
+  auto f = promise->get_future();
+  const auto a = loop.submit(items, [promise](Completion&& c) { promise->set_value(std::move(c)); });
+  if (admit) *admit = a;
+  return f;
+}
+
+Completion get(std::future<Completion>& f) {
+  if (f.wait_for(10s) != std::future_status::ready) throw std::runtime_error("no completion within 10 s");
+  return f.get();
+}
+
+TEST(InferenceLoop, RequestsFromSeveralThreadsAreAllAnsweredAndThePartialBatchServedAtClose) {
+  RealClock clock;
+  SyntheticBackend backend(parse_synthetic("synthetic:base=1ms,per_item=0s"), clock);
+  auto policy = parse_policy("fixed:4");
+  InferenceLoop loop(backend, *policy, 100);
+  Items items(10);
+  std::vector<std::future<Completion>> done(10);
+  std::thread other([&] {
+    for (std::size_t i = 0; i < 10; i += 2) done[i] = submit(loop, items.span(i, 1));
+  });
+  for (std::size_t i = 1; i < 10; i += 2) done[i] = submit(loop, items.span(i, 1));
+  other.join();
+  // Eight are served in two full batches; the last two wait for a batch of four until close.
+  loop.close();
+  for (auto& f : done) EXPECT_EQ(get(f).error, "");
+  const auto batches = loop.batches();
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0].size, 4u);
+  EXPECT_EQ(batches[1].size, 4u);
+  EXPECT_EQ(batches[2].size, 2u);  // served at close
+  EXPECT_EQ(loop.arrivals().size(), 10u);
+}
+
+TEST(InferenceLoop, AMultiItemRequestGetsItsRowsInItemOrderAcrossBatches) {
+  RowsBackend backend;
+  auto policy = parse_policy("fixed:2");
+  InferenceLoop loop(backend, *policy, 100);
+  Items items(5);
+  auto f = submit(loop, items.span(0, 5));
+  loop.close();  // the fifth item is served alone
+  const Completion c = get(f);
+  EXPECT_EQ(c.error, "");
+  ASSERT_EQ(c.width, 2u);
+  ASSERT_EQ(c.outputs.size(), 10u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(c.outputs[2 * i], static_cast<float>(i));      // the item's request id
+    EXPECT_EQ(c.outputs[2 * i + 1], static_cast<float>(i));  // its own payload
+  }
+  EXPECT_GE(c.done_ns, c.arrival_ns);
+  EXPECT_EQ(loop.batches().size(), 3u);
+}
+
+TEST(InferenceLoop, OverloadIsRefusedAtOnceNeverQueued) {
+  RowsBackend backend;
+  auto policy = parse_policy("fixed:100");  // never full: everything waits
+  InferenceLoop loop(backend, *policy, 5);
+  Items items(12);
+  std::vector<std::future<Completion>> accepted;
+  for (std::size_t i = 0; i < 5; ++i) {
+    InferenceLoop::Admit a{};
+    accepted.push_back(submit(loop, items.span(i, 1), &a));
+    EXPECT_EQ(a, InferenceLoop::Admit::kAccepted);
+  }
+  EXPECT_EQ(loop.waiting(), 5u);
+  InferenceLoop::Admit a{};
+  auto refused = submit(loop, items.span(5, 1), &a);
+  EXPECT_EQ(a, InferenceLoop::Admit::kQueueFull);
+  auto too_big = submit(loop, items.span(6, 6), &a);
+  EXPECT_EQ(a, InferenceLoop::Admit::kQueueFull);
+  loop.close();
+  for (auto& f : accepted) EXPECT_EQ(get(f).error, "");
+  auto late = submit(loop, items.span(0, 1), &a);
+  EXPECT_EQ(a, InferenceLoop::Admit::kClosed);
+}
+
+TEST(InferenceLoop, ABackendFailureAnswersItsBatchAndTheLoopGoesOn) {
+  RowsBackend backend;
+  backend.fail_next = true;
+  auto policy = parse_policy("fixed:1");
+  InferenceLoop loop(backend, *policy, 10);
+  Items items(2);
+  auto first = submit(loop, items.span(0, 1));
+  EXPECT_EQ(get(first).error, "out of memory");
+  auto second = submit(loop, items.span(1, 1));
+  const Completion c = get(second);
+  EXPECT_EQ(c.error, "");
+  EXPECT_EQ(c.outputs.at(1), 1.0f);
+}
+
+TEST(InferenceLoop, ATimeoutPolicyDispatchesAPartialBatchOnTheRealClock) {
+  RowsBackend backend;
+  auto policy = parse_policy("timeout:8:5ms");
+  InferenceLoop loop(backend, *policy, 10);
+  Items items(1);
+  auto f = submit(loop, items.span(0, 1));
+  const Completion c = get(f);  // not held until close: the timeout fires
+  EXPECT_EQ(c.error, "");
+  EXPECT_GE(c.done_ns - c.arrival_ns, 5'000'000);
+  EXPECT_EQ(loop.batches().at(0).size, 1u);
+}
+
+}  // namespace
+}  // namespace greenbatch::serve

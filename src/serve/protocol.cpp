@@ -71,21 +71,23 @@ void check_jpeg(std::string_view bytes, std::string_view what) {
 // The shape of an input, checked against what its datatype accepts; the item count N.
 std::size_t check_shape(const std::string& where, bool fp32, const std::vector<std::uint64_t>& dims,
                         const ParseLimits& limits) {
-  const std::string accepted =
-      fp32 ? fmt::format("[N,3,224,224] with N from 1 to {}", limits.max_items)
-           : fmt::format("[N] or [N,1] with N from 1 to {}", limits.max_items);
+  // What is accepted, formatted only for a refusal.
+  const auto accepted = [&] {
+    return fp32 ? fmt::format("[N,3,224,224] with N from 1 to {}", limits.max_items)
+                : fmt::format("[N] or [N,1] with N from 1 to {}", limits.max_items);
+  };
   const std::size_t want_rank = fp32 ? 4 : dims.size() == 2 ? 2 : 1;
   if (dims.size() != want_rank) {
-    bad(fmt::format("{}: shape {} has {} dimensions; accepted: {}", where, shape_text(dims), dims.size(), accepted));
+    bad(fmt::format("{}: shape {} has {} dimensions; accepted: {}", where, shape_text(dims), dims.size(), accepted()));
   }
   if (fp32 && (dims[1] != kChannels || dims[2] != kHeight || dims[3] != kWidth)) {
-    bad(fmt::format("{}: shape {} is not an image batch; accepted: {}", where, shape_text(dims), accepted));
+    bad(fmt::format("{}: shape {} is not an image batch; accepted: {}", where, shape_text(dims), accepted()));
   }
   if (!fp32 && dims.size() == 2 && dims[1] != 1) {
     bad(fmt::format("{}: shape {} has {} JPEG files per item; accepted: {}", where, shape_text(dims), dims[1],
-                    accepted));
+                    accepted()));
   }
-  if (dims[0] == 0) bad(fmt::format("{}: shape {} has no items; accepted: {}", where, shape_text(dims), accepted));
+  if (dims[0] == 0) bad(fmt::format("{}: shape {} has no items; accepted: {}", where, shape_text(dims), accepted()));
   // The item limit also bounds every size computed from N (N * kItemFloats * 4 fits a size_t).
   const std::size_t cap = std::min(limits.max_items, std::numeric_limits<std::size_t>::max() / (kItemFloats * 4));
   if (dims[0] > cap) {
@@ -421,6 +423,10 @@ bool InferRequest::binary_output() const {
 }
 
 std::string error_json(std::string_view message) { return "{\"error\":" + quote(message) + "}"; }
+
+ProtocolError unknown_model(std::string_view requested, std::string_view served) {
+  return ProtocolError(404, fmt::format("model {} is not served here; accepted: {}", quote(requested), quote(served)));
+}
 
 std::string_view output_name(Output kind) { return kind == Output::kTop1 ? "top1" : "logits"; }
 

@@ -51,6 +51,9 @@ struct ProtocolError : std::runtime_error {
   int status;
 };
 
+// 404 for a request naming a model other than the one served (the message names both).
+ProtocolError unknown_model(std::string_view requested, std::string_view served);
+
 // The protocol's error body: {"error":"MESSAGE"} (MESSAGE escaped; invalid UTF-8 replaced).
 std::string error_json(std::string_view message);
 

@@ -102,6 +102,12 @@ TEST(ProtocolDocuments, ErrorJson) {
   EXPECT_EQ(error_json("a\xFF"), "{\"error\":\"a\xEF\xBF\xBD\"}");
 }
 
+TEST(ProtocolDocuments, UnknownModel) {
+  const ProtocolError e = unknown_model("resnet", "synthetic");
+  EXPECT_EQ(e.status, 404);
+  EXPECT_STREQ(e.what(), "model \"resnet\" is not served here; accepted: \"synthetic\"");
+}
+
 TEST(ProtocolDocuments, ServerMetadata) {
   EXPECT_EQ(server_metadata_json("0.1.0"),
             R"({"name":"greenbatch","version":"0.1.0","extensions":["binary_tensor_data"]})");

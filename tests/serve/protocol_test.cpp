@@ -359,6 +359,7 @@ TEST(ProtocolErrors, BytesElements) {
                       "element 0: base64 text of 6 characters is not a multiple of 4; accepted: standard base64 with '=' "
                       "padding");
   expect_json_refused(bytes_request("[1]", "[\"/9j/4A==\\n\"]"), 400, "is not a multiple of 4");
+  expect_json_refused(bytes_request("[1]", "[\"/9j/4-__\"]"), 400, "byte 5 of its base64 text ('-')");
   expect_json_refused(bytes_request("[1]", "[\"/9j/4A-_\"]"), 400,
                       "byte 6 of its base64 text ('-') is not base64; accepted: A-Z a-z 0-9 + / and '=' padding");
   expect_json_refused(bytes_request("[1]", "[\"/9j/\\t4A=\"]"), 400, "byte 4 of its base64 text (0x09) is not base64");

@@ -33,6 +33,13 @@
 //             probability over the item's C logits.
 // Numbers are written in the shortest form that reads back as the same float; a non-finite value
 // (JSON has none) is written as null.
+//
+// Cost (one core of the 2-core development machine, under load): a one-image BYTES request with a
+// tiny JPEG parses in about 2 us, with a 2 kB JPEG in about 18 us (nlohmann's lexer reading the
+// base64 string dominates); an FP32 [1,3,224,224] request in JSON (1.2 MB of text) in about 22 ms.
+// The body is parsed once into nlohmann's document and copied once into the request (floats or
+// JPEG bytes). Large payloads are cheaper as binary tensor data or image/jpeg bodies. A top1
+// response for 1000 classes is written in about 4.5 us, a logits one in about 24 us.
 #include <cstddef>
 #include <cstdint>
 #include <optional>

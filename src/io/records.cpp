@@ -36,25 +36,6 @@ std::vector<std::pair<std::size_t, nlohmann::json>> json_lines(const std::string
 
 }  // namespace
 
-std::size_t json_nesting_depth(std::string_view text) {
-  std::size_t depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 std::vector<nlohmann::json> read_jsonl(const std::string& path, std::size_t* skipped) {
   std::vector<nlohmann::json> out;
   for (auto& [n, j] : json_lines(path, skipped)) out.push_back(std::move(j));

@@ -6,15 +6,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_depth.hpp"
 #include "engine/run_record.hpp"
 
 namespace greenbatch {
 
-// Deeper nesting than any record or profile has is refused before parsing: nlohmann's parser
-// and its copies recurse per level, so 100,000 levels would overflow the stack.
+// Deeper nesting than any record or profile has is refused before parsing (json_nesting_depth).
 inline constexpr std::size_t kMaxJsonDepth = 64;
-// The deepest nesting of arrays and objects in TEXT (brackets inside strings not counted).
-std::size_t json_nesting_depth(std::string_view text);
 
 // The JSON objects of FILE (a runs.jsonl); a line that does not parse (a run cut off mid-write
 // by a kill) is skipped and counted in `skipped`. A missing file gives no records. A line nested

@@ -10,7 +10,7 @@ packages=(cmake g++ ninja-build git pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libfuzzer-14-dev librapidcheck-dev
   libtorch-dev libjpeg-dev python3-torch python3-torchvision python3-pil
-  python3-prometheus-client)
+  python3-prometheus-client libboost-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,8 +5,8 @@
 
 namespace greenbatch::serve {
 
-InferenceLoop::InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue)
-    : backend_(backend), max_queue_(max_queue), origin_(std::chrono::steady_clock::now()),
+InferenceLoop::InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer)
+    : backend_(backend), observer_(std::move(observer)), max_queue_(max_queue), origin_(std::chrono::steady_clock::now()),
       core_(policy) {
   thread_ = std::thread([this] { loop(); });
 }
@@ -121,9 +121,13 @@ void InferenceLoop::run_loop(std::unique_lock<std::mutex>& lock) {
     b.end_ns = now();
     meant = b.end_ns;
     std::vector<std::shared_ptr<Pending>> finished;
+    std::vector<TimeNs> waits;
     lock.lock();
     core_.on_batch_done(b);
     batches_.push_back(b);
+    if (observer_) {
+      for (const Request& r : batch) waits.push_back(b.start_ns - r.arrival_ns);
+    }
     for (std::size_t k = 0; k < batch.size(); ++k) {
       const auto it = items_.find(batch[k].id);
       auto [p, index] = it->second;
@@ -145,6 +149,7 @@ void InferenceLoop::run_loop(std::unique_lock<std::mutex>& lock) {
       }
     }
     lock.unlock();
+    if (observer_) observer_(b, waits);
     for (auto& p : finished) p->done(std::move(p->result));
     lock.lock();
   }

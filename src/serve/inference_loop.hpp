@@ -39,8 +39,12 @@ class InferenceLoop {
   using Done = std::function<void(Completion&&)>;
   enum class Admit { kAccepted, kQueueFull, kClosed };
 
+  // Called on the inference thread after each batch (outside the loop's lock) with the batch and
+  // each of its items' wait in the queue (dispatch minus arrival, ns): the server's metrics.
+  using BatchObserver = std::function<void(const BatchRecord& batch, std::span<const TimeNs> waits)>;
+
   // The backend (warmed up) and policy outlive the loop; `max_queue` items may wait at most.
-  InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue);
+  InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer = {});
   ~InferenceLoop();  // close()
   InferenceLoop(const InferenceLoop&) = delete;
   InferenceLoop& operator=(const InferenceLoop&) = delete;
@@ -69,6 +73,7 @@ class InferenceLoop {
   TimeNs now() const;
 
   Backend& backend_;
+  const BatchObserver observer_;
   const std::size_t max_queue_;
   const std::chrono::steady_clock::time_point origin_;
 

@@ -46,15 +46,17 @@ void vertical_row(const std::uint8_t* rows, std::size_t stride, const std::int32
   for (std::size_t x = 0; x < n; ++x) out[x] = clip8(sums[x]);
 }
 
-// The horizontal pass for one row: `count` output pixels of 3 channels.
+// The horizontal pass for one row: `count` output pixels of 3 channels. Taps > 0 fixes the
+// number of taps at compile time (unrolled); 0 takes `taps` as given.
 template <int Taps>
-void horizontal_row_fixed(const std::uint8_t* in, const int* first, const std::int32_t* weights, int count,
+void horizontal_row_fixed(const std::uint8_t* in, const int* first, const std::int32_t* weights, int taps, int count,
                           std::uint8_t* out) {
+  if constexpr (Taps > 0) taps = Taps;
   for (int xx = 0; xx < count; ++xx) {
     const std::uint8_t* p = in + static_cast<std::size_t>(first[xx]) * 3;
-    const std::int32_t* k = weights + static_cast<std::size_t>(xx) * Taps;
+    const std::int32_t* k = weights + static_cast<std::size_t>(xx) * taps;
     std::int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
-    for (int t = 0; t < Taps; ++t) {
+    for (int t = 0; t < taps; ++t) {
       s0 += p[3 * t + 0] * k[t];
       s1 += p[3 * t + 1] * k[t];
       s2 += p[3 * t + 2] * k[t];
@@ -68,25 +70,12 @@ void horizontal_row_fixed(const std::uint8_t* in, const int* first, const std::i
 void horizontal_row(const std::uint8_t* in, const int* first, const std::int32_t* weights, int taps, int count,
                     std::uint8_t* out) {
   switch (taps) {
-    case 2: return horizontal_row_fixed<2>(in, first, weights, count, out);
-    case 3: return horizontal_row_fixed<3>(in, first, weights, count, out);
-    case 4: return horizontal_row_fixed<4>(in, first, weights, count, out);
-    case 5: return horizontal_row_fixed<5>(in, first, weights, count, out);
-    case 6: return horizontal_row_fixed<6>(in, first, weights, count, out);
-    default: break;
-  }
-  for (int xx = 0; xx < count; ++xx) {
-    const std::uint8_t* p = in + static_cast<std::size_t>(first[xx]) * 3;
-    const std::int32_t* k = weights + static_cast<std::size_t>(xx) * taps;
-    std::int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
-    for (int t = 0; t < taps; ++t) {
-      s0 += p[3 * t + 0] * k[t];
-      s1 += p[3 * t + 1] * k[t];
-      s2 += p[3 * t + 2] * k[t];
-    }
-    out[3 * xx + 0] = clip8(s0);
-    out[3 * xx + 1] = clip8(s1);
-    out[3 * xx + 2] = clip8(s2);
+    case 2: return horizontal_row_fixed<2>(in, first, weights, taps, count, out);
+    case 3: return horizontal_row_fixed<3>(in, first, weights, taps, count, out);
+    case 4: return horizontal_row_fixed<4>(in, first, weights, taps, count, out);
+    case 5: return horizontal_row_fixed<5>(in, first, weights, taps, count, out);
+    case 6: return horizontal_row_fixed<6>(in, first, weights, taps, count, out);
+    default: return horizontal_row_fixed<0>(in, first, weights, taps, count, out);
   }
 }
 

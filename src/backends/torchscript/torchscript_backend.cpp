@@ -181,15 +181,11 @@ class TorchScriptBackend final : public Backend {
   }
 
   void run(std::span<const Request> batch) override {
-    try {
-      forward(batch);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), batch.size()));
-    }
+    at_batch_size(batch.size(), [&] { forward(batch); });
   }
 
   void run_outputs(std::span<const Request> batch, BatchOutput& out) override {
-    try {
+    at_batch_size(batch.size(), [&] {
       const torch::jit::IValue y = forward(batch);
       if (!y.isTensor()) throw std::runtime_error(fmt::format("the model's output is a {}, not a tensor", y.tagKind()));
       const torch::Tensor t = y.toTensor().to(torch::kCPU, torch::kFloat32).contiguous();
@@ -198,9 +194,7 @@ class TorchScriptBackend final : public Backend {
       }
       out.width = batch.empty() ? 0 : static_cast<std::size_t>(t.numel()) / batch.size();
       out.values.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
-    } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), batch.size()));
-    }
+    });
   }
 
   void start_requests() override {
@@ -252,6 +246,16 @@ class TorchScriptBackend final : public Backend {
   }
 
  private:
+  // Runs `f` (a batch); its error, if any, is rethrown in one line naming the batch size.
+  template <typename F>
+  static void at_batch_size(std::size_t size, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), size));
+    }
+  }
+
   void load_sidecar() {
     const fs::path side = fs::path(path_).replace_extension(".json");
     sidecar_ = nullptr;

@@ -15,6 +15,12 @@
 
 namespace greenbatch {
 
+// A reading while a meter's window is open (greenbatch serve's live metrics).
+struct LiveEnergy {
+  double joules = 0;              // since start(), idle included; never decreases
+  std::optional<double> power_w;  // the latest power reading (the modelled power now); none: no reading yet
+};
+
 struct Energy {
   std::string method;  // "none", "modelled", ...
   bool measured = false;
@@ -51,6 +57,12 @@ class EnergyMeter {
   // Mean power with nothing running, measured over `window` before a run (real sensors);
   // nullopt when the meter has no sensor. Throws on a sensor error.
   virtual std::optional<double> measure_idle_w(TimeNs /*window_ns*/) { return std::nullopt; }
+  // The energy so far in the open window, for a server's metrics: `now` on start()'s clock,
+  // `busy_ns` the time batches have run since start() and `busy` whether one runs now (a
+  // modelled meter's inputs; a sensor ignores them). Safe to call from any thread while the
+  // window is open, concurrently with itself; cheap enough for every scrape. nullopt: this meter
+  // measures nothing (none), or its sensor failed.
+  virtual std::optional<LiveEnergy> live(TimeNs /*now*/, TimeNs /*busy_ns*/, bool /*busy*/) { return std::nullopt; }
 };
 
 // Measures nothing and says why.

@@ -6,6 +6,11 @@
 #include "core/choices.hpp"
 #include "core/error.hpp"
 
+namespace greenbatch {
+struct RunSpec;
+struct Energy;
+}  // namespace greenbatch
+
 namespace greenbatch::cli {
 
 // Each subcommand registers its options on `app`; once parsing succeeds, it puts the work to do
@@ -30,7 +35,16 @@ CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& target, const
       ->default_str(std::string(name_of(target)));
 }
 
+// run's and serve's shared flags: the model and backend (--model, --device, --threads,
+// --graph-optimize, --preprocess, --preprocess-threads, --host-memory, --models-dir, --images,
+// --warmup-batches, --warmup-batch-size) and the meter (--meter, --idle-window).
+void add_model_options(CLI::App* sub, RunSpec& spec);
+void add_meter_options(CLI::App* sub, RunSpec& spec, std::string& idle_window);
+// "0.123 J/image (... J in ... s, method ...)" and its warnings, or why it was not measured.
+std::string energy_line(const Energy& e);
+
 void add_run_command(CLI::App& app, Action& action);
+void add_serve_command(CLI::App& app, Action& action);
 void add_info_command(CLI::App& app, Action& action);
 void add_sweep_command(CLI::App& app, Action& action);  // sweep and merge
 void add_summarize_command(CLI::App& app, Action& action);

@@ -25,6 +25,8 @@ struct RunOptions {
   std::string csv_style = "greenbatch";
 };
 
+}  // namespace
+
 std::string energy_line(const Energy& e) {
   if (!e.measured) return fmt::format("not measured ({})", e.reason);
   std::string cross;
@@ -39,6 +41,8 @@ std::string energy_line(const Energy& e) {
   for (const std::string& w : e.warnings) s += "\n  warning: " + w;
   return s;
 }
+
+namespace {
 
 void print_summary(const RunRecord& rec, const std::string& out_dir) {
   const Summary& s = *rec.summary;
@@ -114,31 +118,7 @@ void add_run_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* sub = app.add_subcommand("run", "Replay a request stream into a batching policy and a model; measure "
                                             "response times (and energy, with a meter)");
-  sub->add_option("--model", o->spec.model,
-                  "Model: NAME (models/NAME.pt, see scripts/export_models.py), PATH.pt (any TorchScript file), "
-                  "synthetic (null backend) or synthetic:base=D,per_item=D (service time = base + per_item x batch "
-                  "size)")
-      ->capture_default_str();
-  sub->add_option("--device", o->spec.device, "Where a real network runs: cpu, cuda, cuda:N")->capture_default_str();
-  add_whole(sub, "--threads", o->spec.threads, "CPU intra-op threads for LibTorch (0: every core this process may use)",
-            0, limits::kMaxThreads);
-  sub->add_flag("--graph-optimize", o->spec.graph_optimize,
-                "Turn TorchScript's graph-executor optimisation on (off by default: on a GPU its profiling runs "
-                "can stall the first batches for minutes)");
-  add_choice(sub, "--preprocess", o->spec.preprocess,
-             "cached: decode and transform the images once, measure the network alone; per-request: decode "
-             "and transform every request in the serving path, as the study did");
-  add_preprocess_threads(sub, o->spec.preprocess_threads);
-  add_choice(sub, "--host-memory", o->spec.host_memory,
-             "cached: host memory LibTorch frees stays in the process for the next batch, as a caching "
-             "allocator keeps it; system: glibc's defaults, where each batch's large tensors are mapped anew "
-             "and pay the kernel's page faults");
-  sub->add_option("--models-dir", o->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
-  sub->add_option("--images", o->spec.images_dir, "Folder of JPEG images cycled through by the requests")
-      ->capture_default_str();
-  add_whole(sub, "--warmup-batches", o->spec.warmup_batches, "Batches run before measuring (real networks)", 0,
-            limits::kMaxWarmupBatches);
-  add_whole(sub, "--warmup-batch-size", o->spec.warmup_batch_size, "Size of the warm-up batches", 0, kMaxPolicyBatch);
+  add_model_options(sub, o->spec);
   add_rate(sub, o->spec.rate_hz, "Mean arrival rate in requests per second (ignored with trace:)");
   sub->add_option("--arrivals", o->spec.arrivals,
                   "Arrival process: constant, jitter:F, poisson, bursty[:burst=B,on=D], trace:FILE")
@@ -149,13 +129,7 @@ void add_run_command(CLI::App& app, Action& action) {
                                     "Number of requests (default 8192; with trace:, the whole trace)", 1,
                                     limits::kMaxRequests);
   add_seed(sub, o->spec.seed, "Seed of every random draw (same seed, same schedule)");
-  sub->add_option("--meter", o->spec.meter,
-                  "Energy meter: auto (NVML on a CUDA device, RAPL on the CPU where readable, else none), nvml "
-                  "(the GPU's energy counter), nvml-sampled (power sampled every 10 ms, the study's method), rapl, "
-                  "modelled:idle=P,busy=P, none; nvml and rapl take :period=D")
-      ->capture_default_str();
-  sub->add_option("--idle-window", o->idle_window, "How long idle power is measured before the run (0s: not at all)")
-      ->capture_default_str();
+  add_meter_options(sub, o->spec, o->idle_window);
   sub->add_option("--power-trace", o->power_trace,
                   "Write the power timeline to this CSV (t_s,power_w,instant_w) and the batches beside it "
                   "(NAME.batches.csv)");

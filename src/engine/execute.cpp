@@ -26,8 +26,6 @@ struct PreparedRun::Parts {
   std::vector<TimeNs> schedule;
 };
 
-namespace {
-
 std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
   if (is_synthetic_spec(spec.model)) return std::make_unique<SyntheticBackend>(parse_synthetic(spec.model), clock);
 #ifdef GREENBATCH_WITH_TORCH
@@ -49,8 +47,6 @@ std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
       spec.model));
 #endif
 }
-
-}  // namespace
 
 void check_run_spec(const RunSpec& spec, const ArrivalSpec& arrivals) {
   if (spec.warmup_batches > 0 && spec.warmup_batch_size == 0) {

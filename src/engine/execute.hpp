@@ -42,6 +42,11 @@ struct RunSpec {
   std::size_t warmup_batch_size = 32;
 };
 
+// The backend `spec` names (model, device, threads, preprocessing, host memory), loaded, not
+// warmed up; synthetic models run on `clock`. Throws UserError when it cannot be loaded.
+// PreparedRun and greenbatch serve use it.
+std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock);
+
 struct ArrivalSpec;
 // Every number of a run within its bound (core/units.hpp's limits): requests, rate and the
 // schedule's length, warm-up, threads, idle window, a synthetic model's service times. Throws

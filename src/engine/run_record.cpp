@@ -224,6 +224,10 @@ std::string canonical_device(const std::string& model, const std::string& device
 }
 
 std::string RunRecord::identity() const {
+  if (mode == "serve") {
+    return fmt::format("serve|{}|{}|{}|{}", canonical_model(model), canonical_device(model, device),
+                       parse_policy(policy)->spec(), started_utc);
+  }
   return fmt::format("{}|{}|{}|{}|{}|{}|{}|{}", canonical_model(model), canonical_device(model, device), rate_hz,
                      parse_arrivals(arrivals).text, seed, parse_policy(policy)->spec(), requests, repetition);
 }
@@ -245,6 +249,7 @@ nlohmann::json RunRecord::to_json() const {
   j["policy"] = policy;
   j["meter"] = meter;
   j["warmup"] = {{"batches", warmup_batches}, {"batch_size", warmup_batch_size}};
+  if (mode != "run") j["mode"] = mode;
   j["sweep"] = str_or_null(sweep);
   j["repetition"] = repetition;
   if (simulated) {
@@ -304,6 +309,12 @@ RunRecord RunRecord::from_json(const nlohmann::json& j) {
   if (const auto w = r.object("warmup")) {
     rec.warmup_batches = w->whole_or("batches", 0);
     rec.warmup_batch_size = w->whole_or("batch_size", 0);
+  }
+  if (const Json* m = r.find("mode")) {
+    rec.mode = r.string(*m, "mode");
+    if (rec.mode != "run" && rec.mode != "serve") {
+      throw UserError(fmt::format("run record: mode '{}' is not known; accepted: run, serve", rec.mode));
+    }
   }
   rec.sweep = r.opt_string("sweep");
   rec.repetition = r.integer_or("repetition", 0);

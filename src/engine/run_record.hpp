@@ -27,6 +27,9 @@ struct RunRecord {
   std::uint64_t seed = 0;
   std::size_t requests = 0;
   std::size_t warmup_batches = 0, warmup_batch_size = 0;
+  // "run": a replay of a schedule; "serve": a server's whole lifetime (greenbatch serve), whose
+  // arrivals are the requests that came ("served"), rate_hz 0 and offered_rate_hz what came.
+  std::string mode = "run";
   std::string sweep;   // the experiment's name, for runs of a sweep (empty: none)
   int repetition = 0;  // 0-based
   bool simulated = false;
@@ -44,7 +47,8 @@ struct RunRecord {
   bool complete() const { return error.empty() && summary && summary->completed == requests; }
 
   // Model, device, requested rate, arrivals, seed, policy, requests and repetition, in canonical
-  // form: two records of the same run of a plan have the same identity.
+  // form: two records of the same run of a plan have the same identity. A served record's is
+  // its model, device, policy and start time.
   std::string identity() const;
 
   // The runs.jsonl object. Unmeasured figures are null, never zero.

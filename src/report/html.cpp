@@ -357,10 +357,11 @@ std::string render_report(const ReportInput& in) {
     << kStyle << "</style></head><body>\n";
   h << "<h1>greenbatch report: energy per inference and latency under batching</h1>\n";
   h << fmt::format("<p class=\"lead\">{} runs ({} failed or cut short, kept in the tables, left out of the figures) in {} "
-                   "configurations, from {} file(s) under {}. Sources: {}. Generated {} by greenbatch {}.{}</p>\n",
+                   "configurations, from {} file(s) under {}. Sources: {}. Generated {} by greenbatch {}.{}{}</p>\n",
                    in.loaded.runs.size(), failed, in.configs.size(), in.loaded.files.size(), esc(inputs), esc(src_list),
                    esc(in.generated_utc), esc(in.tool_version),
-                   in.loaded.skipped_lines ? fmt::format(" {} line(s) that did not parse were skipped.", in.loaded.skipped_lines) : "");
+                   in.loaded.skipped_lines ? fmt::format(" {} line(s) that did not parse were skipped.", in.loaded.skipped_lines) : "",
+                   in.loaded.served ? fmt::format(" {} server lifetime record(s) (greenbatch serve) are not replays and were left out.", in.loaded.served) : "");
   if (sources.contains(kStudySource)) {
     h << "<p class=\"note\">The study's files (SEAA 2023, GTX 1080) give energy as the average power sampled every 10 ms "
          "times the run's time, over 8192 requests at a constant rate, and the response time from arrival to completion "

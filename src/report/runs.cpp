@@ -223,7 +223,11 @@ Loaded load(const std::vector<std::string>& paths) {
     std::sort(files.begin(), files.end());
     for (const std::string& f : files) {
       if (fs::path(f).filename() == "runs.jsonl") {
-        for (const RunRecord& rec : read_runs(f, &out.skipped_lines)) out.runs.push_back(run_from_record(rec, f));
+        for (const RunRecord& rec : read_runs(f, &out.skipped_lines)) {
+          // A server's lifetime has no rate or schedule of its own to be compared at.
+          if (rec.mode == "serve") ++out.served;
+          else out.runs.push_back(run_from_record(rec, f));
+        }
         out.files.push_back(f);
       } else if (is_study_file(f)) {
         for (Run& r : read_study_file(f)) out.runs.push_back(std::move(r));

@@ -53,6 +53,7 @@ struct Loaded {
   std::vector<Run> runs;
   std::vector<std::string> files;  // every file read
   std::size_t skipped_lines = 0;   // runs.jsonl lines that did not parse (cut-off writes)
+  std::size_t served = 0;          // greenbatch serve's lifetime records: not replays, left out
 };
 
 // Every runs.jsonl and every study file below each folder (or the file itself), recursively.

@@ -54,7 +54,7 @@ struct InferState {
 struct HttpServer::Impl {
   Impl(HttpConfig c, InferenceLoop& l, MetricsRegistry& r, ServingMetrics& m, const ImagePreprocessor& i,
        const std::atomic<bool>& rd)
-      : cfg(std::move(c)), loop(l), registry(r), metrics(m), images(i), ready(rd) {}
+      : cfg(std::move(c)), loop(l), registry(r), metrics(m), images(i), ready(rd), classes(cfg.classes) {}
 
   void accept();
   void drain_then_stop();
@@ -73,6 +73,8 @@ struct HttpServer::Impl {
   std::size_t in_flight = 0;    // requests read and not yet answered (io thread only)
   std::thread closer;           // closes the inference loop at stop (it may wait for batches)
   std::atomic<bool> stop_asked{false};
+  std::atomic<std::size_t> classes{0};  // HttpConfig::classes until set_classes()
+  std::uint16_t port = 0;                // bound (the acceptor's, kept after it closes)
 };
 
 namespace {
@@ -157,7 +159,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (what.empty() || what == "/versions/1") {
         if (only(get, "GET"))
-          send({200, model_metadata_json(srv_.cfg.model_name, srv_.cfg.platform, srv_.cfg.max_items, srv_.cfg.classes)});
+          send({200, model_metadata_json(srv_.cfg.model_name, srv_.cfg.platform, srv_.cfg.max_items, srv_.classes.load(),
+                                         srv_.cfg.any_input_shape)});
         return;
       }
       if (what == "/ready") {
@@ -182,6 +185,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!srv_.ready) throw ProtocolError(503, "the model is not ready yet (loading or warming up)");
       ParseLimits limits;
       limits.max_items = srv_.cfg.max_items;
+      limits.any_fp32_shape = srv_.cfg.any_input_shape;
       const std::string& body = request_.body();
       const auto type = request_[http::field::content_type];
       const auto header = request_["Inference-Header-Content-Length"];
@@ -211,7 +215,7 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       } else {
         for (std::size_t k = 0; k < r.items; ++k) {
-          state->payloads[k] = Payload{Payload::Kind::kTensor, nullptr, r.tensor.data() + k * kItemFloats};
+          state->payloads[k] = Payload{Payload::Kind::kTensor, nullptr, r.tensor.data() + k * r.item_floats};
         }
       }
     } catch (const ProtocolError& e) {
@@ -336,6 +340,7 @@ HttpServer::HttpServer(HttpConfig config, InferenceLoop& loop, MetricsRegistry& 
   if (!ec) s.acceptor.bind(endpoint, ec);
   if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) throw UserError(fmt::format("cannot listen on {}:{}: {}", s.cfg.host, s.cfg.port, ec.message()));
+  s.port = s.acceptor.local_endpoint().port();
   s.accept();
 }
 
@@ -343,7 +348,9 @@ HttpServer::~HttpServer() {
   if (impl_->closer.joinable()) impl_->closer.join();
 }
 
-std::uint16_t HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+void HttpServer::set_classes(std::size_t classes) { impl_->classes = classes; }
+
+std::uint16_t HttpServer::port() const { return impl_->port; }
 
 void HttpServer::run() { impl_->io.run(); }
 

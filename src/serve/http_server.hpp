@@ -29,6 +29,7 @@ struct HttpConfig {
   std::string model_name;             // the name the model is served under
   std::string platform = "pytorch_torchscript";
   std::size_t classes = 0;            // the model's output width (metadata)
+  bool any_input_shape = false;       // the null model: FP32 inputs of any shape [N, ...]
   std::string version;                // the server's (metadata)
 };
 
@@ -47,6 +48,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   std::uint16_t port() const;
+  // The model's output width, once known (after warm-up): the metadata's logits shape.
+  void set_classes(std::size_t classes);
   // Serves until stop(): the io thread(s) run here.
   void run();
   // Stops accepting; answers in progress are written, then their connections close. Callable

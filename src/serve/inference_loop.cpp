@@ -49,6 +49,8 @@ void InferenceLoop::close() {
     }
   }
   wake_.notify_one();
+  // Several threads may close (the server's stop and its owner): one joins, the others wait for it.
+  std::lock_guard join(join_mutex_);
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
@@ -65,6 +67,17 @@ std::vector<BatchRecord> InferenceLoop::batches() const {
 std::vector<TimeNs> InferenceLoop::arrivals() const {
   std::lock_guard lock(mutex_);
   return arrivals_;
+}
+
+InferenceLoop::Activity InferenceLoop::activity() const {
+  std::lock_guard lock(mutex_);
+  Activity a;
+  a.now = now();
+  a.busy = running_since_ >= 0;
+  a.busy_ns = busy_done_ns_ + (a.busy ? std::max<TimeNs>(0, a.now - running_since_) : 0);
+  a.items_done = items_done_;
+  a.batches = batches_.size();
+  return a;
 }
 
 void InferenceLoop::loop() {
@@ -105,9 +118,10 @@ void InferenceLoop::run_loop(std::unique_lock<std::mutex>& lock) {
       continue;
     }
     const std::vector<Request> batch(w.batch.begin(), w.batch.end());
-    lock.unlock();
     BatchRecord b;
     b.start_ns = now();
+    running_since_ = b.start_ns;
+    lock.unlock();
     b.late_ns = std::max<TimeNs>(0, b.start_ns - meant);
     b.first_request = batch.front().id;
     b.size = static_cast<std::uint32_t>(batch.size());
@@ -125,6 +139,9 @@ void InferenceLoop::run_loop(std::unique_lock<std::mutex>& lock) {
     lock.lock();
     core_.on_batch_done(b);
     batches_.push_back(b);
+    running_since_ = -1;
+    busy_done_ns_ += b.end_ns - b.start_ns;
+    items_done_ += b.size;
     if (observer_) {
       for (const Request& r : batch) waits.push_back(b.start_ns - r.arrival_ns);
     }

@@ -52,7 +52,7 @@ class InferenceLoop {
   // Admits a request of items.size() items (at least 1); each payload must stay valid until
   // `done` has been called. `done` runs on the inference thread: it must not block.
   Admit submit(std::span<const Payload* const> items, Done done);
-  // Stops admission, serves what was admitted, joins the inference thread. Idempotent.
+  // Stops admission, serves what was admitted, joins the inference thread. Idempotent, and callable from several threads at once.
   void close();
 
   std::size_t waiting() const;  // items admitted and not dispatched yet
@@ -60,6 +60,17 @@ class InferenceLoop {
   std::vector<BatchRecord> batches() const;
   // Every admitted item's arrival, in admission order (ns since the loop started).
   std::vector<TimeNs> arrivals() const;
+  // Now, in ns since the loop started (the clock of arrivals and batches).
+  TimeNs now() const;
+  // What the backend has done so far: an energy model's inputs and the metrics' divisor.
+  struct Activity {
+    TimeNs now = 0;               // when this was read
+    TimeNs busy_ns = 0;           // time batches have run, the one running now included
+    bool busy = false;            // a batch runs now
+    std::uint64_t items_done = 0; // items of completed batches
+    std::uint64_t batches = 0;    // completed batches
+  };
+  Activity activity() const;
 
  private:
   struct Pending {
@@ -70,7 +81,6 @@ class InferenceLoop {
   };
   void loop();
   void run_loop(std::unique_lock<std::mutex>& lock);
-  TimeNs now() const;
 
   Backend& backend_;
   const BatchObserver observer_;
@@ -86,6 +96,10 @@ class InferenceLoop {
   std::unordered_map<std::uint64_t, std::pair<std::shared_ptr<Pending>, std::size_t>> items_;
   std::vector<TimeNs> arrivals_;
   std::vector<BatchRecord> batches_;
+  TimeNs busy_done_ns_ = 0;       // completed batches' time
+  TimeNs running_since_ = -1;     // the running batch's dispatch (-1: none runs)
+  std::uint64_t items_done_ = 0;
+  std::mutex join_mutex_;  // close() from several threads: one joins
   std::thread thread_;
 };
 

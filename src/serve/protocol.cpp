@@ -77,11 +77,21 @@ std::size_t check_shape(const std::string& where, bool fp32, const std::vector<s
     return fp32 ? fmt::format("[N,3,224,224] with N from 1 to {}", limits.max_items)
                 : fmt::format("[N] or [N,1] with N from 1 to {}", limits.max_items);
   };
-  const std::size_t want_rank = fp32 ? 4 : dims.size() == 2 ? 2 : 1;
+  if (fp32 && limits.any_fp32_shape) {
+    // The null model: any [N, ...], each item at most one image's floats.
+    std::uint64_t per_item = 1;
+    for (std::size_t d = 1; d < dims.size(); ++d) per_item = std::min<std::uint64_t>(per_item * std::min<std::uint64_t>(dims[d], kItemFloats + 1), kItemFloats + 1);
+    if (dims.empty() || per_item == 0 || per_item > kItemFloats) {
+      bad(fmt::format("{}: shape {} is not accepted by the null model; accepted: [N, ...] with N from 1 to {} and at "
+                      "most {} values per item",
+                      where, shape_text(dims), limits.max_items, kItemFloats));
+    }
+  }
+  const std::size_t want_rank = fp32 ? (limits.any_fp32_shape ? dims.size() : 4) : dims.size() == 2 ? 2 : 1;
   if (dims.size() != want_rank) {
     bad(fmt::format("{}: shape {} has {} dimensions; accepted: {}", where, shape_text(dims), dims.size(), accepted()));
   }
-  if (fp32 && (dims[1] != kChannels || dims[2] != kHeight || dims[3] != kWidth)) {
+  if (fp32 && !limits.any_fp32_shape && (dims[1] != kChannels || dims[2] != kHeight || dims[3] != kWidth)) {
     bad(fmt::format("{}: shape {} is not an image batch; accepted: {}", where, shape_text(dims), accepted()));
   }
   if (!fp32 && dims.size() == 2 && dims[1] != 1) {
@@ -260,7 +270,11 @@ InferRequest parse_request(std::string_view json_text, std::string_view binary, 
   }
   req.kind = fp32 ? InferRequest::Kind::kTensor : InferRequest::Kind::kJpeg;
   req.items = check_shape(where, fp32, dims, limits);
-  const std::size_t count = fp32 ? req.items * kItemFloats : req.items;
+  if (fp32) {
+    req.item_floats = 1;
+    for (std::size_t d = 1; d < dims.size(); ++d) req.item_floats *= static_cast<std::size_t>(dims[d]);
+  }
+  const std::size_t count = fp32 ? req.items * req.item_floats : req.items;
 
   std::optional<std::uint64_t> binary_size;
   if (const auto p = in.find("parameters"); p != in.end()) {
@@ -482,15 +496,15 @@ std::string server_metadata_json(std::string_view version) {
 }
 
 std::string model_metadata_json(std::string_view name, std::string_view platform, std::size_t max_items,
-                                std::size_t classes) {
+                                std::size_t classes, bool any_input_shape) {
   return fmt::format(
       "{{\"name\":{},\"platform\":{},"
-      "\"inputs\":[{{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":[-1,3,224,224]}},"
+      "\"inputs\":[{{\"name\":\"input\",\"datatype\":\"FP32\",\"shape\":{}}},"
       "{{\"name\":\"jpeg\",\"datatype\":\"BYTES\",\"shape\":[-1]}}],"
       "\"outputs\":[{{\"name\":\"logits\",\"datatype\":\"FP32\",\"shape\":[-1,{}]}},"
       "{{\"name\":\"top1\",\"datatype\":\"FP32\",\"shape\":[-1,2]}}],"
       "\"parameters\":{{\"max_items_per_request\":{}}}}}",
-      quote(name), quote(platform), classes, max_items);
+      quote(name), quote(platform), any_input_shape ? "[-1,-1]" : "[-1,3,224,224]", classes, max_items);
 }
 
 std::string decode_base64(std::string_view text, std::string_view what) {

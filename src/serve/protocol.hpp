@@ -71,6 +71,9 @@ inline constexpr std::size_t kItemFloats = kChannels * kHeight * kWidth;
 struct ParseLimits {
   std::size_t max_items = 128;  // items (images) in one request; more is 413
   std::size_t max_depth = 16;   // JSON nesting; a nested [N,3,224,224] request is 7 deep
+  // The null (synthetic) model ignores its input: an FP32 tensor of any shape [N, ...] is
+  // accepted (N items of the product of the other dimensions, at most kItemFloats floats each).
+  bool any_fp32_shape = false;
 };
 
 enum class Output { kLogits, kTop1 };
@@ -85,7 +88,8 @@ struct InferRequest {
   std::optional<std::string> id;
   Kind kind = Kind::kTensor;
   std::size_t items = 0;
-  std::vector<float> tensor;       // kTensor: items * kItemFloats floats, row-major
+  std::vector<float> tensor;       // kTensor: items * item_floats floats, row-major
+  std::size_t item_floats = kItemFloats;  // kTensor: floats per item (kItemFloats but for the null model)
   std::vector<std::string> jpegs;  // kJpeg: one per item, the raw JPEG bytes
   std::vector<OutputRequest> outputs;  // distinct kinds, in the order asked; never empty
   // Whether any output is answered in binary (then the response is infer_response_binary).
@@ -135,8 +139,9 @@ std::string server_metadata_json(std::string_view version);
 //  "outputs":[{"name":"logits","datatype":"FP32","shape":[-1,CLASSES]},
 //             {"name":"top1","datatype":"FP32","shape":[-1,2]}],
 //  "parameters":{"max_items_per_request":MAX_ITEMS}}
+// any_input_shape: the null model (FP32 input of any shape [N, ...], listed as [-1,-1]).
 std::string model_metadata_json(std::string_view name, std::string_view platform, std::size_t max_items,
-                                std::size_t classes);
+                                std::size_t classes, bool any_input_shape = false);
 
 // Strict base64 (RFC 4648 standard alphabet, "=" padding required, no whitespace, zero unused
 // bits). Throws ProtocolError 400 naming `what` and the offending position.

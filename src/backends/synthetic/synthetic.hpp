@@ -30,6 +30,12 @@ class SyntheticBackend final : public Backend {
  public:
   SyntheticBackend(SyntheticParams params, Clock& clock) : params_(params), clock_(clock) {}
   void run(std::span<const Request> batch) override;
+  // A null model's output: one logit per request, 0 (its top1 is class 0 with probability 1).
+  void run_outputs(std::span<const Request> batch, BatchOutput& out) override {
+    run(batch);
+    out.width = 1;
+    out.values.assign(batch.size(), 0.0f);
+  }
   std::string model() const override;
   std::string device() const override { return "synthetic"; }
   bool follows_clock() const override { return true; }

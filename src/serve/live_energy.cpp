@@ -1,0 +1,71 @@
+#include "serve/live_energy.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace greenbatch::serve {
+
+LiveEnergyTracker::LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w) : meter_(meter), idle_w_(idle_w) {}
+
+std::optional<LiveEnergy> LiveEnergyTracker::read(InferenceLoop::Activity& activity) {
+  activity = loop_ ? loop_->activity() : InferenceLoop::Activity{};
+  std::optional<LiveEnergy> e = meter_.live(activity.now, activity.busy_ns, activity.busy);
+  std::lock_guard lock(mutex_);
+  if (e) {
+    last_joules_ = std::max(last_joules_, e->joules);
+    if (e->power_w) last_power_w_ = e->power_w;
+    e->joules = last_joules_;
+  }
+  return e;
+}
+
+double LiveEnergyTracker::joules() {
+  InferenceLoop::Activity a;
+  read(a);
+  std::lock_guard lock(mutex_);
+  return last_joules_;
+}
+
+double LiveEnergyTracker::power_w() {
+  InferenceLoop::Activity a;
+  read(a);
+  std::lock_guard lock(mutex_);
+  return last_power_w_.value_or(std::numeric_limits<double>::quiet_NaN());
+}
+
+EnergySources LiveEnergyTracker::sources() {
+  EnergySources s;
+  s.energy_joules = [this] { return joules(); };
+  s.power_watts = [this] { return power_w(); };
+  if (idle_w_) s.idle_power_watts = [w = *idle_w_] { return w; };
+  return s;
+}
+
+void LiveEnergyTracker::after_batch(GaugeFamily& per_inference) {
+  // Most batches only read the loop's clock: the last snapshot is recent.
+  if (!snapshots_.empty() && loop_ && loop_->now() - snapshots_.back().t < kSnapshotPeriodNs) return;
+  InferenceLoop::Activity a;
+  const auto e = read(a);
+  if (!e || a.items_done == 0) return;
+  const double t_s = static_cast<double>(a.now) / 1e9;
+  per_inference.labels({"since_start", "total"}).set(e->joules / static_cast<double>(a.items_done));
+  if (idle_w_) {
+    per_inference.labels({"since_start", "dynamic"})
+        .set((e->joules - *idle_w_ * t_s) / static_cast<double>(a.items_done));
+  }
+  snapshots_.push_back({a.now, e->joules, a.items_done});
+  // Keep the newest snapshot at least kRecentWindowNs old as the window's start.
+  while (snapshots_.size() > 2 && a.now - snapshots_[1].t >= kRecentWindowNs) snapshots_.pop_front();
+  const Snapshot& from = snapshots_.front();
+  if (snapshots_.size() < 2 || a.items_done == from.items) return;
+  const double items = static_cast<double>(a.items_done - from.items);
+  const double joules = e->joules - from.joules;
+  per_inference.labels({"recent", "total"}).set(joules / items);
+  if (idle_w_) {
+    const double dt_s = static_cast<double>(a.now - from.t) / 1e9;
+    per_inference.labels({"recent", "dynamic"}).set((joules - *idle_w_ * dt_s) / items);
+  }
+}
+
+}  // namespace greenbatch::serve

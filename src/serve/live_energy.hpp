@@ -1,0 +1,61 @@
+#pragma once
+// greenbatch serve's live energy: the meter's open window read at scrape time (energy since the
+// start, current power) and energy per inference, since the start and over the recent batches,
+// each total and above idle. The meter knows nothing of the server; the inference loop's
+// activity (busy time, items done) is what a modelled meter needs and what the figures divide by.
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "energy/meter.hpp"
+#include "serve/inference_loop.hpp"
+#include "serve/metrics.hpp"
+
+namespace greenbatch::serve {
+
+class LiveEnergyTracker {
+ public:
+  // Snapshots for the recent figure are taken after a batch, at most one per `period`; the recent
+  // window spans the snapshots of the last `window` (at least two).
+  static constexpr TimeNs kSnapshotPeriodNs = 100'000'000;  // 100 ms: NVML's counter updates about this often
+  static constexpr TimeNs kRecentWindowNs = 10'000'000'000; // 10 s
+
+  // `meter`'s window is open (start() called at the loop's time 0 or later) while this is used;
+  // `idle_w` is the idle power measured before (none: no dynamic figures).
+  LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w);
+
+  // The loop whose activity is read; set once, before the first scrape or batch.
+  void attach(const InferenceLoop& loop) { loop_ = &loop; }
+
+  // The scrape-time series (energy since the start, power, idle power) for
+  // register_serving_metrics; they read through this tracker, which must outlive the registry's
+  // use of them.
+  EnergySources sources();
+
+  // After a batch (the inference thread): updates greenbatch_energy_per_inference_joules.
+  void after_batch(GaugeFamily& per_inference);
+
+  // Energy since the start (joules, never decreasing; the last good reading if the sensor fails).
+  double joules();
+  // The latest power reading (NaN before the first).
+  double power_w();
+
+ private:
+  struct Snapshot {
+    TimeNs t = 0;
+    double joules = 0;
+    std::uint64_t items = 0;
+  };
+  std::optional<LiveEnergy> read(InferenceLoop::Activity& activity);
+
+  EnergyMeter& meter_;
+  const std::optional<double> idle_w_;
+  const InferenceLoop* loop_ = nullptr;
+  std::mutex mutex_;
+  double last_joules_ = 0;
+  std::optional<double> last_power_w_;
+  std::deque<Snapshot> snapshots_;  // inference thread only
+};
+
+}  // namespace greenbatch::serve

@@ -202,6 +202,24 @@ TEST(ModelledMeter, ItsPowerTraceIntegratesToItsEnergy) {
   EXPECT_EQ(e.trace[2].power_w, 150);
 }
 
+TEST(Sampler, ItsProgressIsTheIntegralStopWouldTake) {
+  // A ramp, so that the rule matters (trapezoids, the first value held from 0).
+  Sampler s(2 * kNsPerMs, [](TimeNs t) { return PowerSample{t, 10 + ns_to_s(t) * 1000, 0}; });
+  EXPECT_FALSE(s.progress(0).latest.has_value());
+  s.start();
+  std::this_thread::sleep_for(60ms);
+  const Sampler::Progress running = s.progress(s.now_ns());
+  ASSERT_TRUE(running.latest.has_value());
+  EXPECT_FALSE(running.failed);
+  EXPECT_GT(running.joules, 0.0);
+  s.stop();
+  const TimeNs at = s.samples().back().t_ns + 5 * kNsPerMs;
+  const Sampler::Progress p = s.progress(at);
+  EXPECT_EQ(p.latest->t_ns, s.samples().back().t_ns);
+  EXPECT_NEAR(p.joules, integrate_samples(s.samples(), 0, at, false), 1e-9 * p.joules);
+  EXPECT_GT(s.samples().size(), 5u);
+}
+
 class EnergyCli : public testing::TempDirTest {};
 
 TEST_F(EnergyCli, PowerTraceFilesHoldSamplesAndBatches) {

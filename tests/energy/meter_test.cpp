@@ -9,6 +9,7 @@
 #include "backends/synthetic/synthetic.hpp"
 #include "batching/policy.hpp"
 #include "core/clock.hpp"
+#include "energy/energy_math.hpp"
 #include "energy/fake_nvml.hpp"
 #include "energy/meter.hpp"
 #include "energy/modelled.hpp"
@@ -200,6 +201,44 @@ TEST(ModelledMeter, ItsPowerTraceIntegratesToItsEnergy) {
   EXPECT_NEAR(integrate_samples(e.trace, 0, r.window_end_ns(), false), *e.joules, 1e-9);
   EXPECT_EQ(e.trace[2].t_ns, r.batches[0].start_ns);
   EXPECT_EQ(e.trace[2].power_w, 150);
+}
+
+TEST(ModelledMeter, LiveAgreesWithStopAndFollowsTheBatches) {
+  ModelledMeter meter(50, 150);
+  const TimeNs t0 = 7 * kNsPerS;
+  meter.start(t0);
+  EXPECT_EQ(meter.live(t0 - kNsPerS, 0, false)->joules, 0.0);  // before the window: nothing yet
+  const auto idle = meter.live(t0 + kNsPerS, 0, false);
+  ASSERT_TRUE(idle.has_value());
+  EXPECT_DOUBLE_EQ(idle->joules, 50.0);
+  EXPECT_EQ(idle->power_w.value_or(0), 50.0);
+  const auto busy = meter.live(t0 + 2 * kNsPerS, 500 * kNsPerMs, true);
+  EXPECT_DOUBLE_EQ(busy->joules, 50.0 * 2 + 100.0 * 0.5);
+  EXPECT_EQ(busy->power_w.value_or(0), 150.0);
+  // A reading that lands late with an older clock never takes the counter back.
+  EXPECT_DOUBLE_EQ(meter.live(t0 + kNsPerS, 0, false)->joules, 150.0);
+
+  // At the window's end, the same busy time gives stop()'s figure to the last bit.
+  auto batch = [](TimeNs from, TimeNs to) {
+    BatchRecord b;
+    b.start_ns = from;
+    b.end_ns = to;
+    return b;
+  };
+  const std::vector<BatchRecord> batches = {batch(t0 + 100 * kNsPerMs, t0 + 400 * kNsPerMs),
+                                            batch(t0 + 2 * kNsPerS, t0 + 2'250'000'123)};
+  const TimeNs end = t0 + 3'000'000'007;
+  const double live_j = meter.live(end, busy_time_ns(batches), false)->joules;
+  EXPECT_EQ(live_j, *meter.stop(end, batches, 10).joules);
+
+  meter.start(end);  // a new window starts from zero
+  EXPECT_EQ(meter.live(end, 0, false)->joules, 0.0);
+}
+
+TEST(NoMeter, LiveHasNothing) {
+  NoMeter meter("no sensor");
+  meter.start(0);
+  EXPECT_FALSE(meter.live(kNsPerS, 0, true).has_value());
 }
 
 TEST(Sampler, ItsProgressIsTheIntegralStopWouldTake) {

@@ -241,6 +241,73 @@ TEST(NoMeter, LiveHasNothing) {
   EXPECT_FALSE(meter.live(kNsPerS, 0, true).has_value());
 }
 
+using Steady = std::chrono::steady_clock;
+double seconds_between(Steady::time_point a, Steady::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// A window opened now, timed from both sides, so that a reading at a steady `watts` can be held
+// between the shortest and the longest the window could have been when it was taken.
+class TimedWindow {
+ public:
+  explicit TimedWindow(EnergyMeter& m) : meter_(m) {
+    before_ = Steady::now();
+    m.start(0);
+    after_ = Steady::now();
+  }
+  LiveEnergy read(double watts) {
+    const auto t0 = Steady::now();
+    const std::optional<LiveEnergy> r = meter_.live(0, 0, false);
+    const auto t1 = Steady::now();
+    EXPECT_TRUE(r.has_value());
+    if (!r) return {};
+    EXPECT_GE(r->joules, watts * seconds_between(after_, t0) - 0.01);  // 0.01 J: the counter's mJ
+    EXPECT_LE(r->joules, watts * seconds_between(before_, t1) + 0.01);
+    return *r;
+  }
+
+ private:
+  EnergyMeter& meter_;
+  Steady::time_point before_, after_;
+};
+
+TEST(NvmlMeter, LiveJoulesFollowTheCounterAndPowerTheSamples) {
+  testing::FakeNvml fake(1, 120.0);
+  for (const char* spec : {"nvml", "nvml-sampled"}) {
+    SCOPED_TRACE(spec);
+    auto meter = make_meter(spec, kGpu0);
+    TimedWindow window(*meter);
+    std::this_thread::sleep_for(150ms);
+    const LiveEnergy a = window.read(120.0);
+    EXPECT_GT(a.joules, 120.0 * 0.1);
+    ASSERT_TRUE(a.power_w.has_value());
+    EXPECT_NEAR(*a.power_w, 120.0, 1.0);
+    std::this_thread::sleep_for(200ms);
+    const LiveEnergy b = window.read(120.0);
+    EXPECT_GT(b.joules, a.joules + 120.0 * 0.15);
+    const Energy e = meter->stop(0, {}, 10);
+    ASSERT_TRUE(e.measured) << e.reason;
+    EXPECT_GE(*e.joules, b.joules - 0.01);
+  }
+}
+
+TEST(NvmlMeter, LiveSaysNothingOnceTheSensorFails) {
+  // nvml: reading the counter throws; nvml-sampled: the sampler meets a failed power reading.
+  for (const bool counter : {true, false}) {
+    SCOPED_TRACE(counter ? "nvml" : "nvml-sampled");
+    testing::FakeNvml fake(1, 100.0);
+    auto meter = make_meter(counter ? "nvml" : "nvml-sampled", kGpu0);
+    meter->start(0);
+    std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(meter->live(0, 0, false).has_value());
+    if (counter) fake.fail_energy(0);
+    else fake.fail_power(0);
+    std::this_thread::sleep_for(100ms);  // ten sampling periods
+    EXPECT_FALSE(meter->live(0, 0, false).has_value());
+    EXPECT_FALSE(meter->stop(0, {}, 1).measured);
+  }
+}
+
 TEST(Sampler, ItsProgressIsTheIntegralStopWouldTake) {
   // A ramp, so that the rule matters (trapezoids, the first value held from 0).
   Sampler s(2 * kNsPerMs, [](TimeNs t) { return PowerSample{t, 10 + ns_to_s(t) * 1000, 0}; });

@@ -2,6 +2,7 @@
 // Energy meters measure one window (start .. stop) around a run. The engine does not know
 // which meter it has. A meter that cannot measure says why; it never reports zero instead.
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
@@ -19,6 +20,26 @@ namespace greenbatch {
 struct LiveEnergy {
   double joules = 0;              // since start(), idle included; never decreases
   std::optional<double> power_w;  // the latest power reading (the modelled power now); none: no reading yet
+};
+
+// The highest joules a meter's live() has reported in its window, so that the figure never
+// goes down, whatever order concurrent callers' readings land in. Thread-safe.
+class LiveJoulesFloor {
+ public:
+  void reset() {
+    std::lock_guard<std::mutex> lock(mu_);
+    max_j_ = 0;
+  }
+  // max(j, every figure raised so far, 0)
+  double raise(double j) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (j > max_j_) max_j_ = j;
+    return max_j_;
+  }
+
+ private:
+  std::mutex mu_;
+  double max_j_ = 0;
 };
 
 struct Energy {

@@ -65,19 +65,29 @@ SensorMeter::SensorMeter(std::string method, Primary primary, std::unique_ptr<Po
       period_ns_(period_ns),
       spec_(std::move(spec)) {}
 
+PowerSample SensorMeter::sample_sensor(TimeNs t_ns) {
+  std::lock_guard<std::mutex> lock(sensor_mu_);
+  return sensor_->sample(t_ns);
+}
+
+std::optional<double> SensorMeter::sensor_counter_j() {
+  std::lock_guard<std::mutex> lock(sensor_mu_);
+  return sensor_->counter_j();
+}
+
 std::optional<double> SensorMeter::measure_idle_w(TimeNs window_ns) {
   if (window_ns <= 0) return std::nullopt;
   // The counter gives the mean directly; sampling is the fallback.
-  const auto c0 = sensor_->counter_j();
+  const auto c0 = sensor_counter_j();
   const auto t0 = std::chrono::steady_clock::now();
   if (c0 && primary_ == Primary::kCounter) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(window_ns));
-    const auto c1 = sensor_->counter_j();
+    const auto c1 = sensor_counter_j();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     idle_w_ = (*c1 - *c0) / s;
     return idle_w_;
   }
-  Sampler sampler(period_ns_, [this](TimeNs t) { return sensor_->sample(t); });
+  Sampler sampler(period_ns_, [this](TimeNs t) { return sample_sensor(t); });
   sampler.start();
   std::this_thread::sleep_for(std::chrono::nanoseconds(window_ns));
   const TimeNs end = sampler.now_ns();
@@ -89,23 +99,45 @@ std::optional<double> SensorMeter::measure_idle_w(TimeNs window_ns) {
 
 void SensorMeter::start(TimeNs) {
   counter_error_.reset();
+  live_floor_.reset();
   try {
-    counter_start_j_ = sensor_->counter_j();
+    counter_start_j_ = sensor_counter_j();
   } catch (const std::exception& e) {
     counter_error_ = e.what();
   }
-  sampler_ = std::make_unique<Sampler>(period_ns_, [this](TimeNs t) { return sensor_->sample(t); });
+  sampler_ = std::make_unique<Sampler>(period_ns_, [this](TimeNs t) { return sample_sensor(t); });
   sampler_->start();
 }
 
 std::optional<double> SensorMeter::read_counter() {
   try {
-    const auto end = sensor_->counter_j();
+    const auto end = sensor_counter_j();
     if (end && counter_start_j_) return *end - *counter_start_j_;
   } catch (const std::exception& e) {
     if (!counter_error_) counter_error_ = e.what();
   }
   return std::nullopt;
+}
+
+std::optional<LiveEnergy> SensorMeter::live(TimeNs, TimeNs, bool) {
+  // The sampler's clock, as stop() uses: the window's length on start()'s clock is the caller's.
+  const Sampler::Progress p = sampler_->progress(sampler_->now_ns());
+  if (p.failed) return std::nullopt;
+  double joules = p.joules;
+  if (primary_ == Primary::kCounter) {
+    if (!counter_start_j_) return std::nullopt;
+    try {
+      const std::optional<double> now_j = sensor_counter_j();
+      if (!now_j) return std::nullopt;
+      joules = *now_j - *counter_start_j_;
+    } catch (const std::exception&) {
+      return std::nullopt;  // stop() reports the error
+    }
+  }
+  LiveEnergy e;
+  e.joules = live_floor_.raise(joules);
+  if (p.latest) e.power_w = p.latest->power_w;
+  return e;
 }
 
 std::optional<std::string> SensorMeter::failure(const std::optional<double>& counter_j, TimeNs window_ns,

@@ -3,6 +3,7 @@
 // RAPL. One SensorMeter drives any PowerSensor: it reads the counter at the window's edges and
 // samples power on a background thread for the cross-check, busy and peak power, and the trace.
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,8 +68,14 @@ class SensorMeter final : public EnergyMeter {
   Energy stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) override;
   bool follows_clock() const override { return false; }
   std::optional<double> measure_idle_w(TimeNs window_ns) override;
+  // kCounter: the counter's joules since start(); kSampled: the samples' integral so far. Power:
+  // the latest sample's. nullopt when the sensor or counter failed.
+  std::optional<LiveEnergy> live(TimeNs now, TimeNs busy_ns, bool busy) override;
 
  private:
+  // The sensor, one caller at a time (the sampler thread, live() and the window's edges).
+  PowerSample sample_sensor(TimeNs t_ns);
+  std::optional<double> sensor_counter_j();
   // The counter's joules since start(); nullopt without a counter or when reading it failed
   // (the error is kept in counter_error_).
   std::optional<double> read_counter();
@@ -84,12 +91,14 @@ class SensorMeter final : public EnergyMeter {
   std::string method_;
   Primary primary_;
   std::unique_ptr<PowerSensor> sensor_;
+  std::mutex sensor_mu_;  // RaplSensor::sample keeps state; NVML handles are shared
   TimeNs period_ns_;
   std::string spec_;
   std::unique_ptr<Sampler> sampler_;
   std::optional<double> counter_start_j_;
   std::optional<std::string> counter_error_;
   std::optional<double> idle_w_;
+  LiveJoulesFloor live_floor_;
 };
 
 }  // namespace greenbatch

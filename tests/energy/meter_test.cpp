@@ -9,6 +9,7 @@
 #include "backends/synthetic/synthetic.hpp"
 #include "batching/policy.hpp"
 #include "core/clock.hpp"
+#include "energy/energy_math.hpp"
 #include "energy/fake_nvml.hpp"
 #include "energy/meter.hpp"
 #include "energy/modelled.hpp"
@@ -200,6 +201,129 @@ TEST(ModelledMeter, ItsPowerTraceIntegratesToItsEnergy) {
   EXPECT_NEAR(integrate_samples(e.trace, 0, r.window_end_ns(), false), *e.joules, 1e-9);
   EXPECT_EQ(e.trace[2].t_ns, r.batches[0].start_ns);
   EXPECT_EQ(e.trace[2].power_w, 150);
+}
+
+TEST(ModelledMeter, LiveAgreesWithStopAndFollowsTheBatches) {
+  ModelledMeter meter(50, 150);
+  const TimeNs t0 = 7 * kNsPerS;
+  meter.start(t0);
+  EXPECT_EQ(meter.live(t0 - kNsPerS, 0, false)->joules, 0.0);  // before the window: nothing yet
+  const auto idle = meter.live(t0 + kNsPerS, 0, false);
+  ASSERT_TRUE(idle.has_value());
+  EXPECT_DOUBLE_EQ(idle->joules, 50.0);
+  EXPECT_EQ(idle->power_w.value_or(0), 50.0);
+  const auto busy = meter.live(t0 + 2 * kNsPerS, 500 * kNsPerMs, true);
+  EXPECT_DOUBLE_EQ(busy->joules, 50.0 * 2 + 100.0 * 0.5);
+  EXPECT_EQ(busy->power_w.value_or(0), 150.0);
+  // A reading that lands late with an older clock never takes the counter back.
+  EXPECT_DOUBLE_EQ(meter.live(t0 + kNsPerS, 0, false)->joules, 150.0);
+
+  // At the window's end, the same busy time gives stop()'s figure to the last bit.
+  auto batch = [](TimeNs from, TimeNs to) {
+    BatchRecord b;
+    b.start_ns = from;
+    b.end_ns = to;
+    return b;
+  };
+  const std::vector<BatchRecord> batches = {batch(t0 + 100 * kNsPerMs, t0 + 400 * kNsPerMs),
+                                            batch(t0 + 2 * kNsPerS, t0 + 2'250'000'123)};
+  const TimeNs end = t0 + 3'000'000'007;
+  const double live_j = meter.live(end, busy_time_ns(batches), false)->joules;
+  EXPECT_EQ(live_j, *meter.stop(end, batches, 10).joules);
+
+  meter.start(end);  // a new window starts from zero
+  EXPECT_EQ(meter.live(end, 0, false)->joules, 0.0);
+}
+
+TEST(NoMeter, LiveHasNothing) {
+  NoMeter meter("no sensor");
+  meter.start(0);
+  EXPECT_FALSE(meter.live(kNsPerS, 0, true).has_value());
+}
+
+using Steady = std::chrono::steady_clock;
+double seconds_between(Steady::time_point a, Steady::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// A window opened now, timed from both sides, so that a reading at a steady `watts` can be held
+// between the shortest and the longest the window could have been when it was taken.
+class TimedWindow {
+ public:
+  explicit TimedWindow(EnergyMeter& m) : meter_(m) {
+    before_ = Steady::now();
+    m.start(0);
+    after_ = Steady::now();
+  }
+  LiveEnergy read(double watts) {
+    const auto t0 = Steady::now();
+    const std::optional<LiveEnergy> r = meter_.live(0, 0, false);
+    const auto t1 = Steady::now();
+    EXPECT_TRUE(r.has_value());
+    if (!r) return {};
+    EXPECT_GE(r->joules, watts * seconds_between(after_, t0) - 0.01);  // 0.01 J: the counter's mJ
+    EXPECT_LE(r->joules, watts * seconds_between(before_, t1) + 0.01);
+    return *r;
+  }
+
+ private:
+  EnergyMeter& meter_;
+  Steady::time_point before_, after_;
+};
+
+TEST(NvmlMeter, LiveJoulesFollowTheCounterAndPowerTheSamples) {
+  testing::FakeNvml fake(1, 120.0);
+  for (const char* spec : {"nvml", "nvml-sampled"}) {
+    SCOPED_TRACE(spec);
+    auto meter = make_meter(spec, kGpu0);
+    TimedWindow window(*meter);
+    std::this_thread::sleep_for(150ms);
+    const LiveEnergy a = window.read(120.0);
+    EXPECT_GT(a.joules, 120.0 * 0.1);
+    ASSERT_TRUE(a.power_w.has_value());
+    EXPECT_NEAR(*a.power_w, 120.0, 1.0);
+    std::this_thread::sleep_for(200ms);
+    const LiveEnergy b = window.read(120.0);
+    EXPECT_GT(b.joules, a.joules + 120.0 * 0.15);
+    const Energy e = meter->stop(0, {}, 10);
+    ASSERT_TRUE(e.measured) << e.reason;
+    EXPECT_GE(*e.joules, b.joules - 0.01);
+  }
+}
+
+TEST(NvmlMeter, LiveSaysNothingOnceTheSensorFails) {
+  // nvml: reading the counter throws; nvml-sampled: the sampler meets a failed power reading.
+  for (const bool counter : {true, false}) {
+    SCOPED_TRACE(counter ? "nvml" : "nvml-sampled");
+    testing::FakeNvml fake(1, 100.0);
+    auto meter = make_meter(counter ? "nvml" : "nvml-sampled", kGpu0);
+    meter->start(0);
+    std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(meter->live(0, 0, false).has_value());
+    if (counter) fake.fail_energy(0);
+    else fake.fail_power(0);
+    std::this_thread::sleep_for(100ms);  // ten sampling periods
+    EXPECT_FALSE(meter->live(0, 0, false).has_value());
+    EXPECT_FALSE(meter->stop(0, {}, 1).measured);
+  }
+}
+
+TEST(Sampler, ItsProgressIsTheIntegralStopWouldTake) {
+  // A ramp, so that the rule matters (trapezoids, the first value held from 0).
+  Sampler s(2 * kNsPerMs, [](TimeNs t) { return PowerSample{t, 10 + ns_to_s(t) * 1000, 0}; });
+  EXPECT_FALSE(s.progress(0).latest.has_value());
+  s.start();
+  std::this_thread::sleep_for(60ms);
+  const Sampler::Progress running = s.progress(s.now_ns());
+  ASSERT_TRUE(running.latest.has_value());
+  EXPECT_FALSE(running.failed);
+  EXPECT_GT(running.joules, 0.0);
+  s.stop();
+  const TimeNs at = s.samples().back().t_ns + 5 * kNsPerMs;
+  const Sampler::Progress p = s.progress(at);
+  EXPECT_EQ(p.latest->t_ns, s.samples().back().t_ns);
+  EXPECT_NEAR(p.joules, integrate_samples(s.samples(), 0, at, false), 1e-9 * p.joules);
+  EXPECT_GT(s.samples().size(), 5u);
 }
 
 class EnergyCli : public testing::TempDirTest {};

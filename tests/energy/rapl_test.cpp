@@ -8,7 +8,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "core/error.hpp"
 #include "energy/meter.hpp"
@@ -34,6 +36,33 @@ class RaplTest : public testing::TempDirTest {
     zone("intel-rapl:0/intel-rapl:0:1", "dram", 100, 1'000'000);
     zone("intel-rapl:1", "psys", 7, 1'000'000);                  // the platform: overlaps
   }
+  // A package zone whose counter a thread advances at `watts` every millisecond, wrapping at
+  // max_uj, until the test ends (or stop_counting()).
+  void counting_zone(double watts, unsigned long long max_uj) {
+    zone("intel-rapl:0", "package-0", 0, max_uj);
+    counter_ = std::thread([this, watts, max_uj] {
+      const auto t0 = std::chrono::steady_clock::now();
+      while (!stop_) {
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const auto uj = static_cast<unsigned long long>(s * watts * 1e6) % max_uj;
+        std::ofstream(dir_ / "intel-rapl:0" / "energy_uj.tmp") << uj << "\n";
+        fs::rename(dir_ / "intel-rapl:0" / "energy_uj.tmp", dir_ / "intel-rapl:0" / "energy_uj");
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+  }
+  void stop_counting() {
+    stop_ = true;
+    if (counter_.joinable()) counter_.join();
+  }
+  void TearDown() override {
+    stop_counting();
+    testing::TempDirTest::TearDown();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread counter_;
 };
 
 TEST_F(RaplTest, PackagesAndDramCountCoreAndPsysDoNot) {
@@ -58,29 +87,58 @@ TEST_F(RaplTest, WrapAroundIsUndone) {
 
 TEST_F(RaplTest, TheMeterFollowsACounterThatWrapsWhileItRuns) {
   // 100 W into a counter that wraps every 0.2 s, advanced by a thread every millisecond.
-  zone("intel-rapl:0", "package-0", 0, 20'000'000);
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    while (!stop) {
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const auto uj = static_cast<unsigned long long>(s * 100e6) % 20'000'000ULL;
-      std::ofstream(dir_ / "intel-rapl:0" / "energy_uj.tmp") << uj << "\n";
-      fs::rename(dir_ / "intel-rapl:0" / "energy_uj.tmp", dir_ / "intel-rapl:0" / "energy_uj");
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  });
+  counting_zone(100.0, 20'000'000);
   auto meter = make_meter("rapl:period=5ms,root=" + dir_.string(), MeterContext{"cpu", ""});
   meter->start(0);
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   const Energy e = meter->stop(0, {}, 10);
-  stop = true;
-  writer.join();
+  stop_counting();
   ASSERT_TRUE(e.measured) << e.reason;
   EXPECT_EQ(e.method, "rapl");
   EXPECT_NEAR(*e.joules, 100.0 * e.window_s, 0.1 * 100.0 * e.window_s);  // three wraps undone
   EXPECT_NEAR(*e.avg_power_w, 100.0, 10.0);
   EXPECT_EQ(e.sensor["zones"][0], "intel-rapl:0 (package-0)");
+}
+
+TEST_F(RaplTest, LiveFromFourThreadsWhileTheSamplerRuns) {
+  // The sampler thread and the readers all read the counter (RaplSensor keeps the last reading
+  // for its power): one at a time, each reader's joules never go down, and they stay the counter's.
+  counting_zone(100.0, 20'000'000);
+  auto meter = make_meter("rapl:period=5ms,root=" + dir_.string(), MeterContext{"cpu", ""});
+  const auto t0 = std::chrono::steady_clock::now();
+  meter->start(0);
+  std::atomic<int> readings{0}, failures{0}, decreases{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] {
+      double last = 0;
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(400);
+      while (std::chrono::steady_clock::now() < until) {
+        const std::optional<LiveEnergy> r = meter->live(0, 0, false);
+        if (!r) ++failures;
+        else if (r->joules < last) ++decreases;
+        else last = r->joules;
+        ++readings;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+  }
+  for (std::thread& r : readers) r.join();
+  // The counter stands still from here, so the last reading and stop() read the same value. (A
+  // writer starved of CPU can skip a whole wrap: no check against the clock from below.)
+  stop_counting();
+  const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const std::optional<LiveEnergy> end = meter->live(0, 0, false);
+  const Energy e = meter->stop(0, {}, 10);
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(decreases, 0);
+  EXPECT_GT(readings, 40);
+  ASSERT_TRUE(end.has_value());
+  EXPECT_TRUE(end->power_w.has_value());
+  EXPECT_GT(end->joules, 0.0);
+  EXPECT_LT(end->joules, 100.0 * elapsed_s + 10.0);  // 100 ms of writer lag at start(); a wrap is 20 J
+  ASSERT_TRUE(e.measured) << e.reason;
+  EXPECT_EQ(end->joules, *e.joules);
 }
 
 TEST_F(RaplTest, AnUnreadableCounterIsAClearErrorNeverZero) {

@@ -220,7 +220,8 @@ int do_serve(const ServeOptions& o) {
     error = e.what();
   }
   if (error.empty()) {
-    meter->start(loop->now());
+    if (live) live->start();
+    else meter->start(loop->now());
     rec.started_utc = utc_now_iso8601();
     ready = true;
     if (!stop_asked) std::fprintf(stdout, "greenbatch serve: ready\n");

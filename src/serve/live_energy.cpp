@@ -8,8 +8,15 @@ namespace greenbatch::serve {
 
 LiveEnergyTracker::LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w) : meter_(meter), idle_w_(idle_w) {}
 
+void LiveEnergyTracker::start() {
+  start_ns_ = loop_ ? loop_->now() : 0;
+  meter_.start(start_ns_);
+  started_ = true;
+}
+
 std::optional<LiveEnergy> LiveEnergyTracker::read(InferenceLoop::Activity& activity) {
   activity = loop_ ? loop_->activity() : InferenceLoop::Activity{};
+  if (!started_) return std::nullopt;  // the window is not open yet (warm-up)
   std::optional<LiveEnergy> e = meter_.live(activity.now, activity.busy_ns, activity.busy);
   std::lock_guard lock(mutex_);
   if (e) {
@@ -48,7 +55,7 @@ void LiveEnergyTracker::after_batch(GaugeFamily& per_inference) {
   InferenceLoop::Activity a;
   const auto e = read(a);
   if (!e || a.items_done == 0) return;
-  const double t_s = static_cast<double>(a.now) / 1e9;
+  const double t_s = static_cast<double>(a.now - start_ns_) / 1e9;  // the meter's window so far
   per_inference.labels({"since_start", "total"}).set(e->joules / static_cast<double>(a.items_done));
   if (idle_w_) {
     per_inference.labels({"since_start", "dynamic"})

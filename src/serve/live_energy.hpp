@@ -3,6 +3,7 @@
 // start, current power) and energy per inference, since the start and over the recent batches,
 // each total and above idle. The meter knows nothing of the server; the inference loop's
 // activity (busy time, items done) is what a modelled meter needs and what the figures divide by.
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -21,12 +22,13 @@ class LiveEnergyTracker {
   static constexpr TimeNs kSnapshotPeriodNs = 100'000'000;  // 100 ms: NVML's counter updates about this often
   static constexpr TimeNs kRecentWindowNs = 10'000'000'000; // 10 s
 
-  // `meter`'s window is open (start() called at the loop's time 0 or later) while this is used;
   // `idle_w` is the idle power measured before (none: no dynamic figures).
   LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w);
 
   // The loop whose activity is read; set once, before the first scrape or batch.
   void attach(const InferenceLoop& loop) { loop_ = &loop; }
+  // Opens the meter's window now, on the loop's clock (after attach()); before, the figures are 0.
+  void start();
 
   // The scrape-time series (energy since the start, power, idle power) for
   // register_serving_metrics; they read through this tracker, which must outlive the registry's
@@ -52,6 +54,8 @@ class LiveEnergyTracker {
   EnergyMeter& meter_;
   const std::optional<double> idle_w_;
   const InferenceLoop* loop_ = nullptr;
+  TimeNs start_ns_ = 0;  // the meter's window opened (loop time)
+  std::atomic<bool> started_{false};
   std::mutex mutex_;
   double last_joules_ = 0;
   std::optional<double> last_power_w_;

@@ -163,5 +163,46 @@ TEST(InferenceLoop, ATimeoutPolicyDispatchesAPartialBatchOnTheRealClock) {
   EXPECT_EQ(loop.batches().at(0).size, 1u);
 }
 
+TEST(InferenceLoop, ActivityCountsBusyTimeAndItemsOfCompletedBatches) {
+  RowsBackend backend;
+  backend.delay = 30ms;
+  auto policy = parse_policy("fixed:2");
+  InferenceLoop loop(backend, *policy, 10);
+  Items items(2);
+  const InferenceLoop::Activity before = loop.activity();
+  EXPECT_EQ(before.items_done, 0u);
+  EXPECT_EQ(before.busy_ns, 0);
+  EXPECT_FALSE(before.busy);
+  auto f = submit(loop, items.span(0, 2));
+  // While the batch runs, the loop says so and its busy time grows.
+  InferenceLoop::Activity during;
+  for (int i = 0; i < 1000 && !(during = loop.activity()).busy; ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(during.busy);
+  EXPECT_EQ(during.items_done, 0u);
+  get(f);
+  const InferenceLoop::Activity after = loop.activity();
+  EXPECT_FALSE(after.busy);
+  EXPECT_EQ(after.items_done, 2u);
+  EXPECT_EQ(after.batches, 1u);
+  const BatchRecord b = loop.batches().at(0);
+  EXPECT_EQ(after.busy_ns, b.end_ns - b.start_ns);
+  EXPECT_GE(after.busy_ns, 30'000'000);
+  EXPECT_GE(after.now, b.end_ns);
+}
+
+TEST(InferenceLoop, CloseFromSeveralThreadsAtOnceServesEverythingAndReturnsInEach) {
+  RowsBackend backend;
+  backend.delay = 20ms;
+  auto policy = parse_policy("fixed:8");
+  InferenceLoop loop(backend, *policy, 10);
+  Items items(3);
+  auto f = submit(loop, items.span(0, 3));
+  std::vector<std::thread> closers;
+  for (int i = 0; i < 4; ++i) closers.emplace_back([&loop] { loop.close(); });
+  for (auto& t : closers) t.join();  // a second join of the same thread would hang or crash here
+  EXPECT_EQ(get(f).error, "");
+  EXPECT_EQ(loop.activity().items_done, 3u);
+}
+
 }  // namespace
 }  // namespace greenbatch::serve

@@ -140,6 +140,29 @@ TEST(ProtocolParse, Fp32Flat) {
   EXPECT_TRUE(r.jpegs.empty());
 }
 
+TEST(ProtocolParse, TheNullModelTakesFp32OfAnyShapeWithinOneImagePerItem) {
+  ParseLimits any;
+  any.any_fp32_shape = true;
+  const InferRequest r = parse_infer_json(fp32_request("[3,2]", "[1,2,3,4,5,6]"), any);
+  EXPECT_EQ(r.items, 3u);
+  EXPECT_EQ(r.item_floats, 2u);
+  EXPECT_EQ(r.tensor, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  const InferRequest one = parse_infer_json(fp32_request("[2]", "[7,8]"), any);
+  EXPECT_EQ(one.items, 2u);
+  EXPECT_EQ(one.item_floats, 1u);
+  // An image model still takes only [N,3,224,224].
+  EXPECT_THROW(parse_infer_json(fp32_request("[3,2]", "[1,2,3,4,5,6]")), ProtocolError);
+  // No items, an empty item, or more than one image's floats per item (even overflowing) are refused.
+  for (const char* shape : {"[0,2]", "[2,0]", "[1,150529]", "[1,4294967296,4294967296,4294967296]", "[]"}) {
+    try {
+      parse_infer_json(fp32_request(shape, "[1]"), any);
+      ADD_FAILURE() << shape << " was accepted";
+    } catch (const ProtocolError& e) {
+      EXPECT_EQ(e.status, 400) << shape;
+    }
+  }
+}
+
 TEST(ProtocolParse, Fp32NestedEqualsFlat) {
   const InferRequest nested = parse_infer_json(fp32_request("[2,3,224,224]", nested_values(2)));
   const InferRequest flat = parse_infer_json(fp32_request("[2,3,224,224]", flat_values(2 * kItemFloats)));

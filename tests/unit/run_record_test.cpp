@@ -287,5 +287,32 @@ TEST(JsonNesting, CountsBracketsOutsideStrings) {
   EXPECT_EQ(json_nesting_depth(kCompleted), 3u);  // the record, its energy, the energy's sensor
 }
 
+TEST(RunRecordCodec, AServerLifetimeRecordRoundTripsWithItsModeAndIdentity) {
+  json served = json::parse(kCompleted);
+  served["mode"] = "serve";
+  served["arrivals"] = "served";
+  served["rate_hz"] = 0.0;
+  EXPECT_EQ(round_trip(served.dump()), served);
+  const RunRecord r = RunRecord::from_json(served);
+  EXPECT_EQ(r.mode, "serve");
+  // A served record's identity does not parse "served" as an arrival process; two lifetimes of
+  // the same model and policy differ by their start.
+  const std::string id = r.identity();
+  EXPECT_TRUE(id.starts_with("serve|")) << id;
+  RunRecord later = r;
+  later.started_utc = "2030-01-01T00:00:00Z";
+  EXPECT_NE(later.identity(), id);
+  // A replay's record has no mode key (as before) and reads back as a run.
+  EXPECT_FALSE(json::parse(kCompleted).contains("mode"));
+  EXPECT_EQ(RunRecord::from_json(json::parse(kCompleted)).mode, "run");
+  served["mode"] = "stream";
+  try {
+    RunRecord::from_json(served);
+    FAIL() << "an unknown mode was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("accepted: run, serve"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace greenbatch

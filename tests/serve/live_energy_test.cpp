@@ -1,0 +1,107 @@
+// greenbatch serve's live energy through a modelled meter and a real inference loop: the energy
+// counter and power at scrape time, and energy per inference since the start and over the recent
+// batches, each total and above idle, equal to what the model of power says for the batches run.
+#include "serve/live_energy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <thread>
+
+#include "batching/policy.hpp"
+#include "energy/modelled.hpp"
+
+namespace greenbatch::serve {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SlowBackend final : public Backend {
+ public:
+  void run(std::span<const Request>) override { std::this_thread::sleep_for(40ms); }
+  std::string model() const override { return "slow"; }
+  std::string device() const override { return "test"; }
+  bool follows_clock() const override { return false; }
+};
+
+double seconds(TimeNs ns) { return static_cast<double>(ns) / 1e9; }
+
+TEST(LiveEnergy, PerInferenceFiguresFollowTheModelledPowerOfTheBatchesRun) {
+  constexpr double kIdle = 10, kBusy = 110;
+  ModelledMeter meter(kIdle, kBusy);
+  LiveEnergyTracker live(meter, kIdle);
+  MetricsRegistry registry;
+  ServingSources sources;
+  sources.queue_depth = [] { return 0.0; };
+  sources.energy = live.sources();
+  ServingMetrics metrics = register_serving_metrics(registry, sources);
+  ASSERT_NE(metrics.energy_per_inference, nullptr);
+  SlowBackend backend;
+  auto policy = parse_policy("fixed:1");
+  InferenceLoop loop(backend, *policy, 10,
+                     [&](const BatchRecord&, std::span<const TimeNs>) { live.after_batch(*metrics.energy_per_inference); });
+  live.attach(loop);
+  EXPECT_EQ(live.joules(), 0.0);  // before the window opens (warm-up): nothing
+  live.start();
+
+  // Nothing ran yet: energy is idle power over the time so far; no per-inference figure.
+  const double j0 = live.joules();
+  EXPECT_GE(j0, 0.0);
+  EXPECT_LT(j0, kIdle * seconds(loop.now()) + 1e-9);
+  EXPECT_EQ(live.power_w(), kIdle);
+  EXPECT_EQ(registry.render().find("greenbatch_energy_per_inference_joules{"), std::string::npos);
+
+  // Three batches of one, further apart than the snapshot period.
+  float x = 0;
+  const Payload p{Payload::Kind::kTensor, nullptr, &x};
+  const Payload* items[] = {&p};
+  for (int i = 0; i < 3; ++i) {
+    std::promise<void> done;
+    ASSERT_EQ(loop.submit(items, [&done](Completion&&) { done.set_value(); }), InferenceLoop::Admit::kAccepted);
+    ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(LiveEnergyTracker::kSnapshotPeriodNs) + 30ms);
+  }
+  loop.close();
+  const auto batches = loop.batches();
+  ASSERT_EQ(batches.size(), 3u);
+  const auto busy = [&](std::size_t from) {
+    double s = 0;
+    for (std::size_t i = from; i < batches.size(); ++i) s += seconds(batches[i].end_ns - batches[i].start_ns);
+    return s;
+  };
+  // Above idle, the model's energy is exactly (busy - idle) x busy time.
+  const auto gauge = [&](std::string_view window, std::string_view kind) {
+    return metrics.energy_per_inference->labels({window, kind}).value();
+  };
+  EXPECT_NEAR(gauge("since_start", "dynamic"), (kBusy - kIdle) * busy(0) / 3, 1e-6);
+  // The recent window starts at the first batch's snapshot: batches 2 and 3.
+  EXPECT_NEAR(gauge("recent", "dynamic"), (kBusy - kIdle) * busy(1) / 2, 1e-6);
+  // Totals add idle power over the time: more than the dynamic figures, by at most idle x elapsed.
+  const double elapsed = seconds(loop.now());
+  EXPECT_GT(gauge("since_start", "total"), gauge("since_start", "dynamic"));
+  EXPECT_LT(gauge("since_start", "total"), gauge("since_start", "dynamic") + kIdle * elapsed / 3);
+  EXPECT_GT(gauge("recent", "total"), gauge("recent", "dynamic"));
+
+  // The counter: idle over the whole time plus the busy part, never decreasing.
+  const double j1 = live.joules();
+  const double t1 = seconds(loop.activity().now);
+  EXPECT_NEAR(j1, kIdle * t1 + (kBusy - kIdle) * busy(0), kIdle * 0.05);
+  EXPECT_GE(live.joules(), j1);
+  EXPECT_EQ(live.power_w(), kIdle);  // no batch runs now
+  const std::string text = registry.render();
+  EXPECT_NE(text.find("greenbatch_energy_joules_total "), std::string::npos) << text;
+  EXPECT_NE(text.find("greenbatch_idle_power_watts 10"), std::string::npos) << text;
+}
+
+TEST(LiveEnergy, AMeterWithoutReadingsLeavesTheCounterAtZeroAndPowerUnknown) {
+  NoMeter meter("no meter in this test");
+  LiveEnergyTracker live(meter, std::nullopt);
+  EXPECT_EQ(live.joules(), 0.0);
+  EXPECT_TRUE(std::isnan(live.power_w()));
+  EXPECT_FALSE(live.sources().idle_power_watts);  // no idle power measured: not exported
+}
+
+}  // namespace
+}  // namespace greenbatch::serve

@@ -5,12 +5,15 @@ set -euo pipefail
 # /usr/bin/python3) to export models and torchvision's reference tensors for the tests.
 # clang and libFuzzer for the fuzz targets (scripts/fuzz.sh); rapidcheck for the property tests.
 # prometheus_client's text parser reads /metrics back in serve_tests (tests/serve/parse_metrics.py).
+# curl and a real Prometheus server talk to `greenbatch serve` in serve_cli (tests/serve/serve_cli_test.py);
+# wrk, the HTTP load generator, measures the server's throughput by hand (docs/architecture.md).
 packages=(cmake g++ ninja-build git pkg-config
   libcli11-dev nlohmann-json3-dev libfmt-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libfuzzer-14-dev librapidcheck-dev
   libtorch-dev libjpeg-dev python3-torch python3-torchvision python3-pil
-  python3-prometheus-client libboost-dev)
+  python3-prometheus-client libboost-dev
+  prometheus curl wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -26,6 +26,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);  // a connection silent this long is closed
+constexpr auto kLingerTimeout = std::chrono::seconds(2);  // reading what a refused client still sends
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
 
 struct Reply {
@@ -106,7 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
       begin(false);
       return send(error_reply(400, fmt::format("not an HTTP/1.1 request: {}", ec.message())));
     }
-    if (ec) return close();  // the client went away, or stayed silent too long
+    if (ec) return abort();  // the client went away, or stayed silent too long
     request_ = parser_->release();
     begin(request_.keep_alive());
     route();
@@ -114,6 +115,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void begin(bool keep_alive) {
     keep_alive_ = keep_alive && !srv_.stopping;
+    counted_ = true;
     started_ = std::chrono::steady_clock::now();
     ++srv_.in_flight;
   }
@@ -122,6 +124,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const std::string_view target(request_.target().data(), request_.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
     const bool get = request_.method() == http::verb::get;
+    // Scrapes and health checks are the operator's traffic, not the model's: not counted.
+    counted_ = !(get && (path == "/metrics" || path.starts_with("/v2/health/")));
     const bool post = request_.method() == http::verb::post;
     auto only = [&](bool ok, const char* method) -> bool {
       const auto verb = request_.method_string();
@@ -266,9 +270,11 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.body() = std::move(reply.body);
     response_.keep_alive(keep_alive_ && !srv_.stopping);
     response_.prepare_payload();
-    srv_.metrics.requests.labels({srv_.cfg.model_name, std::to_string(reply.status)}).inc();
-    srv_.metrics.request_duration.observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    if (counted_) {
+      srv_.metrics.requests.labels({srv_.cfg.model_name, std::to_string(reply.status)}).inc();
+      srv_.metrics.request_duration.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+    }
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, response_, beast::bind_front_handler(&Session::on_write, shared_from_this()));
   }
@@ -279,9 +285,29 @@ class Session : public std::enable_shared_from_this<Session> {
     read();
   }
 
+  // After the last answer: stop sending, then read and discard what the client still sends (the
+  // rest of a body refused with 413 or 400) until it closes, for at most kLingerTimeout. Closing
+  // with unread bytes would make the kernel reset the connection, and the client would see a
+  // broken pipe instead of the answer.
   void close() {
     beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTimeout);
+    linger();
+  }
+
+  void linger() {
+    discard_.resize(16 * 1024);
+    stream_.async_read_some(net::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->abort();
+      self->linger();
+    });
+  }
+
+  void abort() {
+    beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
   }
 
   beast::tcp_stream stream_;
@@ -291,6 +317,8 @@ class Session : public std::enable_shared_from_this<Session> {
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
   bool keep_alive_ = true;
+  bool counted_ = true;  // counted in the request metrics (not /metrics scrapes or health checks)
+  std::vector<char> discard_;
   std::chrono::steady_clock::time_point started_;
 };
 

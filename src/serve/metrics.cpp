@@ -384,7 +384,7 @@ ServingMetrics register_serving_metrics(MetricsRegistry& registry, ServingSource
   if (sources.energy && (!sources.energy->energy_joules || !sources.energy->power_watts))
     refuse("serving metrics: energy without an energy or a power function");
   ServingMetrics m{
-      registry.counter_family("greenbatch_requests_total", "Requests answered, by model and HTTP status code.",
+      registry.counter_family("greenbatch_requests_total", "Requests answered, by model and HTTP status code (GETs of /metrics and /v2/health not counted).",
                               {"model", "code"}),
       registry.counter_family("greenbatch_inferences_total", "Inferences (images) run, by model.", {"model"}),
       registry.histogram("greenbatch_request_duration_seconds",

@@ -25,18 +25,14 @@ prep_threads="${PREPROCESS_THREADS:-auto}"
 model="${MODEL:-shufflenet_v2_x0_5}"
 python="${PYTHON:-/usr/bin/python3}"
 exe="$build/greenbatch"
-[ -x "$exe" ] || { echo "no $exe: build greenbatch with LibTorch first (bash scripts/build.sh)" >&2; exit 2; }
-[ -f "models/$model.pt" ] || "$python" scripts/export_models.py "$model" >&2
+source scripts/bench-lib.sh
+bench_require_greenbatch "$build"
+bench_ensure_model "$model"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-blas_file=$(readlink -f "$(ldconfig -p | awk '/libblas\.so\.3 .*x86-64/ {print $NF; exit}')" 2>/dev/null || true)
-blas="unknown"
-if [ -n "$blas_file" ]; then
-  blas="libblas.so.3 -> $(basename "$blas_file") (Debian package $(dpkg -S "$blas_file" 2>/dev/null | cut -d: -f1 || echo unknown))"
-fi
-echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
-echo "# BLAS in effect: $blas"
+bench_machine_line
+bench_blas_line
 echo "# $model, $requests requests all waiting, greedy:128, $threads intra-op threads, preprocess threads $prep_threads"
 
 cat >"$work/loop.py" <<'PY'

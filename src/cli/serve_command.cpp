@@ -178,11 +178,20 @@ int do_serve(const ServeOptions& o) {
   }
   serve::ServingMetrics metrics = serve::register_serving_metrics(registry, sources);
   auto observe = serve::metrics_observer(metrics);
+  // The model warms up on the thread that will run its batches (LibTorch keeps state per thread);
+  // one item through the output path then tells the output width (the metadata's classes).
+  BatchOutput probe;
+  auto warm_up = [&] {
+    if (!synthetic) backend->warmup(rec.warmup_batches, rec.warmup_batch_size);
+    backend->run_outputs(consecutive_requests(0, 1), probe);
+  };
   loop = std::make_unique<serve::InferenceLoop>(
-      *backend, *policy, o.max_queue, [&](const BatchRecord& b, std::span<const TimeNs> waits) {
+      *backend, *policy, o.max_queue,
+      [&](const BatchRecord& b, std::span<const TimeNs> waits) {
         observe(b, waits);
         if (live && metrics.energy_per_inference) live->after_batch(*metrics.energy_per_inference);
-      });
+      },
+      warm_up);
   if (live) live->attach(*loop);
 
   serve::HttpConfig cfg;
@@ -211,10 +220,7 @@ int do_serve(const ServeOptions& o) {
 
   std::string error;
   try {
-    if (!synthetic) backend->warmup(rec.warmup_batches, rec.warmup_batch_size);
-    // One item through the output path tells the output width (the metadata's classes).
-    BatchOutput probe;
-    backend->run_outputs(consecutive_requests(0, 1), probe);
+    loop->wait_prelude();
     server.set_classes(probe.width);
   } catch (const std::exception& e) {
     error = e.what();

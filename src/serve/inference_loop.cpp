@@ -5,11 +5,22 @@
 
 namespace greenbatch::serve {
 
-InferenceLoop::InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer)
+InferenceLoop::InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer,
+                             std::function<void()> prelude)
     : backend_(backend), observer_(std::move(observer)), max_queue_(max_queue), origin_(std::chrono::steady_clock::now()),
       core_(policy) {
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this, prelude = std::move(prelude)] {
+    try {
+      if (prelude) prelude();
+      prelude_done_.set_value();
+    } catch (...) {
+      prelude_done_.set_exception(std::current_exception());
+    }
+    loop();
+  });
 }
+
+void InferenceLoop::wait_prelude() { prelude_done_.get_future().get(); }
 
 InferenceLoop::~InferenceLoop() { close(); }
 

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -43,8 +44,12 @@ class InferenceLoop {
   // each of its items' wait in the queue (dispatch minus arrival, ns): the server's metrics.
   using BatchObserver = std::function<void(const BatchRecord& batch, std::span<const TimeNs> waits)>;
 
-  // The backend (warmed up) and policy outlive the loop; `max_queue` items may wait at most.
-  InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer = {});
+  // The backend and policy outlive the loop; `max_queue` items may wait at most. `prelude`, when
+  // given, runs first on the inference thread (the backend's warm-up: LibTorch keeps state per
+  // thread, such as OpenMP's team and malloc's arena, so a model warms up where it will run);
+  // requests admitted meanwhile wait for it. wait_prelude() waits for it and rethrows its error.
+  InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer = {},
+                std::function<void()> prelude = {});
   ~InferenceLoop();  // close()
   InferenceLoop(const InferenceLoop&) = delete;
   InferenceLoop& operator=(const InferenceLoop&) = delete;
@@ -52,6 +57,8 @@ class InferenceLoop {
   // Admits a request of items.size() items (at least 1); each payload must stay valid until
   // `done` has been called. `done` runs on the inference thread: it must not block.
   Admit submit(std::span<const Payload* const> items, Done done);
+  // Waits for the prelude to end; rethrows what it threw. Call it at most once.
+  void wait_prelude();
   // Stops admission, serves what was admitted, joins the inference thread. Idempotent, and callable from several threads at once.
   void close();
 
@@ -99,6 +106,7 @@ class InferenceLoop {
   TimeNs busy_done_ns_ = 0;       // completed batches' time
   TimeNs running_since_ = -1;     // the running batch's dispatch (-1: none runs)
   std::uint64_t items_done_ = 0;
+  std::promise<void> prelude_done_;
   std::mutex join_mutex_;  // close() from several threads: one joins
   std::thread thread_;
 };

@@ -306,6 +306,10 @@ class TorchScriptBackend final : public Backend {
   // (the pool) or once (cached), normalised into the batch's input tensor.
   torch::jit::IValue forward(std::span<const Request> batch) {
     c10::InferenceMode guard;
+    // The graph executor's optimisation switch is thread-local in LibTorch: a batch run on
+    // another thread than the one that loaded the model (a server's inference thread) would
+    // otherwise run with LibTorch's default (on), not --graph-optimize's choice.
+    torch::jit::setGraphExecutorOptimize(options_.optimize);
     const int crop = preprocessor_.crop();
     const std::size_t plane = static_cast<std::size_t>(crop) * crop;
     // For a GPU, the batch is assembled in pinned host memory (LibTorch's caching host allocator

@@ -241,14 +241,30 @@ int do_serve(const ServeOptions& o) {
   if (!error.empty()) throw UserError(fmt::format("the model could not be warmed up: {}", error));
 
   // The server's lifetime as one run: admissions are the arrivals, the batches as they ran.
+  // Past the loop's record limit, arrivals and batches cover the first items only (its memory is
+  // bounded); the energy window and its images are still the whole lifetime.
   RunResult result;
   result.arrivals = loop->arrivals();
   result.batches = loop->batches();
-  result.energy = meter->stop(loop->now(), result.batches, result.completed());
+  const serve::InferenceLoop::Activity activity = loop->activity();
+  result.energy = meter->stop(loop->now(), result.batches, activity.items_done);
+  if (loop->record_truncated()) {
+    result.energy.warnings.push_back(fmt::format(
+        "the server ran {} inferences; its record keeps the first {} (latency and batch figures, busy and peak "
+        "power, and a modelled meter's busy energy cover those; a sensor's energy covers all)",
+        activity.items_done, result.completed()));
+  }
   rec.requests = result.arrivals.size();
   rec.offered_rate_hz = offered_rate_hz(result.arrivals);
-  rec.backend["serve"] = {{"host", o.host}, {"port", server.port()}, {"name", name}, {"max_queue", o.max_queue},
-                          {"max_body", o.max_body}, {"max_items", o.max_items}};
+  rec.backend["serve"] = {{"host", o.host},
+                          {"port", server.port()},
+                          {"name", name},
+                          {"max_queue", o.max_queue},
+                          {"max_body", o.max_body},
+                          {"max_items", o.max_items},
+                          {"inferences", activity.items_done},
+                          {"batches", activity.batches},
+                          {"recorded_inferences", result.completed()}};
   if (!result.arrivals.empty()) rec.summary = summarize(result);
   result.energy.trace.clear();
   rec.energy = result.energy;

@@ -235,6 +235,13 @@ Loaded load(const std::vector<std::string>& paths) {
       }
     }
   }
+  if (out.runs.empty() && out.served > 0) {
+    throw UserError(fmt::format(
+        "only server lifetimes found ({} record(s) of greenbatch serve, mode \"serve\"): summarize, report and "
+        "recommend compare replays at a set rate (greenbatch run, sweep); a server's figures are in its record "
+        "and, live, at its /metrics",
+        out.served));
+  }
   if (out.runs.empty()) {
     throw UserError("no results found: give folders holding greenbatch's runs.jsonl files or the study's result "
                     "files (MODEL_fRATE, seven columns)");

@@ -6,9 +6,9 @@
 namespace greenbatch::serve {
 
 InferenceLoop::InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer,
-                             std::function<void()> prelude)
+                             std::function<void()> prelude, std::size_t record_limit)
     : backend_(backend), observer_(std::move(observer)), max_queue_(max_queue), origin_(std::chrono::steady_clock::now()),
-      core_(policy) {
+      core_(policy), record_limit_(record_limit) {
   thread_ = std::thread([this, prelude = std::move(prelude)] {
     try {
       if (prelude) prelude();
@@ -43,7 +43,7 @@ InferenceLoop::Admit InferenceLoop::submit(std::span<const Payload* const> items
     for (std::size_t k = 0; k < items.size(); ++k) {
       const Request r{next_id_++, t, 0, items[k]};
       items_.emplace(r.id, std::make_pair(p, k));
-      arrivals_.push_back(t);
+      if (recording_) arrivals_.push_back(t);
       core_.submit(r);
     }
   }
@@ -80,6 +80,11 @@ std::vector<TimeNs> InferenceLoop::arrivals() const {
   return arrivals_;
 }
 
+bool InferenceLoop::record_truncated() const {
+  std::lock_guard lock(mutex_);
+  return !recording_;
+}
+
 InferenceLoop::Activity InferenceLoop::activity() const {
   std::lock_guard lock(mutex_);
   Activity a;
@@ -87,7 +92,8 @@ InferenceLoop::Activity InferenceLoop::activity() const {
   a.busy = running_since_ >= 0;
   a.busy_ns = busy_done_ns_ + (a.busy ? std::max<TimeNs>(0, a.now - running_since_) : 0);
   a.items_done = items_done_;
-  a.batches = batches_.size();
+  a.batches = batches_done_;
+  a.admitted = next_id_;
   return a;
 }
 
@@ -149,7 +155,16 @@ void InferenceLoop::run_loop(std::unique_lock<std::mutex>& lock) {
     std::vector<TimeNs> waits;
     lock.lock();
     core_.on_batch_done(b);
-    batches_.push_back(b);
+    ++batches_done_;
+    if (recording_) {
+      batches_.push_back(b);
+      // The limit reached: keep exactly the recorded batches' items, and record no more.
+      if (b.first_request + b.size >= record_limit_) {
+        recording_ = false;
+        arrivals_.resize(b.first_request + b.size);
+        arrivals_.shrink_to_fit();
+      }
+    }
     running_since_ = -1;
     busy_done_ns_ += b.end_ns - b.start_ns;
     items_done_ += b.size;

@@ -49,7 +49,12 @@ class InferenceLoop {
   // thread, such as OpenMP's team and malloc's arena, so a model warms up where it will run);
   // requests admitted meanwhile wait for it. wait_prelude() waits for it and rethrows its error.
   InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer = {},
-                std::function<void()> prelude = {});
+                std::function<void()> prelude = {}, std::size_t record_limit = kRecordLimit);
+
+  // The loop records every item's arrival and every batch (for the server's lifetime record) until
+  // its batches cover `record_limit` items, then only counts: a server's memory stays bounded
+  // (2^24 items: 128 MiB of arrivals, at most 512 MiB of batches) however long it runs.
+  static constexpr std::size_t kRecordLimit = std::size_t{1} << 24;
   ~InferenceLoop();  // close()
   InferenceLoop(const InferenceLoop&) = delete;
   InferenceLoop& operator=(const InferenceLoop&) = delete;
@@ -63,10 +68,14 @@ class InferenceLoop {
   void close();
 
   std::size_t waiting() const;  // items admitted and not dispatched yet
-  // Every batch run so far (dispatch and completion in ns since the loop started).
+  // The batches recorded (all of them, up to the record limit; dispatch and completion in ns since
+  // the loop started).
   std::vector<BatchRecord> batches() const;
-  // Every admitted item's arrival, in admission order (ns since the loop started).
+  // The arrivals of the items recorded, in admission order (ns since the loop started): every
+  // admitted item's, or once the record limit is reached, exactly those of the recorded batches.
   std::vector<TimeNs> arrivals() const;
+  // True once the record limit was reached: arrivals() and batches() cover the first items only.
+  bool record_truncated() const;
   // Now, in ns since the loop started (the clock of arrivals and batches).
   TimeNs now() const;
   // What the backend has done so far: an energy model's inputs and the metrics' divisor.
@@ -76,6 +85,7 @@ class InferenceLoop {
     bool busy = false;            // a batch runs now
     std::uint64_t items_done = 0; // items of completed batches
     std::uint64_t batches = 0;    // completed batches
+    std::uint64_t admitted = 0;   // items admitted
   };
   Activity activity() const;
 
@@ -103,6 +113,9 @@ class InferenceLoop {
   std::unordered_map<std::uint64_t, std::pair<std::shared_ptr<Pending>, std::size_t>> items_;
   std::vector<TimeNs> arrivals_;
   std::vector<BatchRecord> batches_;
+  const std::size_t record_limit_;
+  bool recording_ = true;
+  std::uint64_t batches_done_ = 0;
   TimeNs busy_done_ns_ = 0;       // completed batches' time
   TimeNs running_since_ = -1;     // the running batch's dispatch (-1: none runs)
   std::uint64_t items_done_ = 0;

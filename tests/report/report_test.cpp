@@ -132,6 +132,31 @@ TEST_F(ReportFiles, RepetitionsAverageWithAConfidenceIntervalAndFailuresAreCount
   EXPECT_NEAR(configs[0].lat_max_s->mean, 0.2, 1e-12);
 }
 
+TEST_F(ReportFiles, AServersLifetimeRecordIsLeftOutAndCounted) {
+  const auto record = [](const char* mode) {
+    nlohmann::json j{{"model", "m"}, {"device", "cpu"}, {"arrivals", "constant"}, {"policy", "fixed:8"},
+                     {"rate_hz", 32.0}, {"seed", 1}, {"requests", 64}, {"completed", 64}, {"error", nullptr},
+                     {"latency_s", {{"max", 0.1}, {"p99", 0.1}, {"p95", 0.09}, {"p90", 0.08}, {"p50", 0.05}, {"mean", 0.05}}}};
+    if (std::string(mode) == "serve") {
+      j["mode"] = "serve";
+      j["arrivals"] = "served";
+      j["rate_hz"] = 0.0;
+    }
+    return j.dump() + "\n";
+  };
+  write("runs.jsonl", record("run") + record("serve"));
+  const Loaded l = load({dir_.string()});
+  EXPECT_EQ(l.runs.size(), 1u);
+  EXPECT_EQ(l.served, 1u);
+  write("runs.jsonl", record("serve"));
+  try {
+    load({dir_.string()});
+    FAIL() << "a folder of server lifetimes only was loaded";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("only server lifetimes found (1 record(s)"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Figures, EnergyAgainstLatencyPanelsSplitLowAndHighRates) {
   const auto configs = aggregate(load({kStudy}).runs);
   const auto panels = energy_latency_panels(configs, Latency::kMax);

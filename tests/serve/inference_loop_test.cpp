@@ -204,5 +204,25 @@ TEST(InferenceLoop, CloseFromSeveralThreadsAtOnceServesEverythingAndReturnsInEac
   EXPECT_EQ(loop.activity().items_done, 3u);
 }
 
+TEST(InferenceLoop, PastTheRecordLimitItCountsButKeepsOnlyTheFirstBatchesItems) {
+  RowsBackend backend;
+  auto policy = parse_policy("fixed:3");
+  InferenceLoop loop(backend, *policy, 10, {}, {}, /*record_limit=*/5);
+  Items items(12);
+  for (std::size_t i = 0; i < 12; i += 3) {
+    auto f = submit(loop, items.span(i, 3));
+    EXPECT_EQ(get(f).error, "");
+  }
+  loop.close();
+  // Batches of 3: the second reaches 6 >= 5 items, and recording stops there, at its end.
+  EXPECT_TRUE(loop.record_truncated());
+  ASSERT_EQ(loop.batches().size(), 2u);
+  EXPECT_EQ(loop.arrivals().size(), 6u);
+  const InferenceLoop::Activity a = loop.activity();
+  EXPECT_EQ(a.items_done, 12u);
+  EXPECT_EQ(a.batches, 4u);
+  EXPECT_EQ(a.admitted, 12u);
+}
+
 }  // namespace
 }  // namespace greenbatch::serve

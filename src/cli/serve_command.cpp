@@ -137,6 +137,7 @@ int do_serve(const ServeOptions& o) {
   check_name(name);
   check_results_folder(o.out_dir);
   const std::string jsonl = o.out_dir + "/runs.jsonl";
+  serve::check_can_listen(o.host, o.port);  // before the model takes its time to load
 
   // Signals go to the waiter's sigwait only: blocked before any thread starts.
   sigset_t sigs = SignalWaiter::signals();

@@ -324,6 +324,29 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+namespace {
+
+// Opens, binds and listens; UserError with the address and the reason otherwise.
+void listen(tcp::acceptor& acceptor, const std::string& host, std::uint16_t port) {
+  beast::error_code ec;
+  const auto address = net::ip::make_address(host, ec);
+  if (ec) throw UserError(fmt::format("--host '{}': not an IP address ({}); e.g. 127.0.0.1", host, ec.message()));
+  const tcp::endpoint endpoint(address, port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw UserError(fmt::format("cannot listen on {}:{}: {}", host, port, ec.message()));
+}
+
+}  // namespace
+
+void check_can_listen(const std::string& host, std::uint16_t port) {
+  net::io_context io;
+  tcp::acceptor acceptor(io);
+  listen(acceptor, host, port);
+}
+
 InferenceLoop::BatchObserver metrics_observer(ServingMetrics& metrics) {
   return [&metrics](const BatchRecord& batch, std::span<const TimeNs> waits) {
     metrics.batches.inc();
@@ -359,15 +382,7 @@ HttpServer::HttpServer(HttpConfig config, InferenceLoop& loop, MetricsRegistry& 
                        const ImagePreprocessor& images, const std::atomic<bool>& ready)
     : impl_(std::make_unique<Impl>(std::move(config), loop, registry, metrics, images, ready)) {
   Impl& s = *impl_;
-  beast::error_code ec;
-  const auto address = net::ip::make_address(s.cfg.host, ec);
-  if (ec) throw UserError(fmt::format("--host '{}': not an IP address ({}); e.g. 127.0.0.1", s.cfg.host, ec.message()));
-  const tcp::endpoint endpoint(address, s.cfg.port);
-  s.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) s.acceptor.bind(endpoint, ec);
-  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) throw UserError(fmt::format("cannot listen on {}:{}: {}", s.cfg.host, s.cfg.port, ec.message()));
+  listen(s.acceptor, s.cfg.host, s.cfg.port);
   s.port = s.acceptor.local_endpoint().port();
   s.accept();
 }

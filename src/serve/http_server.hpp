@@ -37,6 +37,10 @@ struct HttpConfig {
 // the observer to give the InferenceLoop.
 InferenceLoop::BatchObserver metrics_observer(ServingMetrics& metrics);
 
+// Throws UserError, as HttpServer would, when `host`:`port` cannot be listened on (not an IP
+// address, the port taken, no permission): checked before a model takes minutes to load.
+void check_can_listen(const std::string& host, std::uint16_t port);
+
 class HttpServer {
  public:
   // Binds and listens at once (throws UserError when the address cannot be used). `ready` says

@@ -1,5 +1,6 @@
-// The server's Open Inference Protocol codec (serve/protocol.cpp): the JSON request parser, the
-// binary tensor data parser and the raw JPEG body. Bad input must end as a ProtocolError with a
+// The server's Open Inference Protocol codec (serve/protocol.cpp): the JSON request parser (for an
+// image model and for the null model, which takes FP32 of any shape), the binary tensor data
+// parser and the raw JPEG body. Bad input must end as a ProtocolError with a
 // 4xx status; anything else escaping is a finding, as are crashes, sanitizer reports, hangs and
 // memory blow-ups. A parsed request must hold what it says (items, tensor or JPEGs, outputs), and
 // its response must be valid JSON.
@@ -30,7 +31,9 @@ void check(const InferRequest& r, const ParseLimits& limits) {
   if (r.items == 0 || r.items > limits.max_items) finding("items out of range");
   if (r.outputs.empty() || r.outputs.size() > 2) finding("outputs not 1 or 2");
   if (r.kind == InferRequest::Kind::kTensor) {
-    if (r.tensor.size() != r.items * kItemFloats || !r.jpegs.empty()) finding("tensor size != items * 3*224*224");
+    if (!limits.any_fp32_shape && r.item_floats != kItemFloats) finding("an image model's item is not 3*224*224");
+    if (r.item_floats == 0 || r.item_floats > kItemFloats) finding("item floats out of range");
+    if (r.tensor.size() != r.items * r.item_floats || !r.jpegs.empty()) finding("tensor size != items * item floats");
   } else {
     if (r.jpegs.size() != r.items || !r.tensor.empty()) finding("jpegs != items");
     for (const std::string& j : r.jpegs) {
@@ -72,6 +75,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ParseLimits limits;
   limits.max_items = 16;
   expect_protocol_errors([&] { check(parse_infer_json(input, limits), limits); });
+  ParseLimits null_model = limits;  // the null model: FP32 of any shape
+  null_model.any_fp32_shape = true;
+  expect_protocol_errors([&] { check(parse_infer_json(input, null_model), null_model); });
   expect_protocol_errors([&] { check(parse_jpeg_body(input), limits); });
   const std::size_t nul = input.find('\0');
   std::string body(input);

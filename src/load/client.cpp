@@ -61,12 +61,14 @@ struct Conn {
   std::optional<http::response_parser<http::string_body>> parser;
   bool connected = false, closed = false, busy = false;
   std::size_t current = 0;  // the request it carries while busy
+  std::size_t answered = 0;  // requests answered on it
 };
 using ConnPtr = std::shared_ptr<Conn>;
 
 class Runner {
  public:
-  Runner(const OpenLoopConfig& c, std::span<const TimeNs> s) : cfg_(c), schedule_(s), records_(s.size()) {
+  Runner(const OpenLoopConfig& c, std::span<const TimeNs> s)
+      : cfg_(c), schedule_(s), records_(s.size()), retried_(s.size(), false) {
     for (const Body& b : cfg_.bodies) raw_.push_back(raw_request(cfg_, b));
     for (std::size_t i = 0; i < s.size(); ++i) records_[i].scheduled = s[i];
   }
@@ -140,6 +142,7 @@ class Runner {
   }
 
   void send(const ConnPtr& c, std::size_t i) {
+    c->parser.reset();  // no answer read yet for this request
     records_[i].sent = now();
     net::async_write(c->socket, net::buffer(raw_[i % raw_.size()]), [this, c, i](const error_code& ec, std::size_t) {
       if (c->closed) return;
@@ -160,6 +163,7 @@ class Runner {
       if (c->closed) {
         // the last answer: finish closed every connection
       } else if (keep) {
+        ++c->answered;
         c->busy = false;
         c->deadline.cancel();
         idle_.push_back(c);
@@ -171,6 +175,18 @@ class Runner {
   }
 
   void fail(const ConnPtr& c, std::size_t i) {
+    // A kept-alive connection the server closed while it was idle fails the next request before
+    // any answer; that request is sent again once, first in line, on another connection (as
+    // browsers and HTTP clients do). Anything else is the request's connection error.
+    const bool stale = c->answered > 0 && !(c->parser && c->parser->got_some());
+    if (stale && !retried_[i]) {
+      retried_[i] = true;
+      records_[i].sent = -1;
+      close(c);
+      waiting_.push_front(i);
+      dispatch();
+      return;
+    }
     finish(i, Outcome::kConnectionError, 0);
     close(c);
     dispatch();
@@ -202,6 +218,7 @@ class Runner {
   const OpenLoopConfig& cfg_;
   std::span<const TimeNs> schedule_;
   std::vector<RequestRecord> records_;
+  std::vector<bool> retried_;  // sent again after a stale keep-alive connection failed it
   std::vector<std::string> raw_;
   net::io_context io_{1};
   tcp::resolver::results_type endpoints_;

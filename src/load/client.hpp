@@ -5,7 +5,8 @@
 // waits for the first one free; that wait is in its latency, which is always measured from its
 // scheduled time (never from the send), so an overloaded server cannot slow the load and hide
 // its queueing. Every request ends with an outcome: an HTTP status, a timeout or a connection
-// error; none is dropped. Memory: one record per request, the bodies, one parser per connection.
+// error; none is dropped. A request failed by a kept-alive connection the server had closed
+// (before any byte of an answer) is sent once more on another connection. Memory: one record per request, the bodies, one parser per connection.
 #include <cstdint>
 #include <optional>
 #include <span>

@@ -9,6 +9,7 @@ connection refused before the run (exit 2), a server killed mid-run (connection 
 the total exact). Every process started here is stopped on every exit path with bounded waits.
 """
 import csv
+import http.server
 import json
 import os
 import re
@@ -164,6 +165,41 @@ class LoadTest(unittest.TestCase):
         self.assertGreater(s["connection_error"], 300, s)
         self.assertEqual(s["2xx"] + s["connection_error"] + s["timeout"], 600, s)
         self.assertIn("connection errors", out)
+
+    def test_connection_closed_while_idle_is_retried(self):
+        """A server that closes each kept-alive connection after its answer, without saying so:
+        the next request on it fails before any answer and is sent again on a new connection."""
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive announced, then broken
+
+            def answer(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = b'{"name":"fake"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+                self.close_connection = True
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.addCleanup(server.server_close)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        r = self.load(server.server_address[1], "m", "--rate", "50", "--requests", "20", "--input", "jpeg",
+                      "--connections", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rec = self.record()
+        self.assertEqual(rec["server"], {"name": "fake"})
+        self.assert_total(rec, 20)
+        self.assertEqual(rec["statuses"]["2xx"], 20, rec["statuses"])
 
 
 if __name__ == "__main__":

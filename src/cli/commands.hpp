@@ -45,6 +45,7 @@ std::string energy_line(const Energy& e);
 
 void add_run_command(CLI::App& app, Action& action);
 void add_serve_command(CLI::App& app, Action& action);
+void add_load_command(CLI::App& app, Action& action);
 void add_info_command(CLI::App& app, Action& action);
 void add_sweep_command(CLI::App& app, Action& action);  // sweep and merge
 void add_summarize_command(CLI::App& app, Action& action);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   greenbatch::cli::Action action;
   greenbatch::cli::add_run_command(app, action);
   greenbatch::cli::add_serve_command(app, action);
+  greenbatch::cli::add_load_command(app, action);
   greenbatch::cli::add_info_command(app, action);
   greenbatch::cli::add_sweep_command(app, action);
   greenbatch::cli::add_summarize_command(app, action);

@@ -211,6 +211,42 @@ std::optional<Summary> summary_from(const Reader& r, std::size_t requests) {
   return s;
 }
 
+// A load record's own keys: target, server, statuses, sent, achieved_rate_hz, send_late_s. The
+// server's batches are not the client's to know: batches, avg_batch_size, dispatch_late_s and
+// service_s are null.
+void load_to_json(const RunRecord& rec, Json& j) {
+  j["target"] = rec.target;
+  j["server"] = rec.server;
+  for (const char* key : {"batches", "avg_batch_size", "dispatch_late_s", "service_s"}) j[key] = nullptr;
+  if (!rec.load) return;
+  const LoadFigures& l = *rec.load;
+  const auto& s = l.statuses;
+  j["statuses"] = {{"2xx", s.s2xx},         {"4xx", s.s4xx},
+                   {"5xx", s.s5xx},         {"other", s.other},
+                   {"timeout", s.timeout},  {"connection_error", s.connection_error}};
+  j["sent"] = l.sent;
+  j["achieved_rate_hz"] = opt(l.achieved_rate_hz);
+  j["send_late_s"] = l.send_late_s ? Json{{"p50", l.send_late_s->p50}, {"p99", l.send_late_s->p99},
+                                          {"max", l.send_late_s->max}}
+                                   : Json(nullptr);
+}
+
+void load_from(const Reader& r, RunRecord& rec) {
+  rec.target = r.req_string("target");
+  if (const Json* s = r.find("server")) rec.server = *s;
+  const auto st = r.object("statuses");
+  if (!st) return;
+  LoadFigures l;
+  l.statuses = {st->whole_or("2xx", 0),     st->whole_or("4xx", 0),     st->whole_or("5xx", 0),
+                st->whole_or("other", 0),   st->whole_or("timeout", 0), st->whole_or("connection_error", 0)};
+  l.sent = r.whole_or("sent", 0);
+  l.achieved_rate_hz = r.opt_number("achieved_rate_hz");
+  if (const auto d = r.object("send_late_s")) {
+    l.send_late_s = LatenessSummary{d->req_number("p50"), d->req_number("p99"), d->req_number("max")};
+  }
+  rec.load = l;
+}
+
 }  // namespace
 
 std::string canonical_model(const std::string& model) {
@@ -224,6 +260,10 @@ std::string canonical_device(const std::string& model, const std::string& device
 }
 
 std::string RunRecord::identity() const {
+  if (mode == "load") {
+    return fmt::format("load|{}|{}|{}|{}|{}|{}|{}", target, model, rate_hz, parse_arrivals(arrivals).text, seed,
+                       requests, repetition);
+  }
   if (mode == "serve") {
     return fmt::format("serve|{}|{}|{}|{}", canonical_model(model), canonical_device(model, device),
                        parse_policy(policy)->spec(), started_utc);
@@ -284,6 +324,7 @@ nlohmann::json RunRecord::to_json() const {
       j[key] = nullptr;
     }
   }
+  if (mode == "load") load_to_json(*this, j);
   j["energy"] = energy ? energy_to_json(*energy) : Json(nullptr);
   j["power_trace"] = str_or_null(power_trace);
   j["error"] = str_or_null(error);
@@ -312,10 +353,11 @@ RunRecord RunRecord::from_json(const nlohmann::json& j) {
   }
   if (const Json* m = r.find("mode")) {
     rec.mode = r.string(*m, "mode");
-    if (rec.mode != "run" && rec.mode != "serve") {
-      throw UserError(fmt::format("run record: mode '{}' is not known; accepted: run, serve", rec.mode));
+    if (rec.mode != "run" && rec.mode != "serve" && rec.mode != "load") {
+      throw UserError(fmt::format("run record: mode '{}' is not known; accepted: run, serve, load", rec.mode));
     }
   }
+  if (rec.mode == "load") load_from(r, rec);
   rec.sweep = r.opt_string("sweep");
   rec.repetition = r.integer_or("repetition", 0);
   rec.simulated = r.boolean_or("simulated", false);

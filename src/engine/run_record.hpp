@@ -19,6 +19,21 @@ inline constexpr const char* kRunSchema = "greenbatch.run/1";
 
 struct RunSpec;
 
+// What greenbatch load saw of a server (mode "load"): every request's outcome counted (the
+// counts add up to the record's requests), the rate the requests were actually sent at and how
+// late their sends were against the schedule.
+struct LoadFigures {
+  struct Statuses {
+    std::size_t s2xx = 0, s4xx = 0, s5xx = 0, other = 0;  // answered, by HTTP status class (other: 1xx, 3xx)
+    std::size_t timeout = 0, connection_error = 0;         // not answered
+    std::size_t total() const { return s2xx + s4xx + s5xx + other + timeout + connection_error; }
+  };
+  Statuses statuses;
+  std::size_t sent = 0;                      // requests whose bytes went out
+  std::optional<double> achieved_rate_hz;    // (sent - 1) / (last send - first send)
+  std::optional<LatenessSummary> send_late_s;  // send minus scheduled time, over the sent requests
+};
+
 struct RunRecord {
   // The configuration, canonical (record_header).
   std::string model, device, clock, arrivals, policy, meter;
@@ -28,8 +43,14 @@ struct RunRecord {
   std::size_t requests = 0;
   std::size_t warmup_batches = 0, warmup_batch_size = 0;
   // "run": a replay of a schedule; "serve": a server's whole lifetime (greenbatch serve), whose
-  // arrivals are the requests that came ("served"), rate_hz 0 and offered_rate_hz what came.
+  // arrivals are the requests that came ("served"), rate_hz 0 and offered_rate_hz what came;
+  // "load": greenbatch load's replay of a schedule against a server over HTTP (device "remote",
+  // policy "server": the server's own, unknown to the client).
   std::string mode = "run";
+  // Load records only: the URL loaded, the server's metadata (GET /v2) and what was seen.
+  std::string target;
+  nlohmann::json server;
+  std::optional<LoadFigures> load;
   std::string sweep;   // the experiment's name, for runs of a sweep (empty: none)
   int repetition = 0;  // 0-based
   bool simulated = false;
@@ -48,7 +69,8 @@ struct RunRecord {
 
   // Model, device, requested rate, arrivals, seed, policy, requests and repetition, in canonical
   // form: two records of the same run of a plan have the same identity. A served record's is
-  // its model, device, policy and start time.
+  // its model, device, policy and start time; a load record's its target, model, rate,
+  // arrivals, seed, requests and repetition.
   std::string identity() const;
 
   // The runs.jsonl object. Unmeasured figures are null, never zero.

@@ -72,7 +72,9 @@ Run run_from_record(const RunRecord& r, const std::string& file) {
   // Figures that are not finite numbers are left out, as if absent.
   const auto finite = [](std::optional<double> v) { return v && std::isfinite(*v) ? v : std::nullopt; };
   Run run;
-  run.source = r.simulated ? "greenbatch (simulated)" : "greenbatch";
+  // A load record (greenbatch load against a server) is a replay at a set rate too: kept, apart
+  // from the in-process runs (another path to the model).
+  run.source = r.simulated ? "greenbatch (simulated)" : r.mode == "load" ? "greenbatch (load)" : "greenbatch";
   run.file = file;
   // A model given by path is named by its file's stem (records of earlier versions' failed runs
   // kept the path).
@@ -224,7 +226,8 @@ Loaded load(const std::vector<std::string>& paths) {
     for (const std::string& f : files) {
       if (fs::path(f).filename() == "runs.jsonl") {
         for (const RunRecord& rec : read_runs(f, &out.skipped_lines)) {
-          // A server's lifetime has no rate or schedule of its own to be compared at.
+          // A server's lifetime has no rate or schedule of its own to be compared at; load
+          // records (mode "load") are replays at a set rate and are kept.
           if (rec.mode == "serve") ++out.served;
           else out.runs.push_back(run_from_record(rec, f));
         }

@@ -1,0 +1,25 @@
+#pragma once
+// The bodies `greenbatch load` sends, one per image of a folder (its *.jpg and *.jpeg files,
+// sorted by name, as run takes them): request i sends image i mod count.
+#include <string>
+#include <vector>
+
+#include "load/client.hpp"
+
+namespace greenbatch::load {
+
+// The JPEG files of `dir`, sorted by name; UserError when there is none or the folder is missing.
+std::vector<std::string> image_files(const std::string& dir);
+
+// Each image preprocessed as the study does (Resize(256), CenterCrop(224), ImageNet
+// normalisation: src/image) into one FP32 [1,3,224,224] item in Triton's binary tensor data:
+// the JSON header {"inputs":[{"name":"input","datatype":"FP32","shape":[1,3,224,224],
+// "parameters":{"binary_data_size":602112}}],"outputs":[{"name":"top1"}]} then the
+// little-endian floats, with Inference-Header-Content-Length. A JPEG that cannot be decoded
+// throws UserError naming it.
+std::vector<Body> tensor_bodies(const std::vector<std::string>& files);
+
+// Each file as it is, an image/jpeg body (the server decodes it; it answers logits).
+std::vector<Body> jpeg_bodies(const std::vector<std::string>& files);
+
+}  // namespace greenbatch::load

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""`greenbatch load` end to end, over real sockets on 127.0.0.1 (CTest: load_cli).
+
+Usage: load_cli_test.py GREENBATCH_BINARY SOURCE_DIR [unittest arguments]
+
+Each test starts its own `greenbatch serve` (synthetic models, --port 0) and runs `greenbatch
+load` against it: the count and rate kept, 503s of an overloaded server counted, timeouts,
+connection refused before the run (exit 2), a server killed mid-run (connection errors counted,
+the total exact). Every process started here is stopped on every exit path with bounded waits.
+"""
+import csv
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+GREENBATCH = None  # the binary (argv[1])
+SOURCE_DIR = None  # the repository (argv[2])
+LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/v2/models/(\S+)$")
+
+
+def halt(proc):
+    """SIGTERM, at most 5 s, then SIGKILL and at most 5 s more; reaped."""
+    for stop in (proc.terminate, proc.kill):
+        if proc.poll() is not None:
+            return
+        stop()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+class LoadTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="gb-load-test-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def serve(self, *args):
+        """A server on a free port; returns (process, port, model name) once it says ready."""
+        err = open(os.path.join(self.dir, "serve-stderr.txt"), "wb")
+        self.addCleanup(err.close)
+        proc = subprocess.Popen([GREENBATCH, "serve", "--host", "127.0.0.1", "--port", "0", "--meter", "none",
+                                 "--idle-window", "0s", "--out", os.path.join(self.dir, "served"), *args],
+                                stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(halt, proc)  # cleanups run last first: stopped, then its pipe closed
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout.readline().decode() for _ in range(2)),
+                                  daemon=True)
+        reader.start()
+        reader.join(timeout=30)
+        if len(lines) < 2 or lines[1].strip() != "greenbatch serve: ready":
+            self.fail(f"greenbatch serve did not get ready: {lines}")
+        m = LISTENING.search(lines[0].strip())
+        self.assertIsNotNone(m, lines[0])
+        return proc, int(m.group(1)), m.group(2)
+
+    def load_cmd(self, port, model, *args):
+        return [GREENBATCH, "load", f"http://127.0.0.1:{port}", "--model", model,
+                "--images", os.path.join(SOURCE_DIR, "data", "images"), "--out", os.path.join(self.dir, "out"), *args]
+
+    def load(self, port, model, *args, timeout=40):
+        return subprocess.run(self.load_cmd(port, model, *args), capture_output=True, text=True, timeout=timeout)
+
+    def record(self):
+        with open(os.path.join(self.dir, "out", "runs.jsonl"), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 1)
+        return json.loads(lines[0])
+
+    def assert_total(self, rec, n):
+        self.assertEqual(rec["requests"], n)
+        self.assertEqual(sum(rec["statuses"].values()), n, rec["statuses"])
+
+    def test_count_and_rate_kept(self):
+        _, port, model = self.serve("--model", "synthetic")
+        per_request = os.path.join(self.dir, "requests.csv")
+        # 401 requests at 200/s: 2 s from the first to the last.
+        r = self.load(port, model, "--rate", "200", "--requests", "401", "--requests-out", per_request)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rec = self.record()
+        self.assertEqual(rec["mode"], "load")
+        self.assertEqual(rec["target"], f"http://127.0.0.1:{port}")
+        self.assertEqual(rec["server"]["name"], "greenbatch")
+        self.assertEqual((rec["model"], rec["device"], rec["policy"]), (model, "remote", "server"))
+        self.assert_total(rec, 401)
+        self.assertEqual(rec["statuses"]["2xx"], 401, rec["statuses"])
+        self.assertEqual((rec["completed"], rec["sent"]), (401, 401))
+        self.assertAlmostEqual(rec["offered_rate_hz"], 200, delta=2)
+        self.assertAlmostEqual(rec["achieved_rate_hz"], 200, delta=2)
+        self.assertGreater(rec["latency_s"]["p50"], 0)
+        self.assertLessEqual(rec["send_late_s"]["p50"], rec["send_late_s"]["max"])
+        self.assertFalse(rec["energy"]["measured"])
+        with open(per_request, newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 401)
+        self.assertTrue(all(row["outcome"] == "http" and row["status"] == "200" for row in rows))
+
+    def test_overload_503_counted(self):
+        _, port, model = self.serve("--model", "synthetic:base=200ms,per_item=0s", "--policy", "fixed:1",
+                                    "--max-queue", "1")
+        r = self.load(port, model, "--rate", "200", "--requests", "100", "--input", "jpeg", "--connections", "16")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rec = self.record()
+        self.assert_total(rec, 100)
+        self.assertGreater(rec["statuses"]["5xx"], 0, rec["statuses"])
+        self.assertGreater(rec["statuses"]["2xx"], 0, rec["statuses"])
+        self.assertEqual(rec["statuses"]["2xx"] + rec["statuses"]["5xx"], 100, rec["statuses"])
+
+    def test_timeouts(self):
+        _, port, model = self.serve("--model", "synthetic:base=300ms,per_item=0s", "--policy", "fixed:1")
+        r = self.load(port, model, "--rate", "20", "--requests", "10", "--timeout", "50ms")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rec = self.record()
+        self.assert_total(rec, 10)
+        self.assertEqual(rec["statuses"]["timeout"], 10, rec["statuses"])
+        self.assertEqual(rec["completed"], 0)
+
+    def test_connection_refused_before_the_run(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # nothing listens once closed
+        start = time.monotonic()
+        r = self.load(port, "synthetic", "--rate", "100", "--requests", "1000")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"cannot connect to http://127.0.0.1:{port}: connection refused", r.stderr)
+        self.assertLess(time.monotonic() - start, 10)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "out", "runs.jsonl")))
+
+    def test_bad_url_and_unknown_model(self):
+        for url in ("https://127.0.0.1:1", "http://127.0.0.1", "http://127.0.0.1:8000/v2", "127.0.0.1:8000"):
+            r = subprocess.run([GREENBATCH, "load", url, "--model", "m", "--out", self.dir], capture_output=True,
+                               text=True, timeout=20)
+            self.assertEqual(r.returncode, 2, url)
+            self.assertIn("accepted: http://HOST:PORT", r.stderr, url)
+        _, port, _ = self.serve("--model", "synthetic")
+        r = self.load(port, "nosuchmodel", "--requests", "10")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("is not ready: GET /v2/models/nosuchmodel/ready answered 404", r.stderr)
+
+    def test_server_killed_mid_run(self):
+        server, port, model = self.serve("--model", "synthetic")
+        load = subprocess.Popen(self.load_cmd(port, model, "--rate", "200", "--requests", "600"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(halt, load)
+        time.sleep(1.0)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=5)
+        out, err = load.communicate(timeout=30)
+        self.assertEqual(load.returncode, 0, err)
+        rec = self.record()
+        self.assert_total(rec, 600)
+        s = rec["statuses"]
+        self.assertGreater(s["2xx"], 50, s)
+        self.assertGreater(s["connection_error"], 300, s)
+        self.assertEqual(s["2xx"] + s["connection_error"] + s["timeout"], 600, s)
+        self.assertIn("connection errors", out)
+
+    def test_connection_closed_while_idle_is_retried(self):
+        """A server that closes each kept-alive connection after its answer, without saying so:
+        the next request on it fails before any answer and is sent again on a new connection."""
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive announced, then broken
+
+            def answer(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = b'{"name":"fake"}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.wfile.flush()
+                self.close_connection = True
+
+            do_GET = do_POST = answer
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.addCleanup(server.server_close)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        r = self.load(server.server_address[1], "m", "--rate", "50", "--requests", "20", "--input", "jpeg",
+                      "--connections", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rec = self.record()
+        self.assertEqual(rec["server"], {"name": "fake"})
+        self.assert_total(rec, 20)
+        self.assertEqual(rec["statuses"]["2xx"], 20, rec["statuses"])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    GREENBATCH, SOURCE_DIR = (os.path.abspath(a) for a in sys.argv[1:3])
+    unittest.main(argv=sys.argv[:1] + sys.argv[3:], verbosity=2)

@@ -2,6 +2,7 @@
 // HTTP, open loop (src/load); one record appended to DIR/runs.jsonl.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/sysinfo.hpp"
 #include "core/units.hpp"
+#include "energy/meter.hpp"
 #include "engine/run_record.hpp"
 #include "io/results.hpp"
 #include "load/bodies.hpp"
@@ -38,7 +40,22 @@ struct LoadOptions {
   std::string timeout = "10s";
   std::string out_dir = "results";
   std::string requests_out;
+  std::string meter = "auto";
+  std::string idle_window = "5s";
 };
+
+// The meter of this machine: --meter as run takes it; auto tries the GPU's NVML counter (the
+// server's GPU when it runs here), then RAPL, then none (with the reason).
+std::unique_ptr<EnergyMeter> local_meter(const std::string& spec) {
+  if (spec != "auto") return make_meter(spec, MeterContext{"cpu", ""});
+  auto gpu = make_meter("auto", MeterContext{"cuda:0", ""});
+  if (gpu->spec() != "none") return gpu;
+  return make_meter("auto", MeterContext{"cpu", ""});
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host.starts_with("127.") || host == "::1" || host == "[::1]";
+}
 
 const char* outcome_name(load::Outcome o) {
   switch (o) {
@@ -128,6 +145,9 @@ int do_load(const LoadOptions& o, bool requests_given) {
   cfg.timeout = timeout;
   const std::vector<TimeNs> schedule =
       generate_schedule(arrivals, o.rate_hz, whole_trace ? 0 : o.requests, o.seed);
+  check_meter_spec(o.meter);
+  const TimeNs idle_window = parse_duration_ns(o.idle_window, "--idle-window");
+  if (idle_window < 0 || idle_window > limits::kMaxTimeNs) throw UserError("--idle-window: must be from 0 to 100 years");
 
   RunRecord rec;
   rec.mode = "load";
@@ -138,7 +158,8 @@ int do_load(const LoadOptions& o, bool requests_given) {
   rec.clock = "real";
   rec.arrivals = arrivals.text;
   rec.policy = "server";
-  rec.meter = "none";
+  std::unique_ptr<EnergyMeter> meter = local_meter(o.meter);
+  rec.meter = meter->spec();
   rec.rate_hz = o.rate_hz;
   rec.seed = o.seed;
   rec.requests = schedule.size();
@@ -148,13 +169,29 @@ int do_load(const LoadOptions& o, bool requests_given) {
   rec.git_rev = build::kGitRev;
   rec.started_utc = utc_now_iso8601();
 
+  try {
+    meter->measure_idle_w(idle_window);
+  } catch (const std::exception& e) {
+    throw UserError(fmt::format("measuring idle power failed: {}", e.what()));
+  }
+  // The window: from just before the first send to the last answer. The meter sees this machine
+  // only; the server's batches are not known here (no busy or peak power).
+  const auto origin = std::chrono::steady_clock::now();
+  const auto since = [&] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - origin).count();
+  };
+  meter->start(since());
   const std::vector<load::RequestRecord> records = load::run_open_loop(cfg, schedule);
   const load::LoadSummary sum = load::summarize_load(records);
+  Energy e = meter->stop(since(), {}, sum.figures.statuses.s2xx);
+  e.trace.clear();
+  if (e.measured && !is_loopback(target.host)) {
+    e.warnings.push_back(fmt::format("the meter measured this machine ({}); the server at {} may run on another, "
+                                     "whose energy is not in this figure",
+                                     hostname(), target.host));
+  }
   rec.summary = sum.summary;
   rec.load = sum.figures;
-  Energy e;
-  e.method = "none";
-  e.reason = "the load generator's meter is future work";
   rec.energy = e;
   // The record is saved first: a later failure must not lose a measurement.
   append_line_durable(o.out_dir + "/runs.jsonl", rec.to_json().dump());
@@ -193,6 +230,13 @@ void add_load_command(CLI::App& app, Action& action) {
             "for one, and its latency shows it",
             1, kMaxConnections);
   sub->add_option("--timeout", o->timeout, "Per request, from its send: no complete answer by then is a timeout")
+      ->capture_default_str();
+  sub->add_option("--meter", o->meter,
+                  "Energy meter of this machine (energy per successful inference over the window): auto (NVML's "
+                  "counter of GPU 0, else RAPL where readable, else none), or any form run takes: nvml[:gpu=N], "
+                  "nvml-sampled, rapl, modelled:idle=P,busy=P, none")
+      ->capture_default_str();
+  sub->add_option("--idle-window", o->idle_window, "How long idle power is measured before the run (0s: not at all)")
       ->capture_default_str();
   sub->add_option("--out", o->out_dir, "Results folder: runs.jsonl is appended to")->capture_default_str();
   sub->add_option("--requests-out", o->requests_out,

@@ -100,11 +100,28 @@ class LoadTest(unittest.TestCase):
         self.assertAlmostEqual(rec["achieved_rate_hz"], 200, delta=2)
         self.assertGreater(rec["latency_s"]["p50"], 0)
         self.assertLessEqual(rec["send_late_s"]["p50"], rec["send_late_s"]["max"])
-        self.assertFalse(rec["energy"]["measured"])
+        # --meter auto on a machine without NVML or readable RAPL: not measured, and why.
+        if not rec["energy"]["measured"]:
+            self.assertTrue(rec["energy"]["reason"], rec["energy"])
         with open(per_request, newline="") as f:
             rows = list(csv.DictReader(f))
         self.assertEqual(len(rows), 401)
         self.assertTrue(all(row["outcome"] == "http" and row["status"] == "200" for row in rows))
+
+    def test_energy_over_the_window_per_successful_inference(self):
+        _, port, model = self.serve("--model", "synthetic")
+        r = self.load(port, model, "--rate", "100", "--requests", "51", "--meter", "modelled:idle=20,busy=50",
+                      "--idle-window", "0s")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rec = self.record()
+        e = rec["energy"]
+        self.assertEqual(rec["meter"], "modelled:idle=20W,busy=50W")
+        self.assertTrue(e["measured"], e)
+        # No batches are known to the client: the model's idle power over the window, per 2xx answer.
+        self.assertAlmostEqual(e["joules"], 20 * e["window_s"], delta=1e-6 * e["joules"])
+        self.assertAlmostEqual(e["per_image_j"], e["joules"] / 51, delta=1e-9 * e["joules"])
+        self.assertGreaterEqual(e["window_s"], 0.5)  # 51 requests at 100/s: at least 0.5 s
+        self.assertEqual(e["warnings"], [])  # the server is on this machine
 
     def test_overload_503_counted(self):
         _, port, model = self.serve("--model", "synthetic:base=200ms,per_item=0s", "--policy", "fixed:1",

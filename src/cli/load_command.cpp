@@ -140,7 +140,9 @@ int do_load(const LoadOptions& o, bool requests_given) {
   load::OpenLoopConfig cfg;
   cfg.target = target;
   cfg.path = fmt::format("/v2/models/{}/infer", o.model);
-  cfg.bodies = o.input == "jpeg" ? load::jpeg_bodies(files) : load::tensor_bodies(files);
+  cfg.bodies = o.input == "jpeg" ? load::jpeg_bodies(files)
+               : o.input == "null" ? load::null_model_bodies()
+                                   : load::tensor_bodies(files);
   cfg.connections = o.connections;
   cfg.timeout = timeout;
   const std::vector<TimeNs> schedule =
@@ -220,9 +222,10 @@ void add_load_command(CLI::App& app, Action& action) {
   add_seed(sub, o->seed, "Seed of every random draw (same seed, same schedule)");
   sub->add_option("--input", o->input,
                   "tensor: each image preprocessed here into an FP32 [1,3,224,224] tensor in Triton's binary tensor "
-                  "data, asking for top1; jpeg: the JPEG file as an image/jpeg body")
+                  "data, asking for top1; jpeg: the JPEG file as an image/jpeg body; null: a small FP32 [1,4] "
+                  "JSON request, for a null model (greenbatch serve --model synthetic takes any shape)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"tensor", "jpeg"}));
+      ->check(CLI::IsMember({"tensor", "jpeg", "null"}));
   sub->add_option("--images", o->images_dir, "JPEG images; request i sends image i mod count, sorted by name")
       ->capture_default_str();
   add_whole(sub, "--connections", o->connections,

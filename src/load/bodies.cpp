@@ -79,4 +79,10 @@ std::vector<Body> jpeg_bodies(const std::vector<std::string>& files) {
   return bodies;
 }
 
+std::vector<Body> null_model_bodies() {
+  return {Body{R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":[0.1,0.2,0.3,0.4]}],)"
+               R"("outputs":[{"name":"top1"}]})",
+               "application/json", std::nullopt}};
+}
+
 }  // namespace greenbatch::load

@@ -22,4 +22,9 @@ std::vector<Body> tensor_bodies(const std::vector<std::string>& files);
 // Each file as it is, an image/jpeg body (the server decodes it; it answers logits).
 std::vector<Body> jpeg_bodies(const std::vector<std::string>& files);
 
+// For a null model (greenbatch serve --model synthetic takes FP32 of any shape): one small JSON
+// request, {"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":[...]}],
+// "outputs":[{"name":"top1"}]}: the server's path without the cost of an image.
+std::vector<Body> null_model_bodies();
+
 }  // namespace greenbatch::load

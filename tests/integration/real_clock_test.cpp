@@ -2,7 +2,12 @@
 // the real clock shares a busy machine).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "arrivals/schedule.hpp"
 #include "backends/synthetic/synthetic.hpp"
@@ -24,25 +29,45 @@ Summary run_on(Clock& clock, const std::string& policy, std::size_t n, RunResult
   return s;
 }
 
+// What differs between the real-clock run and the virtual one beyond the tolerance (empty: they
+// agree). Counts and the schedule's order are exact; times within kToleranceS.
+std::string disagreement(const Summary& v, const Summary& r) {
+  std::string out;
+  const auto near = [&](const char* what, double a, double b) {
+    if (std::abs(a - b) > kToleranceS) out += fmt::format("{}: real {} s, virtual {} s; ", what, a, b);
+  };
+  near("latency max", r.latency_s.max, v.latency_s.max);
+  near("latency p50", r.latency_s.p50, v.latency_s.p50);
+  near("latency mean", r.latency_s.mean, v.latency_s.mean);
+  near("duration", r.duration_s, v.duration_s);
+  return out;
+}
+
 void expect_agree(const std::string& policy, std::size_t n) {
-  VirtualClock vclock;
-  RealClock rclock;
-  RunResult real_run;
-  const Summary v = run_on(vclock, policy, n);
-  const Summary r = run_on(rclock, policy, n, &real_run);
   SCOPED_TRACE(policy);
-  EXPECT_EQ(r.completed, v.completed);
-  EXPECT_EQ(r.batches, v.batches);
-  EXPECT_NEAR(r.latency_s.max, v.latency_s.max, kToleranceS);
-  EXPECT_NEAR(r.latency_s.p50, v.latency_s.p50, kToleranceS);
-  EXPECT_NEAR(r.latency_s.mean, v.latency_s.mean, kToleranceS);
-  EXPECT_NEAR(r.duration_s, v.duration_s, kToleranceS);
-  // Real time never runs ahead of the schedule: nothing is dispatched before it arrives.
-  for (const BatchRecord& b : real_run.batches) {
-    EXPECT_GE(b.start_ns, real_run.arrivals[b.first_request + b.size - 1]);
-    EXPECT_GE(b.end_ns - b.start_ns, 5 * kNsPerMs);
-    EXPECT_GE(b.late_ns, 0);
+  VirtualClock vclock;
+  const Summary v = run_on(vclock, policy, n);
+  // A real-clock run on a shared machine can be descheduled for a few milliseconds (under a
+  // sanitizer, while other jobs build): the times must agree in one of three attempts; what is
+  // exact (counts, order, never early) must hold in every one.
+  std::vector<std::string> misses;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    RealClock rclock;
+    RunResult real_run;
+    const Summary r = run_on(rclock, policy, n, &real_run);
+    EXPECT_EQ(r.completed, v.completed);
+    EXPECT_EQ(r.batches, v.batches);
+    // Real time never runs ahead of the schedule: nothing is dispatched before it arrives.
+    for (const BatchRecord& b : real_run.batches) {
+      EXPECT_GE(b.start_ns, real_run.arrivals[b.first_request + b.size - 1]);
+      EXPECT_GE(b.end_ns - b.start_ns, 5 * kNsPerMs);
+      EXPECT_GE(b.late_ns, 0);
+    }
+    const std::string d = disagreement(v, r);
+    if (d.empty()) return;
+    misses.push_back(d);
   }
+  ADD_FAILURE() << "the real clock disagreed with the virtual clock in 3 attempts: " << fmt::format("{}", fmt::join(misses, " | "));
 }
 
 TEST(RealClock, Fixed16AgreesWithTheVirtualClock) { expect_agree("fixed:16", 64); }

@@ -40,6 +40,7 @@ struct LoadOptions {
   std::string timeout = "10s";
   std::string out_dir = "results";
   std::string requests_out;
+  load::TensorNames names;
   std::string meter = "auto";
   std::string idle_window = "5s";
 };
@@ -140,9 +141,11 @@ int do_load(const LoadOptions& o, bool requests_given) {
   load::OpenLoopConfig cfg;
   cfg.target = target;
   cfg.path = fmt::format("/v2/models/{}/infer", o.model);
+  load::check_tensor_name(o.names.input, "--input-name");
+  load::check_tensor_name(o.names.output, "--output");
   cfg.bodies = o.input == "jpeg" ? load::jpeg_bodies(files)
-               : o.input == "null" ? load::null_model_bodies()
-                                   : load::tensor_bodies(files);
+               : o.input == "null" ? load::null_model_bodies(o.names)
+                                   : load::tensor_bodies(files, o.names);
   cfg.connections = o.connections;
   cfg.timeout = timeout;
   const std::vector<TimeNs> schedule =
@@ -226,6 +229,14 @@ void add_load_command(CLI::App& app, Action& action) {
                   "JSON request, for a null model (greenbatch serve --model synthetic takes any shape)")
       ->capture_default_str()
       ->check(CLI::IsMember({"tensor", "jpeg", "null"}));
+  sub->add_option("--input-name", o->names.input,
+                  "The model's input name in tensor and null requests (a Triton model's, e.g. input__0; greenbatch "
+                  "serve takes any)")
+      ->capture_default_str();
+  sub->add_option("--output", o->names.output,
+                  "The one output asked for, as binary data (a Triton model's, e.g. output__0; greenbatch serve: "
+                  "top1 or logits)")
+      ->capture_default_str();
   sub->add_option("--images", o->images_dir, "JPEG images; request i sends image i mod count, sorted by name")
       ->capture_default_str();
   add_whole(sub, "--connections", o->connections,

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <bit>
 #include <cstring>
 #include <filesystem>
@@ -46,15 +47,24 @@ std::vector<std::string> image_files(const std::string& dir) {
   return files;
 }
 
-std::vector<Body> tensor_bodies(const std::vector<std::string>& files) {
+void check_tensor_name(const std::string& name, const std::string& flag) {
+  const bool ok = !name.empty() && name.size() <= 128 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-' || c == ':';
+  });
+  if (!ok) {
+    throw UserError(fmt::format("{} '{}': accepted: 1 to 128 letters, digits, '_', '.', '-' or ':'", flag, name));
+  }
+}
+
+std::vector<Body> tensor_bodies(const std::vector<std::string>& files, const TensorNames& names) {
   static_assert(std::endian::native == std::endian::little, "the binary tensor data is little-endian");
   const ImagePreprocessor pre;
   const std::size_t pixels = pre.crop_bytes() / 3;
   const std::size_t bytes = pre.crop_bytes() * sizeof(float);
   const std::string header = fmt::format(
-      R"({{"inputs":[{{"name":"input","datatype":"FP32","shape":[1,3,{},{}],"parameters":{{"binary_data_size":{}}}}}],)"
-      R"("outputs":[{{"name":"top1"}}]}})",
-      pre.crop(), pre.crop(), bytes);
+      R"({{"inputs":[{{"name":"{}","datatype":"FP32","shape":[1,3,{},{}],"parameters":{{"binary_data_size":{}}}}}],)"
+      R"("outputs":[{{"name":"{}","parameters":{{"binary_data":true}}}}]}})",
+      names.input, pre.crop(), pre.crop(), bytes, names.output);
   std::vector<Body> bodies;
   std::vector<std::uint8_t> crop(pre.crop_bytes());
   std::vector<float> chw(pre.crop_bytes());
@@ -79,9 +89,10 @@ std::vector<Body> jpeg_bodies(const std::vector<std::string>& files) {
   return bodies;
 }
 
-std::vector<Body> null_model_bodies() {
-  return {Body{R"({"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":[0.1,0.2,0.3,0.4]}],)"
-               R"("outputs":[{"name":"top1"}]})",
+std::vector<Body> null_model_bodies(const TensorNames& names) {
+  return {Body{fmt::format(R"({{"inputs":[{{"name":"{}","datatype":"FP32","shape":[1,4],"data":[0.1,0.2,0.3,0.4]}}],)"
+                           R"("outputs":[{{"name":"{}"}}]}})",
+                           names.input, names.output),
                "application/json", std::nullopt}};
 }
 

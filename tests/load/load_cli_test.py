@@ -127,6 +127,25 @@ class LoadTest(unittest.TestCase):
         self.assertEqual(e["warnings"], [])  # the server is on this machine
         self.assertEqual(rec["statuses"]["2xx"], 51, rec["statuses"])  # preprocessed tensors, all answered
 
+    def test_input_and_output_names(self):
+        _, port, model = self.serve("--model", "synthetic")
+        # Another model's names (as a Triton model's config says): greenbatch serve takes any input
+        # name, and logits is one of its outputs.
+        r = self.load(port, model, "--rate", "50", "--requests", "6", "--input-name", "input__0", "--output", "logits",
+                      "--meter", "none")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.record()["statuses"]["2xx"], 6)
+        # An output the server does not have: every request is its 400, counted.
+        os.remove(os.path.join(self.dir, "out", "runs.jsonl"))
+        r = self.load(port, model, "--rate", "50", "--requests", "4", "--input", "null", "--output", "output__0",
+                      "--meter", "none")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.record()["statuses"]["4xx"], 4)
+        # A name that would break the JSON is refused before the run.
+        r = self.load(port, model, "--input-name", 'in"put')
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--input-name", r.stderr)
+
     def test_overload_503_counted(self):
         _, port, model = self.serve("--model", "synthetic:base=200ms,per_item=0s", "--policy", "fixed:1",
                                     "--max-queue", "1")

@@ -7,6 +7,10 @@
 // its queueing. Every request ends with an outcome: an HTTP status, a timeout or a connection
 // error; none is dropped. A request failed by a kept-alive connection the server had closed
 // (before any byte of an answer) is sent once more on another connection. Memory: one record per request, the bodies, one parser per connection.
+// Sends are punctual: the io thread sleeps on a timer (timer slack 1 ns) until a margin of 20 to
+// 80 us before the next scheduled time (learnt from its wake-ups, as RealClock does), then spins
+// to that time, handling the sockets' ready events meanwhile, and writes at once. It does not
+// spin while nothing is due within the margin.
 #include <cstdint>
 #include <optional>
 #include <span>

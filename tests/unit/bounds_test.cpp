@@ -129,6 +129,11 @@ TEST(Bounds, ASyntheticServiceThatCouldOverflowTheClockIsRefused) {
   EXPECT_NO_THROW(check_synthetic_run(parse_synthetic("synthetic:base=1ms,per_item=100us"), 100'000'000));
   EXPECT_REFUSED(check_synthetic_run(parse_synthetic("synthetic:base=100000000s"), 100), "100 years");
   EXPECT_REFUSED(parse_synthetic("synthetic:max_batch=99999999999999999999"), "max_batch");
+  // The stall counts once, with its start: each within 100 years, together past it.
+  EXPECT_NO_THROW(check_synthetic_run(parse_synthetic("synthetic:base=1ms,stall=1s@2s"), 100'000'000));
+  EXPECT_REFUSED(parse_synthetic("synthetic:stall=3155760001s@0s"), "100 years");
+  EXPECT_REFUSED(check_synthetic_run(parse_synthetic("synthetic:stall=3155760000s@1s"), 1), "100 years");
+  EXPECT_REFUSED(check_synthetic_run(parse_synthetic("synthetic:base=1s,stall=3155759999s@0s"), 2), "100 years");
 }
 
 TEST(Bounds, PreparedRunChecksEveryNumber) {

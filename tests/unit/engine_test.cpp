@@ -343,5 +343,50 @@ TEST(SyntheticBackend, SwitchAtChangesTheCostPerItemFromThatSize) {
   EXPECT_THROW(parse_synthetic("synthetic:base=10ms,switch_at=1,per_item_from=1ms"), UserError);
 }
 
+// The synthetic model's stall: once, at the first batch that starts stall_at or more after the
+// backend's first batch (on its clock, whenever that first batch was).
+TEST(SyntheticBackend, StallsOnceAtTheFirstBatchFromItsStart) {
+  const SyntheticParams p = parse_synthetic("synthetic:base=1ms,stall=1s@2s");
+  EXPECT_EQ(p.stall_ns, kNsPerS);
+  EXPECT_EQ(p.stall_at_ns, 2 * kNsPerS);
+  EXPECT_EQ(synthetic_spec(p), "synthetic:base=1ms,per_item=0s,stall=1s@2s");
+  EXPECT_EQ(synthetic_spec(parse_synthetic(synthetic_spec(p))), synthetic_spec(p));  // round trip
+  VirtualClock clock;
+  SyntheticBackend backend(p, clock);
+  clock.sleep_until(5 * kNsPerS);  // the first batch at 5 s: the stall counts from here
+  backend.run(consecutive_requests(0, 1));
+  EXPECT_EQ(clock.now(), 5 * kNsPerS + kNsPerMs);
+  clock.sleep_until(7 * kNsPerS - 1);  // 1 ns short of 2 s after the first batch: no stall
+  backend.run(consecutive_requests(0, 1));
+  EXPECT_EQ(clock.now(), 7 * kNsPerS - 1 + kNsPerMs);
+  clock.sleep_until(7 * kNsPerS + 5 * kNsPerMs);  // the first batch past 2 s: 1 s longer
+  backend.run(consecutive_requests(0, 1));
+  EXPECT_EQ(clock.now(), 8 * kNsPerS + 6 * kNsPerMs);
+  backend.run(consecutive_requests(0, 1));  // once only
+  EXPECT_EQ(clock.now(), 8 * kNsPerS + 7 * kNsPerMs);
+
+  // At 0: the very first batch stalls.
+  VirtualClock clock0;
+  SyntheticBackend at0(parse_synthetic("synthetic:stall=250ms@0s"), clock0);
+  at0.run(consecutive_requests(0, 1));
+  EXPECT_EQ(clock0.now(), 250 * kNsPerMs);
+}
+
+TEST(SyntheticBackend, AStallIsDurationAtDuration) {
+  for (const char* bad : {"synthetic:stall=1s", "synthetic:stall=1s@2s@3s", "synthetic:stall=@2s", "synthetic:stall=1s@"}) {
+    try {
+      parse_synthetic(bad);
+      ADD_FAILURE() << bad;
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("stall is DURATION@DURATION (e.g. stall=1s@2s"), std::string::npos)
+          << bad << ": " << e.what();
+    }
+  }
+  EXPECT_THROW(parse_synthetic("synthetic:stall=0s@2s"), UserError);  // no stall is no stall= at all
+  EXPECT_THROW(parse_synthetic("synthetic:stall=1x@2s"), UserError);
+  EXPECT_THROW(parse_synthetic("synthetic:stall=1s@-2s"), UserError);
+  EXPECT_THROW(parse_synthetic("synthetic:stall=1s@2"), UserError);  // a unit is needed
+}
+
 }  // namespace
 }  // namespace greenbatch

@@ -20,6 +20,11 @@ struct SyntheticParams {
   // kernels switch at a batch size (a test seam for profile --refine).
   std::size_t switch_at = 0;
   TimeNs per_item_from_ns = 0;
+  // > 0: stalls once, as a server hit by a pause (garbage collection, a page fault storm, a
+  // noisy neighbour): the first batch that starts `stall_at_ns` or more after the backend's first
+  // batch (on its clock) takes `stall_ns` longer. For showing coordinated omission.
+  TimeNs stall_ns = 0;
+  TimeNs stall_at_ns = 0;
   TimeNs service_ns(std::size_t batch) const {
     const TimeNs per_item = switch_at > 0 && batch >= switch_at ? per_item_from_ns : per_item_ns;
     return base_ns + per_item * static_cast<TimeNs>(batch);
@@ -44,15 +49,17 @@ class SyntheticBackend final : public Backend {
  private:
   SyntheticParams params_;
   Clock& clock_;
+  TimeNs first_batch_ns_ = -1;  // when its first batch started; -1: none yet
+  bool stalled_ = false;
 };
 
 // True when `spec` names the synthetic backend ("synthetic" or "synthetic:...").
 bool is_synthetic_spec(std::string_view spec);
 // "synthetic" (the null backend) or
-// "synthetic:base=2ms,per_item=100us[,max_batch=N][,drift=F][,switch_at=N,per_item_from=D]".
+// "synthetic:base=2ms,per_item=100us[,max_batch=N][,drift=F][,switch_at=N,per_item_from=D][,stall=D@D]".
 SyntheticParams parse_synthetic(std::string_view spec);
 // The service of `requests` requests, every one in a batch of its own (the longest a run can
-// spend), must fit in limits::kMaxTimeNs (100 years), so that no time on the run's clock
+// spend), plus the stall, must fit in limits::kMaxTimeNs (100 years), so that no time on the run's clock
 // overflows. Throws UserError with the bound.
 void check_synthetic_run(const SyntheticParams& p, std::size_t requests);
 // The canonical spec of `p`, as runs record it: "synthetic:base=2ms,per_item=100us".

@@ -6,7 +6,9 @@ Usage: load_cli_test.py GREENBATCH_BINARY SOURCE_DIR [unittest arguments]
 Each test starts its own `greenbatch serve` (synthetic models, --port 0) and runs `greenbatch
 load` against it: the count and rate kept, 503s of an overloaded server counted, timeouts,
 connection refused before the run (exit 2), a server killed mid-run (connection errors counted,
-the total exact). Every process started here is stopped on every exit path with bounded waits.
+the total exact), a server that stalls once (every request scheduled during the stall waits it
+out, and its latency says so). Every process started here is stopped on every exit path with
+bounded waits.
 """
 import csv
 import http.server
@@ -145,6 +147,42 @@ class LoadTest(unittest.TestCase):
         r = self.load(port, model, "--input-name", 'in"put')
         self.assertEqual(r.returncode, 2)
         self.assertIn("--input-name", r.stderr)
+
+    def test_requests_scheduled_during_a_stall_wait_it_out(self):
+        """Coordinated omission avoided: a server that stalls once for 1 s holds every request
+        scheduled during the stall until it ends, and each one's latency, measured from its
+        scheduled time, shows the rest of the stall (a closed-loop client would have sent them after
+        it and seen a few ms)."""
+        stall = 1.0
+        _, port, model = self.serve("--model", f"synthetic:base=1ms,stall={stall:g}s@1s")
+        per_request = os.path.join(self.dir, "requests.csv")
+        # 3 s at 200/s; the server's first batch is the first request's, so the stall comes about
+        # 1 s in. 300 connections: every request of the stall goes out on time, none waits for one.
+        r = self.load(port, model, "--rate", "200", "--requests", "601", "--input", "null", "--connections", "300",
+                      "--meter", "none", "--idle-window", "0s", "--requests-out", per_request)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(per_request, newline="") as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 601)
+        self.assertTrue(all(row["outcome"] == "http" and row["status"] == "200" for row in rows))
+        scheduled = [float(row["scheduled_s"]) for row in rows]
+        latency = [float(row["done_s"]) - float(row["scheduled_s"]) for row in rows]
+        # The stall's first victim (in schedule order): the first request that waited half of it.
+        # It reached the server before the stalled batch started, so the stall ended at least
+        # `stall` after its scheduled time s0: every request scheduled from s0 to s0 + stall was
+        # answered after that end.
+        first = next((i for i, x in enumerate(latency) if x >= stall / 2), None)
+        self.assertIsNotNone(first, f"no request saw the stall; latency max {max(latency):.3f} s")
+        s0 = scheduled[first]
+        self.assertGreater(s0, 0.5)  # not before its time (1 s after the first batch)
+        window = [i for i, s in enumerate(scheduled) if s0 <= s < s0 + stall]
+        self.assertGreaterEqual(len(window), 195)  # 200/s over the stall, every one of them counted
+        tolerance = 0.001  # the bound is exact (one steady clock, sends never early); spare for float sums
+        for i in window:
+            self.assertGreaterEqual(latency[i], s0 + stall - scheduled[i] - tolerance,
+                                    f"request {i} scheduled {scheduled[i] - s0:.3f} s into the stall")
+        # Half of them waited half the stall or more: the p50 of the window, not a few outliers.
+        self.assertGreaterEqual(sum(latency[i] >= stall / 2 for i in window), len(window) // 2 - 2)
 
     def test_overload_503_counted(self):
         _, port, model = self.serve("--model", "synthetic:base=200ms,per_item=0s", "--policy", "fixed:1",

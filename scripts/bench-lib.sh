@@ -44,3 +44,24 @@ bench_server_port() {
   grep -q "ready" "$file" && [ -n "$port" ] || { cat "$file" >&2; return 1; }
   echo "$port"
 }
+
+# Makes a scratch folder, $work, and an exit trap for every exit path of the script: it stops
+# the server in $bench_server_pid (when one runs) and removes the folder.
+bench_setup_work() {
+  work=$(mktemp -d)
+  bench_server_pid=""
+  trap 'bench_stop_process "$bench_server_pid"; rm -rf "$work"' EXIT
+}
+
+# Starts BUILD/greenbatch serve on 127.0.0.1 and a free port in the background, its output in
+# LOG, with the other arguments as given (the model, --meter, --out...). Sets bench_server_pid at
+# once (for the caller's exit trap: bench_stop_process "$bench_server_pid") and bench_port once
+# the server is ready (at most SECONDS, default 30; fails otherwise).
+#   bench_start_serve BUILD LOG SECONDS ARGS...
+bench_start_serve() {
+  local build=$1 log=$2 seconds=$3
+  shift 3
+  "$build/greenbatch" serve --host 127.0.0.1 --port 0 "$@" >"$log" 2>&1 &
+  bench_server_pid=$!
+  bench_port=$(bench_server_port "$log" "$seconds")
+}

@@ -17,21 +17,14 @@ python="${PYTHON:-/usr/bin/python3}"
 source scripts/bench-lib.sh
 bench_require_greenbatch "$build"
 exe="$build/greenbatch"
-work=$(mktemp -d)
-server=""
-cleanup() {
-  bench_stop_process "$server"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_setup_work
 ulimit -n "$(ulimit -Hn)"
 
 bench_machine_line
 echo "# greenbatch serve --model synthetic --policy greedy:128 --meter none; greenbatch load --input null, constant arrivals, $seconds s each, $connections connections"
-"$exe" serve --model synthetic --policy greedy:128 --meter none --idle-window 0s --port 0 --max-queue 100000 \
-  --out "$work/serve" >"$work/server.log" 2>&1 &
-server=$!
-port=$(bench_server_port "$work/server.log" 30)
+bench_start_serve "$build" "$work/server.log" 30 --model synthetic --policy greedy:128 --meter none --idle-window 0s \
+  --max-queue 100000 --out "$work/serve"
+port=$bench_port
 
 printf "%-10s %-10s %-16s %-12s %-14s %-14s %-14s %s\n" rate requests "achieved rate" "rate error" "send late p50" \
   "send late p99" "latency p99" statuses

@@ -18,30 +18,22 @@ policy="${POLICY:-greedy:128}"
 wrk_threads="${WRK_THREADS:-1}"
 source scripts/bench-lib.sh
 bench_require_greenbatch "$build"
-exe="$build/greenbatch"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
-work=$(mktemp -d)
-server=""
-cleanup() {
-  bench_stop_process "$server"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_setup_work
 ulimit -n "$(ulimit -Hn)"  # wrk's 1,000 connections need more descriptors than the usual 1024
 
 bench_machine_line
 echo "# greenbatch serve --model synthetic --policy $policy --meter none; wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), $wrk_threads thread(s), $duration"
 
 start_server() {
-  "$exe" serve --model synthetic --policy "$policy" --meter none --idle-window 0s --port 0 --max-queue 100000 \
-    --out "$work/out" >"$work/server.log" 2>&1 &
-  server=$!
-  port=$(bench_server_port "$work/server.log" 30)
+  bench_start_serve "$build" "$work/server.log" 30 --model synthetic --policy "$policy" --meter none --idle-window 0s \
+    --max-queue 100000 --out "$work/out"
+  port=$bench_port
 }
 stop_server() {
-  kill -TERM "$server"
-  wait "$server" || { echo "the server exited with an error" >&2; exit 1; }
-  server=""
+  kill -TERM "$bench_server_pid"
+  wait "$bench_server_pid" || { echo "the server exited with an error" >&2; exit 1; }
+  bench_server_pid=""
   sed -n '/appended to/d; s/^  /  server: /p' "$work/server.log"
 }
 

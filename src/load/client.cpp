@@ -78,6 +78,7 @@ class Runner {
     if (schedule_.empty()) return std::move(records_);
     start_ = std::chrono::steady_clock::now();
     arm_tick();
+    if (cfg_.cancel) watch_cancel();
     io_.run();
     return std::move(records_);
   }
@@ -95,6 +96,19 @@ class Runner {
       while (next_ < schedule_.size() && schedule_[next_] <= t) waiting_.push_back(next_++);
       dispatch();
       if (next_ < schedule_.size()) arm_tick();
+    });
+  }
+
+  // Polls the cancel flag; a set flag stops the io loop where it is.
+  void watch_cancel() {
+    cancel_timer_.expires_after(std::chrono::milliseconds(50));
+    cancel_timer_.async_wait([this](const error_code& ec) {
+      if (ec || finished_ == records_.size()) return;
+      if (cfg_.cancel->load()) {
+        io_.stop();
+        return;
+      }
+      watch_cancel();
     });
   }
 
@@ -200,6 +214,7 @@ class Runner {
     if (++finished_ == records_.size()) {
       // All answered: nothing keeps the io loop running.
       tick_.cancel();
+      cancel_timer_.cancel();
       for (const ConnPtr& c : std::vector<ConnPtr>(pool_)) close(c);
     }
   }
@@ -223,6 +238,7 @@ class Runner {
   net::io_context io_{1};
   tcp::resolver::results_type endpoints_;
   net::steady_timer tick_{io_};
+  net::steady_timer cancel_timer_{io_};
   std::chrono::steady_clock::time_point start_;
   std::size_t next_ = 0, finished_ = 0;
   std::deque<std::size_t> waiting_;

@@ -7,6 +7,7 @@
 // its queueing. Every request ends with an outcome: an HTTP status, a timeout or a connection
 // error; none is dropped. A request failed by a kept-alive connection the server had closed
 // (before any byte of an answer) is sent once more on another connection. Memory: one record per request, the bodies, one parser per connection.
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -47,6 +48,9 @@ struct OpenLoopConfig {
   std::vector<Body> bodies;  // request i sends bodies[i % size]; not empty
   std::size_t connections = 64;
   TimeNs timeout = 10 * kNsPerS;  // per request, from its send (connecting included)
+  // Set (from another thread or a signal handler): the run stops within 50 ms; requests not
+  // finished are left pending (a cancelled run is not a result).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Runs the whole schedule (ascending, from 0) on one io thread (the caller's) and returns one

@@ -119,6 +119,8 @@ LoadRun run_load(const LoadSpec& s, const std::atomic<bool>* cancel) {
   // GPU) are the record's, as a run's are.
   if (const auto g = rec.server.find("greenbatch"); g != rec.server.end() && g->is_object()) {
     if (const auto b = g->find("backend"); b != g->end() && b->is_object()) rec.backend = *b;
+    // --meter server: the meter is the server's (its energy.method says it was read from there).
+    if (const auto m = g->find("meter"); m != g->end() && m->is_string() && s.meter == "server") rec.meter = *m;
   }
   rec.offered_rate_hz = offered_rate_hz(schedule);
   const bool from_server = s.meter == "server";

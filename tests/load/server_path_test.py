@@ -132,7 +132,7 @@ input = "null"
             self.assertEqual(r["server"]["greenbatch"]["policy"], r["policy"])
             # The server's own meter over the window, its batches.
             e = r["energy"]
-            self.assertEqual((e["method"], e["measured"]), ("server", True), e)
+            self.assertEqual((r["meter"], e["method"], e["measured"]), ("modelled:idle=10W,busy=40W", "server", True), e)
             self.assertEqual(e["idle_power_w"], 10)
             self.assertGreater(e["joules"], 10 * e["window_s"] * 0.999)  # idle and more: batches ran
             self.assertLess(e["joules"], 40 * e["window_s"] * 1.001)
@@ -150,7 +150,8 @@ input = "null"
         self.assertEqual(r.returncode, 0, r.stderr)
         rec = read_lines(os.path.join(self.out, "runs.jsonl"))[0]
         e = rec["energy"]
-        self.assertEqual((rec["meter"], e["method"], e["measured"]), ("server", "server", True), e)
+        # The server's meter, read from its /metrics.
+        self.assertEqual((rec["meter"], e["method"], e["measured"]), ("modelled:idle=10W,busy=40W", "server", True), e)
         self.assertEqual((rec["batches"], rec["avg_batch_size"]), (50, 4.0))
         # The busy share: 50 batches of 2.8 ms at 30 W above idle, in a window of about 1 s.
         above_idle = e["joules"] - 10 * e["window_s"]
@@ -200,12 +201,23 @@ input = "null"
         r = subprocess.run([GREENBATCH, "recommend", self.out, "--slo", "p99=1s"], capture_output=True, text=True,
                            timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
+        # The same grid in process, into another folder: one report sets the paths side by side.
+        in_process = os.path.join(self.dir, "in-process")
+        with open(path, encoding="utf-8") as f:
+            text = f.read().replace('mode = "serve"\n', "").replace('input = "null"\n', "")
+        r = subprocess.run([GREENBATCH, "sweep", self.experiment(text), "--out", in_process], capture_output=True,
+                           text=True, timeout=90, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
         report = os.path.join(self.dir, "report.html")
-        r = subprocess.run([GREENBATCH, "report", self.out, "--out", report], capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run([GREENBATCH, "report", self.out, in_process, "--out", report], capture_output=True,
+                           text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(report, encoding="utf-8") as f:
-            self.assertIn("greenbatch (serve)", f.read())
+            html = f.read()
+        self.assertIn("greenbatch (serve)", html)
+        section = html[html.index("7. In process and through a server"):html.index("8. Configurations and runs")]
+        self.assertEqual(section.count("<tr><td>"), 4, section)  # each configuration, both paths
+        self.assertIn("<td>fixed:4</td><td>4 / 4</td>", section)
 
     def test_serve_mode_interrupted_and_resumed(self):
         path = self.serve_experiment()

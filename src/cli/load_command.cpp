@@ -106,12 +106,9 @@ void add_load_command(CLI::App& app, Action& action) {
               "scheduled times");
   sub->add_option("URL", o->spec.url, "The server: http://HOST:PORT")->required();
   sub->add_option("--model", o->spec.model, "The model's name on the server (/v2/models/NAME/infer)")->required();
-  add_rate(sub, o->spec.rate_hz, "Mean arrival rate in requests per second (ignored with trace:)");
-  sub->add_option("--arrivals", o->spec.arrivals,
-                  "Arrival process: constant, jitter:F, poisson, bursty[:burst=B,on=D], trace:FILE")
-      ->capture_default_str();
+  add_rate_and_arrivals(sub, o->spec.rate_hz, o->spec.arrivals);
   CLI::Option* requests = add_whole(sub, "--requests", o->spec.requests,
-                                    "Number of requests (default 8192; with trace:, the whole trace)", 1,
+                                    "Number of requests (default 8192; with trace:, the whole trace; with steps: and diurnal:, one cycle)", 1,
                                     limits::kMaxRequests);
   add_seed(sub, o->spec.seed, "Seed of every random draw (same seed, same schedule)");
   sub->add_option("--input", o->spec.input,

@@ -400,8 +400,10 @@ RunRecord record_header(const RunSpec& spec) {
   h.rate_hz = spec.rate_hz;
   h.seed = spec.seed;
   // A trace without a request count: all of it.
-  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
-  h.requests = whole_trace ? read_trace(arrivals.trace_path).size() : spec.requests;
+  const bool whole_trace = arrivals.whole_by_default() && !spec.requests_given;
+  h.requests = schedule_count(arrivals, spec.requests, !whole_trace);
+  // A load that varies with time sets its own rates: its mean is the record's rate.
+  if (arrivals.varies()) h.rate_hz = arrivals.mean_rate_hz();
   // Warm-up matters for real networks only; a synthetic model has nothing to warm.
   if (!is_synthetic_spec(spec.model)) {
     h.warmup_batches = spec.warmup_batches;

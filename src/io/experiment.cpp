@@ -494,6 +494,9 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
       if (spec.kind == ArrivalSpec::Kind::kTrace) (void)generate_schedule(spec, 1, b.requests, b.seed);
     });
     add_unique(e.arrivals, canon, c, c, "arrivals", a, e);
+    if (e.rates.size() > 1 && parse_arrivals(c).varies()) {
+      e.duplicates.push_back(fmt::format("arrivals: '{}' sets its own rates: it runs once, not once per rate", c));
+    }
   }
   if (!r.node("arrivals")) e.arrivals = {"constant"};
   canon.clear();
@@ -608,6 +611,8 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
     for (int rep = 0; rep < e.repetitions; ++rep) {
       for (double rate : e.rates) {
         for (const std::string& arrivals : e.arrivals) {
+          // A load that changes with time sets its own rates: one run, at the first rate's place.
+          if (rate != e.rates.front() && parse_arrivals(arrivals).varies()) continue;
           for (const std::string& policy : serve ? std::vector<std::string>{outer} : e.policies) {
             PlannedRun p;
             RunSpec& s = p.spec;

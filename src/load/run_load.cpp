@@ -52,13 +52,13 @@ nlohmann::json preflight(const Target& target, const std::string& model) {
 
 ArrivalSpec checked_arrivals(const LoadSpec& s) {
   const ArrivalSpec arrivals = parse_arrivals(s.arrivals);
-  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !s.requests_given;
+  const bool whole_trace = arrivals.whole_by_default() && !s.requests_given;
   check_schedule(arrivals, s.rate_hz, whole_trace ? 0 : s.requests);
   return arrivals;
 }
 
 bool whole_trace(const LoadSpec& s, const ArrivalSpec& a) {
-  return a.kind == ArrivalSpec::Kind::kTrace && !s.requests_given;
+  return a.whole_by_default() && !s.requests_given;
 }
 
 }  // namespace
@@ -90,7 +90,8 @@ RunRecord load_header(const LoadSpec& s) {
   rec.meter = s.meter;
   rec.rate_hz = s.rate_hz;
   rec.seed = s.seed;
-  rec.requests = whole_trace(s, arrivals) ? read_trace(arrivals.trace_path).size() : s.requests;
+  rec.requests = schedule_count(arrivals, s.requests, !whole_trace(s, arrivals));
+  if (arrivals.varies()) rec.rate_hz = arrivals.mean_rate_hz();
   rec.repetition = s.repetition;
   rec.host = hostname();
   rec.tool_version = build::kVersion;

@@ -13,6 +13,7 @@
 #include "core/units.hpp"
 #include "io/records.hpp"
 #include "io/results.hpp"
+#include "arrivals/schedule.hpp"
 #include "batching/policy.hpp"
 #include "core/choices.hpp"
 #include "load/client.hpp"
@@ -21,12 +22,21 @@
 
 namespace greenbatch {
 
+namespace {
+// The run's mean rate: a load that changes with time has its own.
+double mean_rate_hz(const PlannedRun& p) {
+  const ArrivalSpec a = parse_arrivals(p.spec.arrivals);
+  return a.varies() ? a.mean_rate_hz() : p.spec.rate_hz;
+}
+}  // namespace
+
 double estimate_s(const PlannedRun& p, const Experiment& e) {
-  return static_cast<double>(p.spec.requests) / p.spec.rate_hz + ns_to_s(e.base.idle_window_ns) + ns_to_s(e.cooldown_ns);
+  return static_cast<double>(p.spec.requests) / mean_rate_hz(p) + ns_to_s(e.base.idle_window_ns) +
+         ns_to_s(e.cooldown_ns);
 }
 
 std::string describe(const PlannedRun& p) {
-  return fmt::format("{} {} {:g}/s {} rep {}", p.spec.model, p.spec.policy, p.spec.rate_hz, p.spec.arrivals,
+  return fmt::format("{} {} {:g}/s {} rep {}", p.spec.model, p.spec.policy, mean_rate_hz(p), p.spec.arrivals,
                      p.repetition);
 }
 

@@ -35,7 +35,7 @@ struct Experiment {
   // (input: tensor, jpeg or null; serve mode's default follows `preprocess`: jpeg for
   // per-request, else tensor) and the model's tensor names.
   std::size_t connections = 64;
-  TimeNs request_timeout = 10 * kNsPerS;
+  TimeNs request_timeout = 120 * kNsPerS;  // long: an in-process run waits as long as it takes
   std::string input;
   load::TensorNames names;
   bool through_server() const { return mode == SweepMode::kServe || !target.empty(); }

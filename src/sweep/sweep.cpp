@@ -207,7 +207,10 @@ SweepOutcome run_server_sweep(const SweepPlan& plan, const std::atomic<bool>& ca
     if (cancel) break;
     if (progress.on_start) progress.on_start(before + o.ran, *p, est_done);
     load::LoadSpec spec = load_spec(e, *p, url);
-    if (serve && (server_for != server_key(*p) || !server || !server->running())) {
+    // A server per model and policy: started when the run needs another, or again when it ended
+    // (a crash); one that could not start fails its group's runs without another attempt.
+    const bool same_group = server_for == server_key(*p);
+    if (serve && (!same_group || (server && !server->running()))) {
       if (server) server->stop();
       server.reset();
       server_error.clear();

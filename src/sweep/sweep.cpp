@@ -209,11 +209,12 @@ SweepOutcome run_server_sweep(const SweepPlan& plan, const std::atomic<bool>& ca
     load::LoadSpec spec = load_spec(e, *p, url);
     // A server per model and policy: started when the run needs another, or again when it ended
     // (a crash); one that could not start fails its group's runs without another attempt.
-    const bool same_group = server_for == server_key(*p);
+    const bool same_group = !serve || server_for == server_key(*p);
     if (serve && (!same_group || (server && !server->running()))) {
       if (server) server->stop();
       server.reset();
       server_error.clear();
+      url.clear();
       server_for = server_key(*p);
       try {
         std::filesystem::create_directories(servers_dir);
@@ -222,6 +223,7 @@ SweepOutcome run_server_sweep(const SweepPlan& plan, const std::atomic<bool>& ca
         server = std::make_unique<ServerProcess>(serve_args(e, *p, spec.model, max_queue, servers_dir), log);
         url = server->wait_listening(kServerStartTimeout, cancel);
       } catch (const UserError& err) {
+        server.reset();  // stopped if it still ran; not started again for this group
         if (cancel) break;
         server_error = fmt::format("greenbatch serve could not start: {}", err.what());
       }
@@ -245,7 +247,12 @@ SweepOutcome run_server_sweep(const SweepPlan& plan, const std::atomic<bool>& ca
     if (!ran_record) {
       // The header the record would have had: the same identity, and the error.
       try {
-        RunRecord h = load::load_header(spec);
+        // A server that never started has no URL: the header from a placeholder, the target empty
+        // (a serve-mode run is known by its configuration, not its URL).
+        load::LoadSpec header_spec = spec;
+        if (serve && header_spec.url.empty()) header_spec.url = "http://127.0.0.1:1";
+        RunRecord h = load::load_header(header_spec);
+        if (serve && spec.url.empty()) h.target.clear();
         h.started_utc = utc_now_iso8601();
         h.error = start_error;
         ran_record = std::move(h);

@@ -275,6 +275,33 @@ input = "null"
         self.assertEqual(records[1]["rate_hz"], 150)
         self.assertIn("cannot connect", records[1]["error"])
 
+    def test_a_server_that_cannot_start_fails_its_runs_once(self):
+        model = os.path.join(self.dir, "broken.pt")
+        with open(model, "wb") as f:
+            f.write(b"not a TorchScript archive")
+        path = self.experiment(f"""
+mode = "serve"
+models = ["{model}"]
+rates = [10, 20]
+policies = ["greedy:8"]
+requests = 16
+meter = "none"
+idle_window = "0s"
+warmup_batches = 0
+""")
+        r = self.sweep(path)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.count("FAILED: greenbatch serve could not start"), 2, r.stderr)
+        records = read_lines(os.path.join(self.out, "runs.jsonl"))
+        self.assertEqual(len(records), 2)
+        for rec in records:
+            self.assertEqual((rec["mode"], rec["via"], rec["model"]), ("load", "serve", "broken"))
+            self.assertIn("greenbatch serve could not start", rec["error"])
+            self.assertIn("before it listened", rec["error"])  # with the server's own words after it
+        # One attempt for the group, not one per run.
+        with open(os.path.join(self.out, "servers", "broken-greedy_8.log"), encoding="utf-8") as f:
+            self.assertEqual(f.read().count("greenbatch: "), 1)
+
     def test_bad_experiments(self):
         cases = [
             ('mode = "serve"\ntarget = "http://127.0.0.1:1"\n', "give one of them"),

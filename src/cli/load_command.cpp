@@ -76,7 +76,7 @@ void print_load_summary(const RunRecord& rec, const std::string& out_dir) {
                      .c_str());
   }
   std::fprintf(stdout, "%s", fmt::format("  energy: {}\n", energy_line(*rec.energy)).c_str());
-  std::fprintf(stdout, "%s", fmt::format("  appended to {}/runs.jsonl\n", out_dir).c_str());
+  std::fprintf(stdout, "%s", fmt::format("  appended to {}/runs.jsonl and {}/runs.csv\n", out_dir, out_dir).c_str());
 }
 
 int do_load(LoadOptions o, bool requests_given) {
@@ -88,9 +88,12 @@ int do_load(LoadOptions o, bool requests_given) {
   (void)load::load_header(spec);
   check_results_folder(o.out_dir);
   if (!o.requests_out.empty()) check_writable_file(o.requests_out, "--requests-out");
+  const std::string csv = o.out_dir + "/runs.csv";
+  check_csv_compatible(csv, CsvStyle::kGreenbatch);
   const load::LoadRun run = load::run_load(spec);
   // The record is saved first: a later failure must not lose a measurement.
   append_line_durable(o.out_dir + "/runs.jsonl", run.record.to_json().dump());
+  append_csv(csv, CsvStyle::kGreenbatch, run.record);
   if (!o.requests_out.empty()) write_load_requests_csv(o.requests_out, run.requests);
   print_load_summary(run.record, o.out_dir);
   return 0;
@@ -141,7 +144,7 @@ void add_load_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   sub->add_option("--idle-window", o->idle_window, "How long idle power is measured before the run (0s: not at all)")
       ->capture_default_str();
-  sub->add_option("--out", o->out_dir, "Results folder: runs.jsonl is appended to")->capture_default_str();
+  sub->add_option("--out", o->out_dir, "Results folder: runs.jsonl and runs.csv are appended to")->capture_default_str();
   sub->add_option("--requests-out", o->requests_out,
                   "Also write per-request records to this CSV (id,scheduled_s,sent_s,done_s,outcome,status)");
   sub->callback([&action, o, requests] {

@@ -9,6 +9,7 @@ load) killed with SIGKILL and resumed, interrupted with SIGINT and resumed; a sw
 `target` (a server already running), and that server gone. Every process started here is
 stopped on every exit path with bounded waits.
 """
+import csv
 import json
 import os
 import re
@@ -149,6 +150,9 @@ input = "null"
                            capture_output=True, text=True, timeout=40)
         self.assertEqual(r.returncode, 0, r.stderr)
         rec = read_lines(os.path.join(self.out, "runs.jsonl"))[0]
+        with open(os.path.join(self.out, "runs.csv"), newline="") as f:
+            (row,) = list(csv.DictReader(f))  # runs.csv has the run's row too
+        self.assertEqual((row["policy"], row["completed"], row["batches"]), ("server", "200", "50"))
         e = rec["energy"]
         # The server's meter, read from its /metrics.
         self.assertEqual((rec["meter"], e["method"], e["measured"]), ("modelled:idle=10W,busy=40W", "server", True), e)

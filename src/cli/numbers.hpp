@@ -63,4 +63,14 @@ inline CLI::Option* add_rate(CLI::App* app, double& target, const std::string& h
                     [](const std::string& t, const std::string& f) { return parse_rate_hz(t, f); });
 }
 
+// The schedule's flags run and load share: --rate and --arrivals.
+inline void add_rate_and_arrivals(CLI::App* app, double& rate, std::string& arrivals) {
+  add_rate(app, rate, "Mean arrival rate in requests per second (ignored with trace:, steps: and diurnal:)");
+  app->add_option("--arrivals", arrivals,
+                  "Arrival process: constant, jitter:F, poisson, bursty[:burst=B,on=D], trace:FILE, "
+                  "steps:R1@D1,R2@D2,... or diurnal:min=R,max=R,period=D (a load that changes; "
+                  ",gaps=poisson|constant|jitter:F)")
+      ->capture_default_str();
+}
+
 }  // namespace greenbatch::cli

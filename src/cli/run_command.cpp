@@ -119,14 +119,11 @@ void add_run_command(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand("run", "Replay a request stream into a batching policy and a model; measure "
                                             "response times (and energy, with a meter)");
   add_model_options(sub, o->spec);
-  add_rate(sub, o->spec.rate_hz, "Mean arrival rate in requests per second (ignored with trace:)");
-  sub->add_option("--arrivals", o->spec.arrivals,
-                  "Arrival process: constant, jitter:F, poisson, bursty[:burst=B,on=D], trace:FILE")
-      ->capture_default_str();
+  add_rate_and_arrivals(sub, o->spec.rate_hz, o->spec.arrivals);
   sub->add_option("--policy", o->spec.policy, "Batching policy: fixed:N, greedy[:CAP], timeout:N:D")
       ->capture_default_str();
   CLI::Option* requests = add_whole(sub, "--requests", o->spec.requests,
-                                    "Number of requests (default 8192; with trace:, the whole trace)", 1,
+                                    "Number of requests (default 8192; with trace:, the whole trace; with steps: and diurnal:, one cycle)", 1,
                                     limits::kMaxRequests);
   add_seed(sub, o->spec.seed, "Seed of every random draw (same seed, same schedule)");
   add_meter_options(sub, o->spec, o->idle_window);

@@ -204,6 +204,12 @@ int do_serve(const ServeOptions& o) {
   cfg.platform = synthetic ? "greenbatch_synthetic" : "pytorch_torchscript";
   cfg.version = build::kVersion;
   cfg.any_input_shape = synthetic;
+  cfg.serving = nlohmann::json{{"model", rec.model},
+                               {"device", rec.device},
+                               {"policy", policy->spec()},
+                               {"meter", rec.meter},
+                               {"backend", facts}}
+                    .dump();
   ImagePreprocessor images;
   std::atomic<bool> ready{false};
   serve::HttpServer server(cfg, *loop, registry, metrics, images, ready);

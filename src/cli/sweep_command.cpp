@@ -64,6 +64,15 @@ class Progress {
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
+// How the runs reach the model, when not in this process.
+std::string path_note(const Experiment& e) {
+  if (e.mode == SweepMode::kServe) {
+    return "; each through a greenbatch serve started on 127.0.0.1 per model and policy, driven by load";
+  }
+  if (!e.target.empty()) return fmt::format("; each sent by load to {} (policy recorded: {})", e.target, e.server_policy);
+  return "";
+}
+
 int do_sweep(const SweepOptions& o) {
   if (o.out_given && o.out.empty()) throw UserError("--out '': an empty path; name a results folder");
   SweepPlan plan;
@@ -80,16 +89,16 @@ int do_sweep(const SweepOptions& o) {
       fmt::print("{:>5}  {:<7} {}  (~{})\n", p.grid_index, plan.done.contains(p.key) ? "done" : "to run", describe(p),
                  hms(estimate_s(p, e)));
     }
-    fmt::print("sweep {}: {} runs in shard {}, {} already done, {} to run, about {} (plus model loading and warm-up)\n",
-               e.name, total, o.shard, before, plan.todo.size(), hms(plan.estimate_total_s));
+    fmt::print("sweep {}: {} runs in shard {}, {} already done, {} to run, about {} (plus model loading and warm-up){}\n",
+               e.name, total, o.shard, before, plan.todo.size(), hms(plan.estimate_total_s), path_note(e));
     return 0;
   }
   // plan_sweep checked the folder and its runs.csv when it locked them.
   if (plan.unreadable_lines) {
     fmt::print(stderr, "greenbatch sweep: {} unreadable line(s) in {} ignored\n", plan.unreadable_lines, plan.jsonl);
   }
-  fmt::print(stderr, "sweep {}: {} runs, {} already done, {} to run (about {}), results in {}\n", e.name, total, before,
-             plan.todo.size(), hms(plan.estimate_total_s), plan.out);
+  fmt::print(stderr, "sweep {}: {} runs, {} already done, {} to run (about {}), results in {}{}\n", e.name, total, before,
+             plan.todo.size(), hms(plan.estimate_total_s), plan.out, path_note(e));
 
   std::signal(SIGINT, on_sigint);
   std::signal(SIGTERM, on_sigint);

@@ -13,6 +13,9 @@ enum class ClockKind { kReal, kVirtual };
 enum class Preprocess { kCached, kPerRequest };  // decode and transform once, or per request
 enum class HostMemory { kCached, kSystem };      // LibTorch's freed host memory kept, or glibc's defaults
 enum class SweepOrder { kGrid, kRandom };
+// A sweep's path to the model: in this process (run), through a greenbatch serve the sweep starts
+// per model and policy, driven by load (serve); a server already running is a `target`.
+enum class SweepMode { kRun, kServe };
 
 template <typename E>
 struct ChoiceNames;  // static constexpr std::array<std::pair<E, std::string_view>, N> names
@@ -30,6 +33,11 @@ template <>
 struct ChoiceNames<HostMemory> {
   static constexpr std::array<std::pair<HostMemory, std::string_view>, 2> names = {
       {{HostMemory::kCached, "cached"}, {HostMemory::kSystem, "system"}}};
+};
+template <>
+struct ChoiceNames<SweepMode> {
+  static constexpr std::array<std::pair<SweepMode, std::string_view>, 2> names = {
+      {{SweepMode::kRun, "run"}, {SweepMode::kServe, "serve"}}};
 };
 template <>
 struct ChoiceNames<SweepOrder> {

@@ -119,7 +119,8 @@ TimeNs parse_duration_ns(std::string_view text, std::string_view what) {
   double v = 0;
   std::size_t used = 0;
   const std::string_view accepted =
-      "a number with a unit: ns, us, ms or s (e.g. 50ms, 2.5ms, 100us, 1s; 0 needs none), at most 100 years";
+      "a number with a unit: ns, us, ms, s, m (minutes) or h (e.g. 50ms, 2.5ms, 100us, 1s, 10m; 0 needs none), at "
+      "most 100 years";
   if (!parse_number_prefix(text, v, used)) {
     throw UserError(fmt::format("{}: '{}' is not a duration; expected {}", what, text, accepted));
   }
@@ -129,6 +130,8 @@ TimeNs parse_duration_ns(std::string_view text, std::string_view what) {
   else if (unit == "us" || unit == "\xC2\xB5s") scale = 1e3;
   else if (unit == "ms") scale = 1e6;
   else if (unit == "s") scale = 1e9;
+  else if (unit == "m" || unit == "min") scale = 60e9;
+  else if (unit == "h") scale = 3600e9;
   else if (unit.empty() && v == 0)
     return 0;  // zero is zero in any unit
   else if (unit.empty())

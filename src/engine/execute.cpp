@@ -70,7 +70,7 @@ void check_run_spec(const RunSpec& spec, const ArrivalSpec& arrivals) {
   if (spec.idle_window_ns < 0 || spec.idle_window_ns > limits::kMaxTimeNs) {
     throw UserError("--idle-window: must be from 0 to 100 years");
   }
-  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
+  const bool whole_trace = arrivals.whole_by_default() && !spec.requests_given;
   if (!whole_trace) check_requests(spec.requests, "--requests");
   check_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests);
 }
@@ -118,7 +118,7 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
     throw UserError(fmt::format("--clock virtual needs a synthetic model and a modelled or no meter; '{}' runs in real time",
                                 spec.model));
   }
-  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
+  const bool whole_trace = arrivals.whole_by_default() && !spec.requests_given;
   p.schedule = generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed);
   if (is_synthetic_spec(spec.model)) check_synthetic_run(parse_synthetic(spec.model), p.schedule.size());
 

@@ -217,7 +217,12 @@ std::optional<Summary> summary_from(const Reader& r, std::size_t requests) {
 void load_to_json(const RunRecord& rec, Json& j) {
   j["target"] = rec.target;
   j["server"] = rec.server;
-  for (const char* key : {"batches", "avg_batch_size", "dispatch_late_s", "service_s"}) j[key] = nullptr;
+  if (!rec.via.empty()) j["via"] = rec.via;
+  // The client sees no batches; the server's own (--meter server) are kept.
+  const bool server_batches = rec.summary && rec.summary->batches > 0;
+  for (const char* key : {"batches", "avg_batch_size", "dispatch_late_s", "service_s"}) {
+    if (!server_batches || std::string_view(key).ends_with("_s")) j[key] = nullptr;
+  }
   if (!rec.load) return;
   const LoadFigures& l = *rec.load;
   const auto& s = l.statuses;
@@ -234,6 +239,10 @@ void load_to_json(const RunRecord& rec, Json& j) {
 void load_from(const Reader& r, RunRecord& rec) {
   rec.target = r.req_string("target");
   if (const Json* s = r.find("server")) rec.server = *s;
+  rec.via = r.opt_string("via");
+  if (!rec.via.empty() && rec.via != "serve") {
+    throw UserError(fmt::format("run record: via '{}' is not known; accepted: serve (or absent)", rec.via));
+  }
   const auto st = r.object("statuses");
   if (!st) return;
   LoadFigures l;
@@ -260,9 +269,14 @@ std::string canonical_device(const std::string& model, const std::string& device
 }
 
 std::string RunRecord::identity() const {
+  if (mode == "load" && via == "serve") {
+    return fmt::format("serve-load|{}|{}|{}|{}|{}|{}|{}|{}", canonical_model(model), canonical_device(model, device),
+                       rate_hz, parse_arrivals(arrivals).text, seed, parse_policy(policy)->spec(), requests,
+                       repetition);
+  }
   if (mode == "load") {
-    return fmt::format("load|{}|{}|{}|{}|{}|{}|{}", target, model, rate_hz, parse_arrivals(arrivals).text, seed,
-                       requests, repetition);
+    return fmt::format("load|{}|{}|{}|{}|{}|{}|{}|{}", target, model, rate_hz, parse_arrivals(arrivals).text, seed,
+                       requests, repetition, policy);
   }
   if (mode == "serve") {
     return fmt::format("serve|{}|{}|{}|{}", canonical_model(model), canonical_device(model, device),
@@ -386,8 +400,10 @@ RunRecord record_header(const RunSpec& spec) {
   h.rate_hz = spec.rate_hz;
   h.seed = spec.seed;
   // A trace without a request count: all of it.
-  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
-  h.requests = whole_trace ? read_trace(arrivals.trace_path).size() : spec.requests;
+  const bool whole_trace = arrivals.whole_by_default() && !spec.requests_given;
+  h.requests = schedule_count(arrivals, spec.requests, !whole_trace);
+  // A load that varies with time sets its own rates: its mean is the record's rate.
+  if (arrivals.varies()) h.rate_hz = arrivals.mean_rate_hz();
   // Warm-up matters for real networks only; a synthetic model has nothing to warm.
   if (!is_synthetic_spec(spec.model)) {
     h.warmup_batches = spec.warmup_batches;

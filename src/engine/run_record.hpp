@@ -50,6 +50,9 @@ struct RunRecord {
   // Load records only: the URL loaded, the server's metadata (GET /v2) and what was seen.
   std::string target;
   nlohmann::json server;
+  // "serve": the server was a greenbatch serve that a sweep started on this machine for this
+  // configuration (model, device and policy known, energy from its own meter); empty: any server.
+  std::string via;
   std::optional<LoadFigures> load;
   std::string sweep;   // the experiment's name, for runs of a sweep (empty: none)
   int repetition = 0;  // 0-based
@@ -70,7 +73,8 @@ struct RunRecord {
   // Model, device, requested rate, arrivals, seed, policy, requests and repetition, in canonical
   // form: two records of the same run of a plan have the same identity. A served record's is
   // its model, device, policy and start time; a load record's its target, model, rate,
-  // arrivals, seed, requests and repetition.
+  // arrivals, seed, requests, repetition and the server's policy as recorded (a sweep's serve
+  // mode: its model, device and policy in place of the target, whose port changes).
   std::string identity() const;
 
   // The runs.jsonl object. Unmeasured figures are null, never zero.

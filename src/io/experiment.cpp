@@ -35,7 +35,8 @@ const std::set<std::string> kKeys = {
     "name",        "models",    "rates",      "arrivals",   "policies",   "requests",          "repetitions",
     "seed",        "device",    "meter",      "preprocess", "threads",    "warmup_batches",    "warmup_batch_size",
     "cooldown",    "idle_window", "order",    "order_seed", "out",        "clock",             "models_dir",
-    "images_dir",  "host_memory", "preprocess_threads"};
+    "images_dir",  "host_memory", "preprocess_threads", "mode", "target", "server_policy", "connections",
+    "request_timeout", "input", "input_name", "output"};
 
 class Reader {
  public:
@@ -320,6 +321,46 @@ void check_known_keys(const toml::table& table, const Reader& r) {
   }
 }
 
+// The path to the model (mode, target) and the load's settings, each checked.
+void read_path(const Reader& r, Experiment& e) {
+  e.mode = r.choice("mode", SweepMode::kRun);
+  e.target = r.str("target", "");
+  const bool target = r.node("target") != nullptr;
+  if (target && e.mode == SweepMode::kServe) {
+    r.fail(r.node("mode"), "mode",
+           "\"serve\" starts a greenbatch serve per model and policy, `target` names a server already running: "
+           "give one of them");
+  }
+  if (target) r.check(r.node("target"), "target", [&] { e.target = load::parse_target(e.target).url(); });
+  e.server_policy = r.str("server_policy", e.server_policy);
+  if (r.node("server_policy") && !target) {
+    r.fail(r.node("server_policy"), "server_policy",
+           "only with `target` (an external server's policy, recorded); mode \"serve\" runs `policies`");
+  }
+  if (e.server_policy.empty() || e.server_policy.size() > 200) {
+    r.fail(r.node("server_policy"), "server_policy", "1 to 200 characters, e.g. \"triton dynamic batching, max 32\"");
+  }
+  for (const char* key : {"connections", "request_timeout", "input", "input_name", "output"}) {
+    if (r.node(key) && !e.through_server()) {
+      r.fail(r.node(key), key, "a setting of the load: only with mode = \"serve\" or a `target`");
+    }
+  }
+  e.connections = static_cast<std::size_t>(r.integer("connections", 64, 1, 10000));
+  e.request_timeout = r.duration("request_timeout", e.request_timeout);
+  if (e.request_timeout <= 0) r.fail(r.node("request_timeout"), "request_timeout", "must be more than 0");
+  e.input = r.str("input", target || e.base.preprocess != Preprocess::kPerRequest ? "tensor" : "jpeg");
+  if (e.input != "tensor" && e.input != "jpeg" && e.input != "null") {
+    r.fail(r.node("input"), "input", fmt::format("'{}': accepted: {}", e.input, load::kLoadInputs));
+  }
+  e.names.input = r.str("input_name", e.names.input);
+  e.names.output = r.str("output", e.names.output);
+  r.check(r.node("input_name"), "input_name", [&] { load::check_tensor_name(e.names.input, "input_name"); });
+  r.check(r.node("output"), "output", [&] { load::check_tensor_name(e.names.output, "output"); });
+  if (e.through_server() && e.base.clock == ClockKind::kVirtual) {
+    r.fail(r.node("clock"), "clock", "\"virtual\" runs in this process only; a server runs on the real clock");
+  }
+}
+
 // Every setting but the grid's, each checked.
 void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   e.file = path;
@@ -348,8 +389,16 @@ void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   e.order = r.choice("order", SweepOrder::kGrid);
   e.order_seed = static_cast<std::uint64_t>(r.integer("order_seed", 1, 0, kMax / 2));
   e.out = r.str("out", "results/" + e.name);
+  read_path(r, e);
 
   r.check(r.node("meter"), "meter", [&] {
+    if (b.meter == "server") {
+      if (!r.node("target")) {
+        throw UserError("\"server\" (a greenbatch serve's own meter, read from its /metrics) is for a `target`; "
+                        "mode \"serve\" always reads the server it starts, with the meter given here");
+      }
+      return;
+    }
     check_meter_spec(b.meter);
     // A modelled meter is built here (it needs no hardware), so that its powers are checked
     // before the first run rather than as each run starts.
@@ -399,7 +448,13 @@ void add_unique(std::vector<T>& list, std::vector<std::string>& canon, const std
 // as records name them): a synonym of an earlier entry is dropped, so each configuration runs
 // once. None may be empty.
 void read_grid(const Reader& r, const std::string& path, bool check_models, Experiment& e) {
+  const bool target = !e.target.empty();
+  if (target && r.node("policies")) {
+    r.fail(r.node("policies"), "policies",
+           "a `target` batches by its own policy: say what it is with server_policy (recorded, not enforced)");
+  }
   for (const char* key : {"models", "rates", "policies"}) {
+    if (target && std::string_view(key) == "policies") continue;
     if (!r.node(key)) {
       throw UserError(fmt::format("{}: key '{}' is missing; the grid needs models, rates and policies", path, key));
     }
@@ -410,6 +465,11 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
   for (const auto& [m, n] : r.strings("models")) {
     std::string c;
     r.check(n, "models", [&, &m = m] {
+      if (target) {  // the model's name on the server
+        load::check_model_name(m, "models");
+        c = m;
+        return;
+      }
       check_model(m, b.models_dir, check_models);
       if (b.clock == ClockKind::kVirtual &&
           (!is_synthetic_spec(m) || !(meter_kind == "modelled" || meter_kind == "none" || meter_kind == "auto"))) {
@@ -434,13 +494,33 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
       if (spec.kind == ArrivalSpec::Kind::kTrace) (void)generate_schedule(spec, 1, b.requests, b.seed);
     });
     add_unique(e.arrivals, canon, c, c, "arrivals", a, e);
+    if (e.rates.size() > 1 && parse_arrivals(c).varies()) {
+      e.duplicates.push_back(fmt::format("arrivals: '{}' sets its own rates: it runs once, not once per rate", c));
+    }
   }
   if (!r.node("arrivals")) e.arrivals = {"constant"};
   canon.clear();
+  if (target) e.policies = {e.server_policy};
   for (const auto& [p, n] : r.strings("policies")) {
     std::string c;
     r.check(n, "policies", [&, &p = p] { c = parse_policy(p)->spec(); });
     add_unique(e.policies, canon, c, c, "policies", p, e);
+  }
+  // A server cannot know that the stream ended: the last requests of a run must not wait for a
+  // batch that never fills (fixed:N with requests not a multiple of N).
+  if (e.mode == SweepMode::kServe) {
+    for (const std::string& p : e.policies) {
+      const auto policy = parse_policy(p);
+      const std::size_t rest = b.requests % policy->max_batch();
+      const std::vector<TimeNs> waiting(rest, 0);
+      if (rest > 0 && policy->decide(waiting, limits::kMaxTimeNs, false).kind == Decision::Kind::kWaitForArrival) {
+        r.fail(r.node("requests"), "requests",
+               fmt::format("{}: the last {} of {} requests would wait on the server for a batch that never fills "
+                           "(a server does not know the stream ended); make requests a multiple of {}, or use "
+                           "a policy with a deadline (timeout:N:D)",
+                           policy->spec(), rest, b.requests, policy->max_batch()));
+      }
+    }
   }
   for (const auto& [key, size] : {std::pair<const char*, std::size_t>{"models", e.models.size()},
                                   {"rates", e.rates.size()},
@@ -485,15 +565,55 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   return e;
 }
 
+load::LoadSpec load_spec(const Experiment& e, const PlannedRun& p, const std::string& url) {
+  const RunSpec& s = p.spec;
+  load::LoadSpec l;
+  l.url = url;
+  l.rate_hz = s.rate_hz;
+  l.arrivals = s.arrivals;
+  l.requests = s.requests;
+  l.requests_given = s.requests_given;
+  l.seed = s.seed;
+  l.input = e.input;
+  l.images_dir = s.images_dir;
+  l.connections = e.connections;
+  l.timeout = e.request_timeout;
+  l.names = e.names;
+  l.idle_window = s.idle_window_ns;
+  l.repetition = p.repetition;
+  if (e.mode == SweepMode::kServe) {
+    // The configuration as an in-process run records it; the server's own meter.
+    const RunRecord h = record_header(s);
+    l.model = load::url_safe_name(is_synthetic_spec(s.model) ? std::string("synthetic") : h.model);
+    l.record_model = h.model;
+    l.device = h.device;
+    l.policy = h.policy;
+    l.via = "serve";
+    l.meter = "server";
+  } else {
+    l.model = s.model;
+    l.policy = e.server_policy;
+    l.meter = s.meter;
+  }
+  return l;
+}
+
 std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shard_count) {
   std::vector<PlannedRun> all;
   std::size_t index = 0;
+  // Serve mode runs each policy's rates together (one server per model and policy): the
+  // policies are the outer loop there.
+  const bool serve = e.mode == SweepMode::kServe;
+  const std::vector<std::string> one_pass = {std::string()};
   for (const std::string& model : e.models) {
     std::vector<PlannedRun> of_model;
+    for (const std::string& outer : serve ? e.policies : one_pass) {
     for (int rep = 0; rep < e.repetitions; ++rep) {
       for (double rate : e.rates) {
         for (const std::string& arrivals : e.arrivals) {
-          for (const std::string& policy : e.policies) {
+          // A load that changes with time sets its own rates: one run, at the first rate's place.
+          if (rate != e.rates.front() && parse_arrivals(arrivals).varies()) continue;
+          for (const std::string& policy : serve ? std::vector<std::string>{outer} : e.policies) {
             PlannedRun p;
             RunSpec& s = p.spec;
             s = e.base;
@@ -505,21 +625,25 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
             p.repetition = rep;
             p.grid_index = index++;
             // The identity the run's own record will have: the same header, from the same function.
-            RunRecord header;
             try {
-              header = record_header(s);
+              if (e.through_server()) {
+                p.key = load::load_header(load_spec(e, p, serve ? "http://127.0.0.1:1" : e.target)).identity();
+              } else {
+                RunRecord header = record_header(s);
+                header.repetition = rep;
+                p.key = header.identity();
+              }
             } catch (const UserError& err) {
               throw UserError(fmt::format("{}: run {} ({} {} {:g}/s {}): {}", e.file, index - 1, model, policy, rate,
                                           arrivals, err.what()));
             }
-            header.repetition = rep;
-            p.key = header.identity();
             if (static_cast<int>(p.grid_index % static_cast<std::size_t>(shard_count)) == shard_index - 1) {
               of_model.push_back(std::move(p));
             }
           }
         }
       }
+    }
     }
     if (e.order == SweepOrder::kRandom) {
       // Fisher-Yates with greenbatch's portable generator: the same order on every machine.

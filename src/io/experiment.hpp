@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/execute.hpp"
+#include "load/run_load.hpp"
 
 namespace greenbatch {
 
@@ -24,6 +25,20 @@ struct Experiment {
   SweepOrder order = SweepOrder::kGrid;  // or random (within each model, seeded by order_seed)
   std::uint64_t order_seed = 1;
   std::string out;  // default results/NAME
+  // The path to the model. kRun: in this process. kServe: a greenbatch serve started on
+  // 127.0.0.1 per model and policy (its model reused across rates), driven by load, energy from
+  // the server's meter. `target` (not empty): an external server at that URL, driven by load,
+  // its policy recorded as `server_policy` (not enforced), energy from this machine's meter.
+  SweepMode mode = SweepMode::kRun;
+  std::string target, server_policy = "server";
+  // The load's settings (serve and target): connections, request timeout, the request's form
+  // (input: tensor, jpeg or null; serve mode's default follows `preprocess`: jpeg for
+  // per-request, else tensor) and the model's tensor names.
+  std::size_t connections = 64;
+  TimeNs request_timeout = 120 * kNsPerS;  // long: an in-process run waits as long as it takes
+  std::string input;
+  load::TensorNames names;
+  bool through_server() const { return mode == SweepMode::kServe || !target.empty(); }
   // Entries of the grid's lists dropped as synonyms of an earlier one ("policies: 'fixed:08' is
   // 'fixed:8'"): each configuration runs once.
   std::vector<std::string> duplicates;
@@ -50,6 +65,10 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
 // Every run of the grid in the experiment's order, keeping those of shard `index` of `count`
 // (1-based; runs are dealt round-robin over the full grid, so shards are disjoint and whole).
 std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index = 1, int shard_count = 1);
+
+// The load of planned run `p` of a serve-mode or target experiment, sent to `url` (serve mode:
+// the server the sweep started; its identity does not depend on the URL).
+load::LoadSpec load_spec(const Experiment& e, const PlannedRun& p, const std::string& url);
 
 // "I/N" -> (I, N); throws UserError.
 std::pair<int, int> parse_shard(const std::string& text);

@@ -79,10 +79,13 @@ class Runner {
     if (schedule_.empty()) return std::move(records_);
     request_fine_timer_slack();  // the tick's sleeps end within 1 ns of their deadline, not 50 us
     start_ = std::chrono::steady_clock::now();
+    if (cfg_.cancel) watch_cancel();
     {
       // Keeps run_one() waiting while no operation is pending (between a spin and the next send).
       auto work = net::make_work_guard(io_);
-      while (finished_ < records_.size()) {
+      // A cancelled run stops the io loop (watch_cancel): then run_one() and poll_one() return at
+      // once, and the loop ends with the requests not finished left pending.
+      while (finished_ < records_.size() && !io_.stopped()) {
         if (next_ < schedule_.size() && schedule_[next_] - now() <= spin_before(next_)) {
           spin_and_send();
         } else {
@@ -91,7 +94,7 @@ class Runner {
         }
       }
     }
-    io_.run();  // the handlers of the closed connections, each returning at once
+    io_.run();  // the handlers of the closed connections, each returning at once (none if cancelled)
     return std::move(records_);
   }
 
@@ -133,6 +136,19 @@ class Runner {
     }
     while (next_ < schedule_.size() && schedule_[next_] <= t) waiting_.push_back(next_++);
     dispatch();
+  }
+
+  // Polls the cancel flag; a set flag stops the io loop where it is.
+  void watch_cancel() {
+    cancel_timer_.expires_after(std::chrono::milliseconds(50));
+    cancel_timer_.async_wait([this](const error_code& ec) {
+      if (ec || finished_ == records_.size()) return;
+      if (cfg_.cancel->load()) {
+        io_.stop();
+        return;
+      }
+      watch_cancel();
+    });
   }
 
   // Hands waiting requests, oldest first, to idle connections, opening new ones up to the limit.
@@ -237,6 +253,7 @@ class Runner {
     if (++finished_ == records_.size()) {
       // All answered: nothing keeps the io loop running.
       tick_.cancel();
+      cancel_timer_.cancel();
       for (const ConnPtr& c : std::vector<ConnPtr>(pool_)) close(c);
     }
   }
@@ -260,6 +277,7 @@ class Runner {
   net::io_context io_{1};
   tcp::resolver::results_type endpoints_;
   net::steady_timer tick_{io_};
+  net::steady_timer cancel_timer_{io_};
   std::chrono::steady_clock::time_point start_;
   std::size_t next_ = 0, finished_ = 0;
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);

@@ -12,6 +12,7 @@
 // to that time, handling the sockets' ready events meanwhile, and writes at once. It does not
 // spin while nothing is due within the margin, nor longer than a quarter of the gap between two
 // scheduled sends.
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -52,6 +53,9 @@ struct OpenLoopConfig {
   std::vector<Body> bodies;  // request i sends bodies[i % size]; not empty
   std::size_t connections = 64;
   TimeNs timeout = 10 * kNsPerS;  // per request, from its send (connecting included)
+  // Set (from another thread or a signal handler): the run stops within 50 ms; requests not
+  // finished are left pending (a cancelled run is not a result).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // Runs the whole schedule (ascending, from 0) on one io thread (the caller's) and returns one

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "core/error.hpp"
@@ -34,6 +36,28 @@ Target parse_target(std::string_view url) {
     throw refuse("the port must be a whole number from 1 to 65535");
   }
   return Target{std::string(host), static_cast<std::uint16_t>(value)};
+}
+
+namespace {
+bool model_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+}
+}  // namespace
+
+void check_model_name(const std::string& name, const std::string& what) {
+  if (name.empty() || name.size() > 128 || !std::all_of(name.begin(), name.end(), model_name_char)) {
+    throw UserError(fmt::format("{} '{}': a model's name on a server is a URL path segment; accepted: 1 to 128 "
+                                "letters, digits, '_', '-' or '.'",
+                                what, name));
+  }
+}
+
+std::string url_safe_name(const std::string& name) {
+  std::string out = name.substr(0, 128);
+  for (char& c : out) {
+    if (!model_name_char(c)) c = '_';
+  }
+  return out.empty() ? std::string("model") : out;
 }
 
 }  // namespace greenbatch::load

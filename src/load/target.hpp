@@ -17,4 +17,10 @@ struct Target {
 // accepted.
 Target parse_target(std::string_view url);
 
+// A model's name on a server is a URL path segment: 1 to 128 letters, digits, '_', '-' or '.';
+// anything else throws UserError naming `what` and saying what is accepted.
+void check_model_name(const std::string& name, const std::string& what);
+// `name` with every other character replaced by '_', cut to 128 ("synthetic" stays).
+std::string url_safe_name(const std::string& name);
+
 }  // namespace greenbatch::load

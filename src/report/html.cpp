@@ -278,6 +278,44 @@ std::string configs_table(const ReportInput& in) {
   return h + "</table>\n";
 }
 
+// Each configuration measured both in process and through a greenbatch serve (a sweep's serve
+// mode): the two paths side by side, and what the server's path adds.
+std::string paths_section(const ReportInput& in) {
+  const auto key = [](const Config& c) {
+    return std::make_tuple(c.model, c.device, c.arrivals, c.rate_hz, c.policy, c.requests, c.meter);
+  };
+  std::map<decltype(key(in.configs.front())), const Config*> in_process;
+  for (const Config& c : in.configs) {
+    if (c.source == "greenbatch") in_process[key(c)] = &c;
+  }
+  const auto diff = [](const std::optional<Stat>& a, const std::optional<Stat>& b) -> std::string {
+    if (!a || !b || a->mean == 0) return "–";
+    return fmt::format("{:+.1f} %", (b->mean - a->mean) / a->mean * 100);
+  };
+  std::string rows;
+  for (const Config& c : in.configs) {
+    if (c.source != "greenbatch (serve)") continue;
+    const auto it = in_process.find(key(c));
+    if (it == in_process.end()) continue;
+    const Config& r = *it->second;
+    rows += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td><td>{} / {}</td><td>{}</td>"
+        "<td>{} / {}</td><td>{}</td></tr>\n",
+        esc(display_name(in.catalog, c.model)), esc(c.device), esc(c.arrivals), rate_text(c.rate_hz), esc(c.policy),
+        r.avg_batch > 0 ? fmt::format("{:.3g}", r.avg_batch) : "–", c.avg_batch > 0 ? fmt::format("{:.3g}", c.avg_batch) : "–",
+        with_ci(r.energy_j), with_ci(c.energy_j), diff(r.energy_j, c.energy_j), with_ci(r.lat_p99_s),
+        with_ci(c.lat_p99_s), diff(r.lat_p99_s, c.lat_p99_s));
+  }
+  if (rows.empty()) {
+    return "<p class=\"note\">No configuration here was measured both in process and through greenbatch serve "
+           "(<code>greenbatch sweep FILE --set mode=serve</code> runs a file's grid through the server).</p>\n";
+  }
+  return "<table><tr><th>model</th><th>device</th><th>arrivals</th><th>rate</th><th>policy</th>"
+         "<th>avg batch (in process / served)</th><th>J/image (in process / served)</th><th>served vs in process</th>"
+         "<th>p99 latency s (in process / served)</th><th>served vs in process</th></tr>\n" +
+         rows + "</table>\n";
+}
+
 std::string runs_table(const ReportInput& in) {
   std::string h =
       "<table class=\"small\"><tr><th>source</th><th>model</th><th>device</th><th>host</th><th>started (UTC)</th>"
@@ -391,7 +429,11 @@ std::string render_report(const ReportInput& in) {
        "energy per image and maximum latency: the only ones worth choosing among.</p>\n"
     << pareto_section(in, colour);
   h << "<h2>6. Power over time</h2>\n" << trace_section(in);
-  h << "<h2>7. Configurations and runs</h2>\n<p class=\"note\">Means over repetitions, ± the 95 % confidence "
+  h << "<h2>7. In process and through a server</h2>\n<p class=\"note\">The same configuration (model, device, "
+       "arrivals, rate, policy, requests, meter) run in greenbatch's process and through a greenbatch serve driven "
+       "by greenbatch load over HTTP on the same machine (a sweep's serve mode): what the serving path adds.</p>\n"
+    << paths_section(in);
+  h << "<h2>8. Configurations and runs</h2>\n<p class=\"note\">Means over repetitions, ± the 95 % confidence "
        "interval's half-width where there are several.</p>\n"
     << configs_table(in) << "<h3>Every run</h3>\n" << runs_table(in);
   h << "</body></html>\n";

@@ -73,8 +73,12 @@ Run run_from_record(const RunRecord& r, const std::string& file) {
   const auto finite = [](std::optional<double> v) { return v && std::isfinite(*v) ? v : std::nullopt; };
   Run run;
   // A load record (greenbatch load against a server) is a replay at a set rate too: kept, apart
-  // from the in-process runs (another path to the model).
-  run.source = r.simulated ? "greenbatch (simulated)" : r.mode == "load" ? "greenbatch (load)" : "greenbatch";
+  // from the in-process runs (another path to the model): "(serve)" through a greenbatch serve a
+  // sweep started for its model and policy, "(load)" through any other server.
+  run.source = r.simulated         ? "greenbatch (simulated)"
+               : r.mode != "load"  ? "greenbatch"
+               : r.via == "serve" ? "greenbatch (serve)"
+                                   : "greenbatch (load)";
   run.file = file;
   // A model given by path is named by its file's stem (records of earlier versions' failed runs
   // kept the path).

@@ -144,7 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (path == "/v2") {
-      if (only(get, "GET")) send({200, server_metadata_json(srv_.cfg.version)});
+      if (only(get, "GET")) send({200, server_metadata_json(srv_.cfg.version, srv_.cfg.serving)});
       return;
     }
     if (path == "/metrics") {

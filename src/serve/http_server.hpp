@@ -31,6 +31,7 @@ struct HttpConfig {
   std::size_t classes = 0;            // the model's output width (metadata)
   bool any_input_shape = false;       // the null model: FP32 inputs of any shape [N, ...]
   std::string version;                // the server's (metadata)
+  std::string serving;                // GET /v2's "greenbatch" object (JSON; empty: none)
 };
 
 // Updates the serving metrics' batch series (batches, batch size, queue wait) after each batch:

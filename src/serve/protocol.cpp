@@ -490,9 +490,9 @@ BinaryResponse infer_response_binary(std::string_view model_name, const std::opt
   return r;
 }
 
-std::string server_metadata_json(std::string_view version) {
-  return fmt::format("{{\"name\":\"greenbatch\",\"version\":{},\"extensions\":[\"binary_tensor_data\"]}}",
-                     quote(version));
+std::string server_metadata_json(std::string_view version, std::string_view serving) {
+  return fmt::format("{{\"name\":\"greenbatch\",\"version\":{},\"extensions\":[\"binary_tensor_data\"]{}}}",
+                     quote(version), serving.empty() ? std::string() : fmt::format(",\"greenbatch\":{}", serving));
 }
 
 std::string model_metadata_json(std::string_view name, std::string_view platform, std::size_t max_items,

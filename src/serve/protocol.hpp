@@ -129,7 +129,9 @@ BinaryResponse infer_response_binary(std::string_view model_name, const std::opt
                                      std::size_t items, std::size_t classes);
 
 // GET /v2: {"name":"greenbatch","version":VERSION,"extensions":["binary_tensor_data"]}.
-std::string server_metadata_json(std::string_view version);
+// With `serving` (a JSON object, not empty), a "greenbatch" member says what is served: the
+// model, device, policy, meter and the backend's facts (a client records them).
+std::string server_metadata_json(std::string_view version, std::string_view serving = {});
 
 // GET /v2/models/{name}: the two accepted inputs (a request sends one of them, under any name),
 // the two outputs, and the per-request item limit as a parameter:

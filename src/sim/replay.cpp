@@ -50,7 +50,7 @@ RunOutcome simulate_run(const Profile& profile, const RunSpec& spec) {
   ProfileMeter meter(profile);
   const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
   const auto policy = parse_policy(spec.policy);
-  const bool whole_trace = arrivals.kind == ArrivalSpec::Kind::kTrace && !spec.requests_given;
+  const bool whole_trace = arrivals.whole_by_default() && !spec.requests_given;
   std::vector<TimeNs> schedule = generate_schedule(arrivals, spec.rate_hz, whole_trace ? 0 : spec.requests, spec.seed);
   // The record's configuration as a real run of the profile's model would have it, on the
   // virtual clock with the profile's meter.

@@ -63,7 +63,7 @@ SimulateResult simulate(const SimulateInput& in, const std::function<void(const 
   if (in.plan.runs.empty()) throw UserError("simulate: nothing to simulate (no rate, policy or run planned)");
   for (const SimulationPlan::Run& r : in.plan.runs) {  // every run's numbers, before any runs
     const ArrivalSpec a = parse_arrivals(r.spec.arrivals);
-    const bool whole_trace = a.kind == ArrivalSpec::Kind::kTrace && !r.spec.requests_given;
+    const bool whole_trace = a.whole_by_default() && !r.spec.requests_given;
     if (!whole_trace) check_requests(r.spec.requests, "--requests");
     check_schedule(a, r.spec.rate_hz, whole_trace ? 0 : r.spec.requests);
   }

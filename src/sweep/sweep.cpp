@@ -13,15 +13,30 @@
 #include "core/units.hpp"
 #include "io/records.hpp"
 #include "io/results.hpp"
+#include "arrivals/schedule.hpp"
+#include "batching/policy.hpp"
+#include "core/choices.hpp"
+#include "load/client.hpp"
+#include "load/target.hpp"
+#include "sweep/server_process.hpp"
 
 namespace greenbatch {
 
+namespace {
+// The run's mean rate: a load that changes with time has its own.
+double mean_rate_hz(const PlannedRun& p) {
+  const ArrivalSpec a = parse_arrivals(p.spec.arrivals);
+  return a.varies() ? a.mean_rate_hz() : p.spec.rate_hz;
+}
+}  // namespace
+
 double estimate_s(const PlannedRun& p, const Experiment& e) {
-  return static_cast<double>(p.spec.requests) / p.spec.rate_hz + ns_to_s(e.base.idle_window_ns) + ns_to_s(e.cooldown_ns);
+  return static_cast<double>(p.spec.requests) / mean_rate_hz(p) + ns_to_s(e.base.idle_window_ns) +
+         ns_to_s(e.cooldown_ns);
 }
 
 std::string describe(const PlannedRun& p) {
-  return fmt::format("{} {} {:g}/s {} rep {}", p.spec.model, p.spec.policy, p.spec.rate_hz, p.spec.arrivals,
+  return fmt::format("{} {} {:g}/s {} rep {}", p.spec.model, p.spec.policy, mean_rate_hz(p), p.spec.arrivals,
                      p.repetition);
 }
 
@@ -65,9 +80,200 @@ void plan_sweep(SweepPlan& plan, const std::string& file, const std::vector<std:
   }
 }
 
+namespace {
+
+// Writes a run's record (or, with no record, the failure of a run that could not start) and
+// tells the progress callback. A results file that cannot be written stops the sweep with its
+// error; a run is never recorded twice.
+void write_run(const SweepPlan& plan, const PlannedRun& p, std::optional<RunRecord> ran_record,
+               const std::string& start_error, SweepOutcome& o, const SweepProgress& progress, std::size_t before) {
+  const Experiment& e = plan.experiment;
+  std::string outcome;
+  if (ran_record && !ran_record->summary) {
+    // A run that never started, recorded under its own header (runs.csv keeps runs that ran).
+    ran_record->sweep = e.name;
+    ran_record->repetition = p.repetition;
+    append_line_durable(plan.jsonl, ran_record->to_json().dump());
+    o.failures.push_back(fmt::format("{}: {}", describe(p), ran_record->error));
+    outcome = "FAILED: " + ran_record->error;
+  } else if (ran_record) {
+    RunRecord& rec = *ran_record;
+    rec.sweep = e.name;
+    rec.repetition = p.repetition;
+    append_line_durable(plan.jsonl, rec.to_json().dump());
+    append_csv(plan.csv, CsvStyle::kGreenbatch, rec);
+    if (!rec.error.empty()) {
+      o.failures.push_back(fmt::format("{}: {}", describe(p), rec.error));
+      outcome = "FAILED: " + rec.error;
+    } else {
+      outcome = fmt::format("p99 {}, {}", format_duration_s(rec.summary->latency_s.p99),
+                            rec.energy && rec.energy->per_image_j
+                                ? fmt::format("{:.4g} J/image", *rec.energy->per_image_j)
+                                : std::string("energy not measured"));
+    }
+  } else {
+    append_line_durable(plan.jsonl, failure_record(p, e, start_error).to_json().dump());
+    o.failures.push_back(fmt::format("{}: {}", describe(p), start_error));
+    outcome = "FAILED: " + start_error;
+  }
+  ++o.ran;
+  if (progress.on_finish) progress.on_finish(before + o.ran, p, outcome);
+}
+
+void cool_down(const Experiment& e, const std::atomic<bool>& cancel) {
+  for (TimeNs left = e.cooldown_ns; left > 0 && !cancel; left -= 50 * kNsPerMs) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<TimeNs>(left, 50 * kNsPerMs)));
+  }
+}
+
+// The greenbatch serve of one model and policy, as `run` would load them, on a free port of
+// 127.0.0.1; its lifetime records go to OUT/servers/runs.jsonl and its output to a log there.
+std::vector<std::string> serve_args(const Experiment& e, const PlannedRun& p, const std::string& name,
+                                    std::size_t max_queue, const std::string& servers_dir) {
+  const RunSpec& s = p.spec;
+  std::vector<std::string> a = {self_executable(),
+                                "serve",
+                                "--model", s.model,
+                                "--device", s.device,
+                                "--threads", std::to_string(s.threads),
+                                "--preprocess", std::string(name_of(s.preprocess)),
+                                "--preprocess-threads", s.preprocess_threads < 0 ? "auto" : std::to_string(s.preprocess_threads),
+                                "--host-memory", std::string(name_of(s.host_memory)),
+                                "--models-dir", s.models_dir,
+                                "--images", s.images_dir,
+                                "--warmup-batches", std::to_string(s.warmup_batches),
+                                "--warmup-batch-size", std::to_string(s.warmup_batch_size),
+                                "--meter", s.meter,
+                                "--idle-window", fmt::format("{}ns", s.idle_window_ns),
+                                "--policy", s.policy,
+                                "--host", "127.0.0.1",
+                                "--port", "0",
+                                "--max-queue", std::to_string(max_queue),
+                                "--name", name,
+                                "--out", servers_dir};
+  if (s.graph_optimize) a.push_back("--graph-optimize");
+  (void)e;
+  return a;
+}
+
+// The server a group of runs shares: the same model and backend settings and policy.
+std::string server_key(const PlannedRun& p) {
+  const RunSpec& s = p.spec;
+  return fmt::format("{}|{}|{}|{}", canonical_model(s.model), canonical_device(s.model, s.device),
+                     parse_policy(s.policy)->spec(), s.meter);
+}
+
+constexpr TimeNs kServerStartTimeout = 3600 * kNsPerS;  // loading and warming a model up on a slow CPU
+
+// Waits until the server says the model is ready (it listens while it warms up). Throws
+// UserError when the server ends first, after kServerStartTimeout, or on `cancel`.
+void wait_ready(const std::string& url, const std::string& model, ServerProcess& server,
+                const std::atomic<bool>& cancel) {
+  const load::Target target = load::parse_target(url);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(kServerStartTimeout);
+  while (true) {
+    if (!server.running()) {
+      throw UserError(fmt::format("greenbatch serve ended while it warmed up; its output:\n{}", server.log_tail()));
+    }
+    if (cancel) throw UserError("interrupted while greenbatch serve warmed up");
+    if (std::chrono::steady_clock::now() > until) {
+      throw UserError(fmt::format("greenbatch serve was not ready within {:g} s; its output:\n{}",
+                                  ns_to_s(kServerStartTimeout), server.log_tail()));
+    }
+    try {
+      if (load::http_get(target, fmt::format("/v2/models/{}/ready", model), 5 * kNsPerS).status == 200) return;
+    } catch (const UserError&) {
+      // not answering yet
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// Serve and target modes: each run is a load against a server; in serve mode the sweep starts
+// a greenbatch serve per model and policy (kept across the rates that follow) and stops it when
+// the next run needs another, or at the end.
+SweepOutcome run_server_sweep(const SweepPlan& plan, const std::atomic<bool>& cancel, const SweepProgress& progress) {
+  const Experiment& e = plan.experiment;
+  const bool serve = e.mode == SweepMode::kServe;
+  const std::size_t before = plan.runs.size() - plan.todo.size();
+  SweepOutcome o;
+  std::unique_ptr<ServerProcess> server;
+  std::string server_for, url = e.target, server_error;
+  const std::string servers_dir = plan.out + "/servers";
+  std::size_t max_queue = 1024;
+  for (const PlannedRun* p : plan.todo) max_queue = std::max(max_queue, p->spec.requests);
+  double est_done = 0;
+  for (const PlannedRun* p : plan.todo) {
+    if (cancel) break;
+    if (progress.on_start) progress.on_start(before + o.ran, *p, est_done);
+    load::LoadSpec spec = load_spec(e, *p, url);
+    // A server per model and policy: started when the run needs another, or again when it ended
+    // (a crash); one that could not start fails its group's runs without another attempt.
+    const bool same_group = !serve || server_for == server_key(*p);
+    if (serve && (!same_group || (server && !server->running()))) {
+      if (server) server->stop();
+      server.reset();
+      server_error.clear();
+      url.clear();
+      server_for = server_key(*p);
+      try {
+        std::filesystem::create_directories(servers_dir);
+        const std::string log = fmt::format("{}/{}-{}.log", servers_dir, load::url_safe_name(spec.record_model),
+                                            load::url_safe_name(spec.policy));
+        server = std::make_unique<ServerProcess>(serve_args(e, *p, spec.model, max_queue, servers_dir), log);
+        url = server->wait_listening(kServerStartTimeout, cancel);
+      } catch (const UserError& err) {
+        server.reset();  // stopped if it still ran; not started again for this group
+        if (cancel) break;
+        server_error = fmt::format("greenbatch serve could not start: {}", err.what());
+      }
+    }
+    if (cancel) break;
+    std::optional<RunRecord> ran_record;
+    std::string start_error = server_error;
+    if (start_error.empty()) {
+      spec.url = url;
+      try {
+        // A server that is still warming up is waited for (bounded), then loaded.
+        if (serve) wait_ready(url, spec.model, *server, cancel);
+        load::LoadRun ran = load::run_load(spec, &cancel);
+        if (ran.cancelled) break;  // not written: resuming runs it again
+        ran_record = std::move(ran.record);
+      } catch (const UserError& err) {
+        if (cancel) break;
+        start_error = err.what();
+      }
+    }
+    if (!ran_record) {
+      // The header the record would have had: the same identity, and the error.
+      try {
+        // A server that never started has no URL: the header from a placeholder, the target empty
+        // (a serve-mode run is known by its configuration, not its URL).
+        load::LoadSpec header_spec = spec;
+        if (serve && header_spec.url.empty()) header_spec.url = "http://127.0.0.1:1";
+        RunRecord h = load::load_header(header_spec);
+        if (serve && spec.url.empty()) h.target.clear();
+        h.started_utc = utc_now_iso8601();
+        h.error = start_error;
+        ran_record = std::move(h);
+      } catch (const UserError&) {
+      }
+    }
+    write_run(plan, *p, std::move(ran_record), start_error, o, progress, before);
+    est_done += estimate_s(*p, e);
+    cool_down(e, cancel);
+  }
+  if (server) server->stop();
+  o.interrupted = cancel;
+  return o;
+}
+
+}  // namespace
+
 SweepOutcome run_sweep(const SweepPlan& plan, const std::atomic<bool>& cancel, const SweepProgress& progress) {
   const Experiment& e = plan.experiment;
   check_csv_compatible(plan.csv, CsvStyle::kGreenbatch);
+  if (e.through_server()) return run_server_sweep(plan, cancel, progress);
   const std::size_t before = plan.runs.size() - plan.todo.size();
   SweepOutcome o;
   RunSession session;
@@ -75,10 +281,8 @@ SweepOutcome run_sweep(const SweepPlan& plan, const std::atomic<bool>& cancel, c
   for (const PlannedRun* p : plan.todo) {
     if (cancel) break;
     if (progress.on_start) progress.on_start(before + o.ran, *p, est_done);
-    std::string outcome;
     // The run; a run that cannot start (model load, warm-up out of memory) is recorded with its
-    // error and the sweep goes on. Writing is outside: a results file that cannot be written (a
-    // full disk) stops the sweep with its error, and a run is never recorded twice.
+    // error and the sweep goes on.
     std::optional<RunRecord> ran_record;
     std::string start_error;
     try {
@@ -91,31 +295,9 @@ SweepOutcome run_sweep(const SweepPlan& plan, const std::atomic<bool>& cancel, c
       session.reset();  // reload the model for the next run
       start_error = err.what();
     }
-    if (ran_record) {
-      RunRecord& rec = *ran_record;
-      rec.sweep = e.name;
-      rec.repetition = p->repetition;
-      append_line_durable(plan.jsonl, rec.to_json().dump());
-      append_csv(plan.csv, CsvStyle::kGreenbatch, rec);
-      if (!rec.error.empty()) {
-        o.failures.push_back(fmt::format("{}: {}", describe(*p), rec.error));
-        outcome = "FAILED: " + rec.error;
-      } else {
-        outcome = fmt::format("p99 {}, {}", format_duration_s(rec.summary->latency_s.p99),
-                              rec.energy->per_image_j ? fmt::format("{:.4g} J/image", *rec.energy->per_image_j)
-                                                      : std::string("energy not measured"));
-      }
-    } else {
-      append_line_durable(plan.jsonl, failure_record(*p, e, start_error).to_json().dump());
-      o.failures.push_back(fmt::format("{}: {}", describe(*p), start_error));
-      outcome = "FAILED: " + start_error;
-    }
-    ++o.ran;
+    write_run(plan, *p, std::move(ran_record), start_error, o, progress, before);
     est_done += estimate_s(*p, e);
-    if (progress.on_finish) progress.on_finish(before + o.ran, *p, outcome);
-    for (TimeNs left = e.cooldown_ns; left > 0 && !cancel; left -= 50 * kNsPerMs) {
-      std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<TimeNs>(left, 50 * kNsPerMs)));
-    }
+    cool_down(e, cancel);
   }
   o.interrupted = cancel;
   return o;

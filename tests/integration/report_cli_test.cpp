@@ -32,7 +32,8 @@ TEST_F(ReportCli, TheStudysFilesGiveEveryFigure) {
   const std::string page = slurp(html);
   for (const char* h : {"1. Energy per image against maximum latency", "2. Peak power", "3. Energy per image by year",
                         "4. Accuracy and energy relative to AlexNet", "5. Energy/latency Pareto fronts",
-                        "6. Power over time", "7. Configurations and runs"}) {
+                        "6. Power over time", "7. In process and through a server",
+                        "8. Configurations and runs"}) {
     EXPECT_NE(page.find(h), std::string::npos) << h;
   }
   // 10 panels (five models, low and high rates), Fig. 3, Fig. 4, 5 Pareto charts.

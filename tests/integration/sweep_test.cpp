@@ -1,4 +1,5 @@
 // greenbatch sweep / merge / summarize end to end, and experiment files.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "engine/execute.hpp"
@@ -408,6 +410,52 @@ TEST_F(ExperimentFile, AGoodFilePlansItsGrid) {
   const Experiment s = load_experiment(write("good.toml", kGood), {"rates=[16,64,128]", "name=\"other\""});
   EXPECT_EQ(s.rates, (std::vector<double>{16, 64, 128}));
   EXPECT_EQ(s.name, "other");
+}
+
+TEST_F(ExperimentFile, ServeModeRunsEachPolicysRatesTogetherAndKnowsRunsByConfiguration) {
+  // 8192 requests, a multiple of 16: no run's last requests wait on a server for a batch.
+  const Experiment e = load_experiment(write("serve.toml", std::string(kGood) + "mode = \"serve\"\n"));
+  EXPECT_EQ(e.mode, SweepMode::kServe);
+  EXPECT_EQ(e.input, "tensor");  // preprocess cached: the client sends tensors
+  const auto runs = plan_runs(e);
+  ASSERT_EQ(runs.size(), 4u);
+  // One server per model and policy: its rates follow one another.
+  std::vector<std::string> order;
+  for (const auto& p : runs) order.push_back(fmt::format("{} {:g}", p.spec.policy, p.spec.rate_hz));
+  EXPECT_EQ(order, (std::vector<std::string>{"fixed:16 16", "fixed:16 32", "greedy:128 16", "greedy:128 32"}));
+  // The identity is the configuration's, whatever port the server gets, and not an in-process run's.
+  const load::LoadSpec a = load_spec(e, runs[0], "http://127.0.0.1:40001");
+  const load::LoadSpec b = load_spec(e, runs[0], "http://127.0.0.1:40002");
+  EXPECT_EQ(load::load_header(a).identity(), runs[0].key);
+  EXPECT_EQ(load::load_header(b).identity(), runs[0].key);
+  EXPECT_EQ(std::tie(a.via, a.meter, a.policy, a.model),
+            (std::tuple<std::string, std::string, std::string, std::string>{"serve", "server", "fixed:16", "synthetic"}));
+  const Experiment in_process = load_experiment(write("run.toml", kGood));
+  for (const auto& p : plan_runs(in_process)) {
+    for (const auto& q : runs) EXPECT_NE(p.key, q.key);
+  }
+  // Per-request preprocessing is sent as JPEG files, decoded by the server.
+  const Experiment jpeg =
+      load_experiment(write("serve.toml", std::string(kGood) + "mode = \"serve\"\npreprocess = \"per-request\"\n"));
+  EXPECT_EQ(jpeg.input, "jpeg");
+}
+
+TEST_F(ExperimentFile, ATargetIsOneServerWhosePolicyIsRecorded) {
+  const std::string file = "models = [\"resnet50\"]\nrates = [16, 32]\ntarget = \"http://10.0.0.7:8000/\"\n"
+                           "server_policy = \"triton dynamic batching\"\nmeter = \"none\"\n";
+  const Experiment e = load_experiment(write("t.toml", file));
+  EXPECT_EQ(e.target, "http://10.0.0.7:8000");
+  EXPECT_EQ(e.policies, std::vector<std::string>{"triton dynamic batching"});
+  const auto runs = plan_runs(e);
+  ASSERT_EQ(runs.size(), 2u);
+  const RunRecord h = load::load_header(load_spec(e, runs[0], e.target));
+  EXPECT_EQ(std::tie(h.mode, h.target, h.policy, h.model, h.device),
+            (std::tuple<std::string, std::string, std::string, std::string, std::string>{
+                "load", "http://10.0.0.7:8000", "triton dynamic batching", "resnet50", "remote"}));
+  EXPECT_EQ(h.identity(), runs[0].key);
+  // Another server is another run.
+  const Experiment other = load_experiment(write("t.toml", file), {"target=\"http://10.0.0.8:8000\""});
+  EXPECT_NE(plan_runs(other)[0].key, runs[0].key);
 }
 
 TEST_F(ExperimentFile, BadFilesAreRefusedWithTheKeyAndTheLine) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
+#include "load/server_metrics.hpp"
 #include "load/summary.hpp"
 #include "load/target.hpp"
 
@@ -108,8 +109,112 @@ TEST(LoadRecord, RoundTripsWithItsOwnKeys) {
   ASSERT_TRUE(back.load);
   EXPECT_EQ(back.load->statuses.total(), 3u);
   EXPECT_EQ(back.load->sent, 2u);
-  EXPECT_EQ(back.identity(), "load|http://127.0.0.1:8000|resnet50|100|poisson|7|3|0");
+  EXPECT_EQ(back.identity(), "load|http://127.0.0.1:8000|resnet50|100|poisson|7|3|0|server");
   EXPECT_EQ(back.to_json(), j);
+}
+
+TEST(LoadRecord, ThroughASweepsServerItIsKnownByItsConfigurationNotItsPort) {
+  RunRecord rec;
+  rec.mode = "load";
+  rec.via = "serve";
+  rec.target = "http://127.0.0.1:40001";
+  rec.model = "synthetic:base=5ms";
+  rec.device = "synthetic";
+  rec.arrivals = "constant";
+  rec.policy = "fixed:8";
+  rec.rate_hz = 64;
+  rec.requests = 64;
+  Summary s;
+  s.requests = s.completed = 64;
+  s.batches = 8;
+  s.avg_batch_size = 8;
+  rec.summary = s;
+  rec.load = LoadFigures{};
+  const nlohmann::json j = rec.to_json();
+  EXPECT_EQ(j["via"], "serve");
+  EXPECT_EQ(j["batches"], 8);  // the server's batches, read from its metrics
+  EXPECT_EQ(j["avg_batch_size"], 8.0);
+  EXPECT_TRUE(j["service_s"].is_null());
+  const RunRecord back = RunRecord::from_json(j);
+  EXPECT_EQ(back.via, "serve");
+  EXPECT_EQ(back.to_json(), j);
+  RunRecord other = back;
+  other.target = "http://127.0.0.1:40002";  // another start of the same server
+  other.model = "synthetic:base=5000us";    // the same model in another form
+  EXPECT_EQ(other.identity(), back.identity());
+  other.policy = "fixed:16";
+  EXPECT_NE(other.identity(), back.identity());
+  nlohmann::json bad = j;
+  bad["via"] = "carrier-pigeon";
+  EXPECT_THROW(RunRecord::from_json(bad), UserError);
+}
+
+using load::check_model_name;
+using load::metric_sum;
+using load::parse_server_reading;
+using load::server_energy;
+using load::ServerReading;
+using load::url_safe_name;
+
+TEST(ServerMetrics, SumsEverySampleOfANameAndOnlyThatName) {
+  const std::string text =
+      "# HELP greenbatch_inferences_total Inferences (images) run, by model.\n"
+      "# TYPE greenbatch_inferences_total counter\n"
+      "greenbatch_inferences_total{model=\"a\"} 10\n"
+      "greenbatch_inferences_total{model=\"b{x}\"} 5.5\n"
+      "greenbatch_inferences_totally 99\n"
+      "greenbatch_batch_size_sum 40\n"
+      "greenbatch_batch_size_count 10\n"
+      "greenbatch_batches_total NaN\n"
+      "greenbatch_energy_joules_total 12.5 1700000000000\n"
+      "greenbatch_power_watts not-a-number\n";
+  EXPECT_EQ(metric_sum(text, "greenbatch_inferences_total"), 15.5);
+  EXPECT_EQ(metric_sum(text, "greenbatch_batch_size_sum"), 40);
+  EXPECT_EQ(metric_sum(text, "greenbatch_energy_joules_total"), 12.5);  // a timestamp after the value
+  EXPECT_FALSE(metric_sum(text, "greenbatch_batches_total"));           // not a finite number
+  EXPECT_FALSE(metric_sum(text, "greenbatch_power_watts"));
+  EXPECT_FALSE(metric_sum(text, "greenbatch_idle_power_watts"));
+  EXPECT_FALSE(metric_sum("", "x"));
+}
+
+TEST(ServerMetrics, TheWindowsEnergyPerSuccessfulInferenceAndAboveIdle) {
+  const ServerReading before = parse_server_reading(
+      "greenbatch_energy_joules_total 100\ngreenbatch_idle_power_watts 10\ngreenbatch_inferences_total{model=\"m\"} "
+      "0\ngreenbatch_batches_total 0\n",
+      1 * kNsPerS);
+  const ServerReading after = parse_server_reading(
+      "greenbatch_energy_joules_total 130\ngreenbatch_idle_power_watts 10\ngreenbatch_inferences_total{model=\"m\"} "
+      "50\ngreenbatch_batches_total 5\n",
+      3 * kNsPerS);
+  Energy e = server_energy(before, after, 50);
+  ASSERT_TRUE(e.measured);
+  EXPECT_EQ(e.method, "server");
+  EXPECT_DOUBLE_EQ(e.window_s, 2);
+  EXPECT_DOUBLE_EQ(*e.joules, 30);
+  EXPECT_DOUBLE_EQ(*e.per_image_j, 0.6);
+  EXPECT_DOUBLE_EQ(*e.dynamic_per_image_j, (30 - 20) / 50.0);
+  EXPECT_DOUBLE_EQ(*e.avg_power_w, 15);
+  EXPECT_TRUE(e.warnings.empty());
+  // Another client's work in the window is said.
+  e = server_energy(before, after, 40);
+  ASSERT_EQ(e.warnings.size(), 1u);
+  EXPECT_NE(e.warnings[0].find("other clients"), std::string::npos);
+  // A server without a meter: not measured, and why.
+  const ServerReading none = parse_server_reading("greenbatch_batches_total 5\n", 3 * kNsPerS);
+  e = server_energy(none, none, 50);
+  EXPECT_FALSE(e.measured);
+  EXPECT_FALSE(e.joules);
+  EXPECT_NE(e.reason.find("exports no energy"), std::string::npos);
+}
+
+TEST(ModelName, IsAUrlPathSegment) {
+  EXPECT_NO_THROW(check_model_name("resnet-50_v1.5", "--model"));
+  for (const std::string& bad : std::vector<std::string>{"", "a/b", "a b", "a?b", std::string(129, 'a')}) {
+    EXPECT_THROW(check_model_name(bad, "--model"), UserError) << bad;
+  }
+  EXPECT_EQ(url_safe_name("synthetic:base=5ms"), "synthetic_base_5ms");
+  EXPECT_EQ(url_safe_name("fixed:8"), "fixed_8");
+  EXPECT_EQ(url_safe_name(""), "model");
 }
 
 }  // namespace

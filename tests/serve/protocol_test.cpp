@@ -111,6 +111,10 @@ TEST(ProtocolDocuments, UnknownModel) {
 TEST(ProtocolDocuments, ServerMetadata) {
   EXPECT_EQ(server_metadata_json("0.1.0"),
             R"({"name":"greenbatch","version":"0.1.0","extensions":["binary_tensor_data"]})");
+  // What is served, when the server says it (a client records it).
+  const auto j = nlohmann::json::parse(server_metadata_json("0.1.0", R"({"policy":"fixed:8"})"));
+  EXPECT_EQ(j["greenbatch"]["policy"], "fixed:8");
+  EXPECT_EQ(j["name"], "greenbatch");
 }
 
 TEST(ProtocolDocuments, ModelMetadata) {

@@ -265,7 +265,11 @@ class SharedServerTest(unittest.TestCase):
         code, body = self.curl("/v2")
         self.assertEqual(code, 200)
         doc = json.loads(body)
-        self.assertEqual(set(doc), {"name", "version", "extensions"})
+        self.assertEqual(set(doc), {"name", "version", "extensions", "greenbatch"})
+        # What is served (a client such as greenbatch load records it).
+        self.assertEqual((doc["greenbatch"]["model"], doc["greenbatch"]["policy"]),
+                         ("synthetic:base=0s,per_item=0s", "greedy:8"))
+        self.assertIsInstance(doc["greenbatch"]["backend"], dict)
         self.assertEqual(doc["name"], "greenbatch")
         self.assertEqual(doc["extensions"], ["binary_tensor_data"])
         self.assertIsInstance(doc["version"], str)

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -110,6 +111,79 @@ TEST(Schedule, BadSpecsAreRefusedWithTheAcceptedForms) {
   }
   EXPECT_THROW(generate_schedule(parse_arrivals("poisson"), 0, 10, 1), UserError);
   EXPECT_THROW(generate_schedule(parse_arrivals("poisson"), -5, 10, 1), UserError);
+}
+
+// Arrivals per window of `window_s` seconds, over `cycles` cycles of `cycle_s`, folded onto one cycle.
+std::vector<double> per_window(const std::vector<TimeNs>& t, double cycle_s, double window_s, double cycles) {
+  std::vector<double> n(static_cast<std::size_t>(std::llround(cycle_s / window_s)), 0);
+  for (TimeNs x : t) n[static_cast<std::size_t>(std::fmod(ns_to_s(x), cycle_s) / window_s)] += 1 / cycles;
+  return n;
+}
+
+TEST(VaryingLoad, StepsKeepEachStepsRateAndRepeat) {
+  const ArrivalSpec a = parse_arrivals("steps:16@10s,128@10s,0@5s,32@10s,gaps=constant");
+  EXPECT_EQ(a.text, "steps:16@10s,128@10s,0@5s,32@10s,gaps=constant");
+  EXPECT_EQ(a.cycle_ns(), 35 * kNsPerS);
+  EXPECT_DOUBLE_EQ(a.cycle_arrivals(), 160 + 1280 + 320);
+  EXPECT_DOUBLE_EQ(a.mean_rate_hz(), 1760 / 35.0);
+  EXPECT_EQ(a.rate_at(12 * kNsPerS), 128);
+  EXPECT_EQ(a.rate_at(22 * kNsPerS), 0);
+  EXPECT_EQ(a.rate_at(36 * kNsPerS), 16);  // the next cycle
+  EXPECT_EQ(schedule_count(a, 0, false), 1760u);  // one cycle unless a count is given
+  EXPECT_EQ(schedule_count(a, 50, true), 50u);
+  // Constant gaps in the load's own time: exactly each step's rate, nothing in the pause.
+  const auto t = generate_schedule(a, 0, 1760 * 10, 1);
+  ASSERT_EQ(t.front(), 0);
+  ASSERT_TRUE(std::is_sorted(t.begin(), t.end()));
+  const std::vector<double> exact = {80, 80, 640, 640, 0, 160, 160};
+  const auto c = per_window(t, 35, 5, 10);
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_NEAR(c[i], exact[i], 1e-9) << i;
+  // Poisson gaps: the same rates on average (a Poisson count of 640 is within 3 sqrt(640) of it).
+  const auto p = generate_schedule(parse_arrivals("steps:16@10s,128@10s,0@5s,32@10s"), 0, 17600, 7);
+  const auto w = per_window(p, 35, 5, 10);
+  const std::vector<double> expect = {80, 80, 640, 640, 0, 160, 160};
+  for (std::size_t i = 0; i < w.size(); ++i) EXPECT_NEAR(w[i], expect[i], 3 * std::sqrt(expect[i] * 10) / 10 + 1e-9) << i;
+  // A load that starts with a pause starts when it ends.
+  EXPECT_EQ(generate_schedule(parse_arrivals("steps:0@5s,10@1s,gaps=constant"), 0, 3, 1),
+            (std::vector<TimeNs>{0, 100 * kNsPerMs, 200 * kNsPerMs}));
+}
+
+TEST(VaryingLoad, DiurnalFollowsItsSine) {
+  const ArrivalSpec a = parse_arrivals("diurnal:min=8,max=128,period=10m,gaps=jitter:0.2");
+  EXPECT_EQ(a.text, "diurnal:min=8,max=128,period=600s,gaps=jitter:0.2");
+  EXPECT_DOUBLE_EQ(a.mean_rate_hz(), 68);
+  EXPECT_DOUBLE_EQ(a.rate_at(0), 8);
+  EXPECT_DOUBLE_EQ(a.rate_at(300 * kNsPerS), 128);
+  EXPECT_EQ(schedule_count(a, 0, false), 40800u);
+  const auto t = generate_schedule(parse_arrivals("diurnal:min=8,max=128,period=10m,gaps=constant"), 0, 40800, 1);
+  ASSERT_TRUE(std::is_sorted(t.begin(), t.end()));
+  EXPECT_NEAR(ns_to_s(t.back()), 600 - 1 / 8.0, 1e-3);  // one cycle's arrivals take one cycle (the last gap at 8/s)
+  // Per 30 s window, the integral of the sine over it (to one arrival).
+  const auto w = per_window(t, 600, 30, 1);
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const double t0 = 30.0 * static_cast<double>(i), t1 = t0 + 30, k = 2 * M_PI / 600;
+    const double expected = 68 * (t1 - t0) - 60 / k * (std::sin(k * t1) - std::sin(k * t0));
+    EXPECT_NEAR(w[i], expected, 1.01) << i;
+  }
+}
+
+TEST(VaryingLoad, SeededAndBadSpecsAreRefused) {
+  const ArrivalSpec a = parse_arrivals("diurnal:min=8,max=128,period=60s");
+  EXPECT_EQ(generate_schedule(a, 0, 500, 3), generate_schedule(a, 0, 500, 3));
+  EXPECT_NE(generate_schedule(a, 0, 500, 3), generate_schedule(a, 0, 500, 4));
+  for (const char* bad : {"steps:", "steps:16", "steps:16@0s", "steps:-1@1s", "steps:16@1s,gaps=uniform",
+                          "steps:0@10s", "diurnal:min=8,max=4,period=1m", "diurnal:min=8,max=16",
+                          "diurnal:min=8,max=16,period=0s", "diurnal:min=8,max=16,period=1m,gaps=jitter:2",
+                          "steps:16@2000000h"}) {
+    try {
+      parse_arrivals(bad);
+      FAIL() << bad << " was accepted";
+    } catch (const UserError& e) {
+      EXPECT_NE(std::string(e.what()).find("--arrivals '"), std::string::npos) << bad << ": " << e.what();
+    }
+  }
+  // Too many requests for 100 years of cycles.
+  EXPECT_THROW(check_schedule(parse_arrivals("steps:1e-6@1h"), 0, 1000), UserError);
 }
 
 }  // namespace

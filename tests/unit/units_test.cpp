@@ -14,10 +14,14 @@ TEST(Units, DurationsInEveryUnit) {
   EXPECT_EQ(parse_duration_ns("2.5ms", "x"), 2'500'000);
   EXPECT_EQ(parse_duration_ns("1.5s", "x"), 1'500'000'000);
   EXPECT_EQ(parse_duration_ns("0s", "x"), 0);
+  // Minutes and hours, for loads that change over a day.
+  EXPECT_EQ(parse_duration_ns("5min", "x"), 300 * kNsPerS);
+  EXPECT_EQ(parse_duration_ns("10m", "x"), 600 * kNsPerS);
+  EXPECT_EQ(parse_duration_ns("1.5h", "x"), 5400 * kNsPerS);
 }
 
 TEST(Units, DurationErrorsSayWhatIsAccepted) {
-  for (const char* bad : {"50", "50 ms", "ms", "-1ms", "5min", "nanms", ""}) {
+  for (const char* bad : {"50", "50 ms", "ms", "-1ms", "5mins", "5hr", "nanms", ""}) {
     try {
       parse_duration_ns(bad, "--thing");
       FAIL() << bad << " was accepted";

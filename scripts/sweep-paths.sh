@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The study's grid through both paths (issue 21): an experiment file swept in greenbatch's process,
+# then again with mode = "serve" (a greenbatch serve per model and policy on 127.0.0.1, driven by
+# greenbatch load over HTTP), into OUT/in-process and OUT/serve; one report of both
+# (OUT/report.html, its section 7 sets them side by side) and a table printed here: per
+# configuration, the average batch, J/image and p99 latency of each path and the served path's
+# difference. Both sweeps resume: running it again runs only what is missing.
+#
+#   bash scripts/sweep-paths.sh [BUILD] [FILE] [OUT]
+#     BUILD: the LibTorch build folder (default build); FILE: default configs/quick.toml;
+#     OUT: default results/sweep-paths.
+#
+# Environment: METER (modelled:idle=20,busy=65: the same meter on both paths, so that their energy
+# figures compare; the CPU has no readable RAPL on this project's machines), REPS (1: repetitions),
+# PYTHON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build="${1:-build}"
+file="${2:-configs/quick.toml}"
+out="${3:-results/sweep-paths}"
+meter="${METER:-modelled:idle=20,busy=65}"
+reps="${REPS:-1}"
+python="${PYTHON:-/usr/bin/python3}"
+exe="$build/greenbatch"
+source scripts/bench-lib.sh
+bench_require_greenbatch "$build"
+bench_ensure_model shufflenet_v2_x0_5
+
+bench_machine_line
+bench_blas_line
+echo "# $exe sweep $file --set meter=\"$meter\" --set repetitions=$reps [--set mode=serve]"
+"$exe" sweep "$file" --set "meter=\"$meter\"" --set "repetitions=$reps" --out "$out/in-process"
+"$exe" sweep "$file" --set "meter=\"$meter\"" --set "repetitions=$reps" --set mode=serve --out "$out/serve"
+"$exe" report "$out/in-process" "$out/serve" --out "$out/report.html" >&2
+"$python" - "$out/in-process/runs.jsonl" "$out/serve/runs.jsonl" <<'PY'
+import json, statistics, sys
+def load(path):
+    groups = {}
+    for line in open(path):
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        if r.get("error") or not r.get("latency_s"):
+            continue
+        key = (r["model"], r["arrivals"], r["rate_hz"], r["policy"])
+        groups.setdefault(key, []).append(r)
+    return groups
+run, serve = load(sys.argv[1]), load(sys.argv[2])
+def mean(rs, f):
+    v = [f(r) for r in rs if f(r) is not None]
+    return statistics.mean(v) if v else None
+energy = lambda r: (r.get("energy") or {}).get("per_image_j")
+p99 = lambda r: r["latency_s"]["p99"]
+batch = lambda r: r.get("avg_batch_size")
+def pct(a, b):
+    return f"{(b - a) / a * 100:+.1f} %" if a and b is not None else "-"
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+print(f"{'model':<20} {'rate':>5} {'policy':<16} {'n':>3} {'batch run/serve':>16} {'J/image run/serve':>20} {'diff':>8} "
+      f"{'p99 ms run/serve':>20} {'diff':>8}")
+for key in sorted(run):
+    if key not in serve:
+        continue
+    a, b = run[key], serve[key]
+    ea, eb, la, lb = mean(a, energy), mean(b, energy), mean(a, p99), mean(b, p99)
+    print(f"{key[0]:<20} {key[2]:>5g} {key[3]:<16} {min(len(a), len(b)):>3} "
+          f"{fmt(mean(a, batch), '.3g'):>7} / {fmt(mean(b, batch), '<6.3g')} "
+          f"{fmt(ea, '.4f'):>9} / {fmt(eb, '<8.4f')} {pct(ea, eb):>8} "
+          f"{fmt(la and la * 1e3, '.1f'):>9} / {fmt(lb and lb * 1e3, '<8.1f')} {pct(la, lb):>8}")
+PY
+echo "# report: $out/report.html"

@@ -14,7 +14,6 @@ import csv
 import http.server
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -25,21 +24,11 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from processes import halt, start_serve  # noqa: E402
+
 GREENBATCH = None  # the binary (argv[1])
 SOURCE_DIR = None  # the repository (argv[2])
-LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/v2/models/(\S+)$")
-
-
-def halt(proc):
-    """SIGTERM, at most 5 s, then SIGKILL and at most 5 s more; reaped."""
-    for stop in (proc.terminate, proc.kill):
-        if proc.poll() is not None:
-            return
-        stop()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            continue
 
 
 class LoadTest(unittest.TestCase):
@@ -48,24 +37,8 @@ class LoadTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
 
     def serve(self, *args):
-        """A server on a free port; returns (process, port, model name) once it says ready."""
-        err = open(os.path.join(self.dir, "serve-stderr.txt"), "wb")
-        self.addCleanup(err.close)
-        proc = subprocess.Popen([GREENBATCH, "serve", "--host", "127.0.0.1", "--port", "0", "--meter", "none",
-                                 "--idle-window", "0s", "--out", os.path.join(self.dir, "served"), *args],
-                                stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
-        self.addCleanup(proc.stdout.close)
-        self.addCleanup(halt, proc)  # cleanups run last first: stopped, then its pipe closed
-        lines = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout.readline().decode() for _ in range(2)),
-                                  daemon=True)
-        reader.start()
-        reader.join(timeout=30)
-        if len(lines) < 2 or lines[1].strip() != "greenbatch serve: ready":
-            self.fail(f"greenbatch serve did not get ready: {lines}")
-        m = LISTENING.search(lines[0].strip())
-        self.assertIsNotNone(m, lines[0])
-        return proc, int(m.group(1)), m.group(2)
+        """A server on a free port, no meter; returns (process, port, model name) once it says ready."""
+        return start_serve(self, GREENBATCH, tempfile.mkdtemp(prefix="served-", dir=self.dir), "--meter", "none", *args)
 
     def load_cmd(self, port, model, *args):
         return [GREENBATCH, "load", f"http://127.0.0.1:{port}", "--model", model,

@@ -12,23 +12,20 @@ stopped on every exit path with bounded waits.
 import csv
 import json
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from processes import halt  # noqa: E402
+from processes import LISTENING, halt, start_serve  # noqa: E402
 
 GREENBATCH = None  # the binary (argv[1])
 SOURCE_DIR = None  # the repository (argv[2])
-LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/v2/models/(\S+)$", re.M)
 MODEL = "synthetic:base=2ms,per_item=200us"
 METER = "modelled:idle=10,busy=40"
 
@@ -64,24 +61,7 @@ class ServerPathTest(unittest.TestCase):
 
     def serve(self, *args):
         """A server on a free port; returns (process, port, model name) once it says ready."""
-        served = tempfile.mkdtemp(prefix="served-", dir=self.dir)  # each server its own (locked) folder
-        err = open(os.path.join(served, "stderr.txt"), "wb")
-        self.addCleanup(err.close)
-        proc = subprocess.Popen([GREENBATCH, "serve", "--host", "127.0.0.1", "--port", "0", "--idle-window", "0s",
-                                 "--out", served, *args],
-                                stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
-        self.addCleanup(proc.stdout.close)
-        self.addCleanup(halt, proc)
-        lines = []
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout.readline().decode() for _ in range(2)),
-                                  daemon=True)
-        reader.start()
-        reader.join(timeout=30)
-        if len(lines) < 2 or lines[1].strip() != "greenbatch serve: ready":
-            self.fail(f"greenbatch serve did not get ready: {lines}")
-        m = LISTENING.search(lines[0].strip())
-        self.assertIsNotNone(m, lines[0])
-        return proc, int(m.group(1)), m.group(2)
+        return start_serve(self, GREENBATCH, tempfile.mkdtemp(prefix="served-", dir=self.dir), *args)
 
     def experiment(self, text):
         path = os.path.join(self.dir, "exp.toml")

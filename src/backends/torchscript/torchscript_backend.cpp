@@ -159,7 +159,8 @@ class TorchScriptBackend final : public Backend {
   explicit TorchScriptBackend(const TorchScriptOptions& o) : options_(o), device_(parse_device(o.device)) {
     if (o.threads < 0) throw UserError("--threads: must be 0 (every core this process may use) or more");
     apply_host_memory(o.host_memory);
-    at::set_num_threads(o.threads > 0 ? o.threads : usable_cores());
+    const int intra_op_threads = o.threads > 0 ? o.threads : usable_cores();
+    at::set_num_threads(intra_op_threads);
     path_ = resolve_model_path(o);
     name_ = recorded_model_name(o.model);
     torch::jit::setGraphExecutorOptimize(o.optimize);
@@ -172,12 +173,20 @@ class TorchScriptBackend final : public Backend {
     module_.eval();
     load_sidecar();
     load_images();
-    // The model must take what the study feeds it: a batch of 3x224x224 images.
+    // The model must take what the study feeds it: a batch of 3x224x224 images. Checked on one
+    // intra-op thread: a parallel region here would give the loading thread an OpenMP team of
+    // its own, and when another thread runs the batches (a server's inference thread) libgomp,
+    // counting both teams' threads against the cores, stops spinning at its barriers and
+    // sleeps and wakes through the kernel at every parallel region (a served batch of
+    // ShuffleNetV2 on two vCPUs took 64 ms instead of 35 ms).
+    at::set_num_threads(1);
     try {
       forward(consecutive_requests(0, 1));
     } catch (const std::exception& e) {
+      at::set_num_threads(intra_op_threads);
       throw UserError(fmt::format("--model '{}': the model rejects a 1x3x224x224 input: {}", o.model, short_error(e)));
     }
+    at::set_num_threads(intra_op_threads);
   }
 
   void run(std::span<const Request> batch) override {

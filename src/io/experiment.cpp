@@ -605,45 +605,50 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
   // policies are the outer loop there.
   const bool serve = e.mode == SweepMode::kServe;
   const std::vector<std::string> one_pass = {std::string()};
+  // One run of the grid, at the next grid index; kept when it falls in this shard.
+  const auto plan = [&](std::vector<PlannedRun>& of_model, const std::string& model, int rep, double rate,
+                        const std::string& arrivals, const std::string& policy) {
+    PlannedRun p;
+    RunSpec& s = p.spec;
+    s = e.base;
+    s.model = model;
+    s.rate_hz = rate;
+    s.arrivals = arrivals;
+    s.policy = policy;
+    s.seed = e.base.seed + static_cast<std::uint64_t>(rep);
+    p.repetition = rep;
+    p.grid_index = index++;
+    // The identity the run's own record will have: the same header, from the same function.
+    try {
+      if (e.through_server()) {
+        p.key = load::load_header(load_spec(e, p, serve ? "http://127.0.0.1:1" : e.target)).identity();
+      } else {
+        RunRecord header = record_header(s);
+        header.repetition = rep;
+        p.key = header.identity();
+      }
+    } catch (const UserError& err) {
+      throw UserError(fmt::format("{}: run {} ({} {} {:g}/s {}): {}", e.file, index - 1, model, policy, rate,
+                                  arrivals, err.what()));
+    }
+    if (static_cast<int>(p.grid_index % static_cast<std::size_t>(shard_count)) == shard_index - 1) {
+      of_model.push_back(std::move(p));
+    }
+  };
   for (const std::string& model : e.models) {
     std::vector<PlannedRun> of_model;
     for (const std::string& outer : serve ? e.policies : one_pass) {
-    for (int rep = 0; rep < e.repetitions; ++rep) {
-      for (double rate : e.rates) {
-        for (const std::string& arrivals : e.arrivals) {
-          // A load that changes with time sets its own rates: one run, at the first rate's place.
-          if (rate != e.rates.front() && parse_arrivals(arrivals).varies()) continue;
-          for (const std::string& policy : serve ? std::vector<std::string>{outer} : e.policies) {
-            PlannedRun p;
-            RunSpec& s = p.spec;
-            s = e.base;
-            s.model = model;
-            s.rate_hz = rate;
-            s.arrivals = arrivals;
-            s.policy = policy;
-            s.seed = e.base.seed + static_cast<std::uint64_t>(rep);
-            p.repetition = rep;
-            p.grid_index = index++;
-            // The identity the run's own record will have: the same header, from the same function.
-            try {
-              if (e.through_server()) {
-                p.key = load::load_header(load_spec(e, p, serve ? "http://127.0.0.1:1" : e.target)).identity();
-              } else {
-                RunRecord header = record_header(s);
-                header.repetition = rep;
-                p.key = header.identity();
-              }
-            } catch (const UserError& err) {
-              throw UserError(fmt::format("{}: run {} ({} {} {:g}/s {}): {}", e.file, index - 1, model, policy, rate,
-                                          arrivals, err.what()));
-            }
-            if (static_cast<int>(p.grid_index % static_cast<std::size_t>(shard_count)) == shard_index - 1) {
-              of_model.push_back(std::move(p));
+      for (int rep = 0; rep < e.repetitions; ++rep) {
+        for (double rate : e.rates) {
+          for (const std::string& arrivals : e.arrivals) {
+            // A load that changes with time sets its own rates: one run, at the first rate's place.
+            if (rate != e.rates.front() && parse_arrivals(arrivals).varies()) continue;
+            for (const std::string& policy : serve ? std::vector<std::string>{outer} : e.policies) {
+              plan(of_model, model, rep, rate, arrivals, policy);
             }
           }
         }
       }
-    }
     }
     if (e.order == SweepOrder::kRandom) {
       // Fisher-Yates with greenbatch's portable generator: the same order on every machine.

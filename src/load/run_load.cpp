@@ -50,15 +50,14 @@ nlohmann::json preflight(const Target& target, const std::string& model) {
   return server;
 }
 
-ArrivalSpec checked_arrivals(const LoadSpec& s) {
-  const ArrivalSpec arrivals = parse_arrivals(s.arrivals);
-  const bool whole_trace = arrivals.whole_by_default() && !s.requests_given;
-  check_schedule(arrivals, s.rate_hz, whole_trace ? 0 : s.requests);
-  return arrivals;
-}
-
 bool whole_trace(const LoadSpec& s, const ArrivalSpec& a) {
   return a.whole_by_default() && !s.requests_given;
+}
+
+ArrivalSpec checked_arrivals(const LoadSpec& s) {
+  const ArrivalSpec arrivals = parse_arrivals(s.arrivals);
+  check_schedule(arrivals, s.rate_hz, whole_trace(s, arrivals) ? 0 : s.requests);
+  return arrivals;
 }
 
 }  // namespace

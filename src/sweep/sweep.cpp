@@ -87,34 +87,19 @@ namespace {
 // error; a run is never recorded twice.
 void write_run(const SweepPlan& plan, const PlannedRun& p, std::optional<RunRecord> ran_record,
                const std::string& start_error, SweepOutcome& o, const SweepProgress& progress, std::size_t before) {
-  const Experiment& e = plan.experiment;
+  RunRecord rec = ran_record ? std::move(*ran_record) : failure_record(p, plan.experiment, start_error);
+  rec.sweep = plan.experiment.name;
+  rec.repetition = p.repetition;
+  append_line_durable(plan.jsonl, rec.to_json().dump());
+  if (rec.summary) append_csv(plan.csv, CsvStyle::kGreenbatch, rec);  // runs.csv keeps runs that ran
   std::string outcome;
-  if (ran_record && !ran_record->summary) {
-    // A run that never started, recorded under its own header (runs.csv keeps runs that ran).
-    ran_record->sweep = e.name;
-    ran_record->repetition = p.repetition;
-    append_line_durable(plan.jsonl, ran_record->to_json().dump());
-    o.failures.push_back(fmt::format("{}: {}", describe(p), ran_record->error));
-    outcome = "FAILED: " + ran_record->error;
-  } else if (ran_record) {
-    RunRecord& rec = *ran_record;
-    rec.sweep = e.name;
-    rec.repetition = p.repetition;
-    append_line_durable(plan.jsonl, rec.to_json().dump());
-    append_csv(plan.csv, CsvStyle::kGreenbatch, rec);
-    if (!rec.error.empty()) {
-      o.failures.push_back(fmt::format("{}: {}", describe(p), rec.error));
-      outcome = "FAILED: " + rec.error;
-    } else {
-      outcome = fmt::format("p99 {}, {}", format_duration_s(rec.summary->latency_s.p99),
-                            rec.energy && rec.energy->per_image_j
-                                ? fmt::format("{:.4g} J/image", *rec.energy->per_image_j)
-                                : std::string("energy not measured"));
-    }
+  if (!rec.error.empty()) {
+    o.failures.push_back(fmt::format("{}: {}", describe(p), rec.error));
+    outcome = "FAILED: " + rec.error;
   } else {
-    append_line_durable(plan.jsonl, failure_record(p, e, start_error).to_json().dump());
-    o.failures.push_back(fmt::format("{}: {}", describe(p), start_error));
-    outcome = "FAILED: " + start_error;
+    outcome = fmt::format("p99 {}, {}", format_duration_s(rec.summary->latency_s.p99),
+                          rec.energy && rec.energy->per_image_j ? fmt::format("{:.4g} J/image", *rec.energy->per_image_j)
+                                                                : std::string("energy not measured"));
   }
   ++o.ran;
   if (progress.on_finish) progress.on_finish(before + o.ran, p, outcome);
@@ -128,8 +113,8 @@ void cool_down(const Experiment& e, const std::atomic<bool>& cancel) {
 
 // The greenbatch serve of one model and policy, as `run` would load them, on a free port of
 // 127.0.0.1; its lifetime records go to OUT/servers/runs.jsonl and its output to a log there.
-std::vector<std::string> serve_args(const Experiment& e, const PlannedRun& p, const std::string& name,
-                                    std::size_t max_queue, const std::string& servers_dir) {
+std::vector<std::string> serve_args(const PlannedRun& p, const std::string& name, std::size_t max_queue,
+                                    const std::string& servers_dir) {
   const RunSpec& s = p.spec;
   std::vector<std::string> a = {self_executable(),
                                 "serve",
@@ -152,7 +137,6 @@ std::vector<std::string> serve_args(const Experiment& e, const PlannedRun& p, co
                                 "--name", name,
                                 "--out", servers_dir};
   if (s.graph_optimize) a.push_back("--graph-optimize");
-  (void)e;
   return a;
 }
 
@@ -220,7 +204,7 @@ SweepOutcome run_server_sweep(const SweepPlan& plan, const std::atomic<bool>& ca
         std::filesystem::create_directories(servers_dir);
         const std::string log = fmt::format("{}/{}-{}.log", servers_dir, load::url_safe_name(spec.record_model),
                                             load::url_safe_name(spec.policy));
-        server = std::make_unique<ServerProcess>(serve_args(e, *p, spec.model, max_queue, servers_dir), log);
+        server = std::make_unique<ServerProcess>(serve_args(*p, spec.model, max_queue, servers_dir), log);
         url = server->wait_listening(kServerStartTimeout, cancel);
       } catch (const UserError& err) {
         server.reset();  // stopped if it still ran; not started again for this group

@@ -12,7 +12,11 @@
 #
 # Environment: METER (modelled:idle=20,busy=65: the same meter on both paths, so that their energy
 # figures compare; the CPU has no readable RAPL on this project's machines), REPS (1: repetitions),
+# SET (more settings, spaces between, each KEY=VALUE as --set takes it: SET='device="cuda" threads=4'),
 # PYTHON.
+# With repetitions, each path's J/image and p99 come with their range over the repeats, and the
+# served mean is checked against the in-process repeats: inside their range, and inside the 95 %
+# prediction interval of one more in-process run (mean +- t * s * sqrt(1 + 1/n)).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -22,15 +26,17 @@ meter="${METER:-modelled:idle=20,busy=65}"
 reps="${REPS:-1}"
 python="${PYTHON:-/usr/bin/python3}"
 exe="$build/greenbatch"
+sets=(--set "meter=\"$meter\"" --set "repetitions=$reps")
+for kv in ${SET:-}; do sets+=(--set "$kv"); done
 source scripts/bench-lib.sh
 bench_require_greenbatch "$build"
 bench_ensure_model shufflenet_v2_x0_5
 
 bench_machine_line
 bench_blas_line
-echo "# $exe sweep $file --set meter=\"$meter\" --set repetitions=$reps [--set mode=serve]"
-"$exe" sweep "$file" --set "meter=\"$meter\"" --set "repetitions=$reps" --out "$out/in-process"
-"$exe" sweep "$file" --set "meter=\"$meter\"" --set "repetitions=$reps" --set mode=serve --out "$out/serve"
+echo "# $exe sweep $file ${sets[*]} [--set mode=serve]"
+"$exe" sweep "$file" "${sets[@]}" --out "$out/in-process"
+"$exe" sweep "$file" "${sets[@]}" --set mode=serve --out "$out/serve"
 "$exe" report "$out/in-process" "$out/serve" --out "$out/report.html" >&2
 "$python" - "$out/in-process/runs.jsonl" "$out/serve/runs.jsonl" <<'PY'
 import json, statistics, sys
@@ -52,12 +58,31 @@ def mean(rs, f):
 energy = lambda r: (r.get("energy") or {}).get("per_image_j")
 p99 = lambda r: r["latency_s"]["p99"]
 batch = lambda r: r.get("avg_batch_size")
+# Two-sided 95 % Student t quantiles by degrees of freedom.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+       10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+def t95(df):
+    return T95.get(df) or T95[max(k for k in T95 if k <= df)]
 def pct(a, b):
     return f"{(b - a) / a * 100:+.1f} %" if a and b is not None else "-"
 def fmt(v, spec):
     return "-" if v is None else format(v, spec)
+def spread(rs, f, scale=1.0):
+    v = [f(r) * scale for r in rs if f(r) is not None]
+    return f"{min(v):.4g}-{max(v):.4g}" if len(v) > 1 else "-"
+def verdict(rs, value, f):
+    """Where the served mean lies against the in-process repeats: in their range, in the 95 %
+    prediction interval of one more run."""
+    v = [f(r) for r in rs if f(r) is not None]
+    if len(v) < 2 or value is None:
+        return "-"
+    m, s = statistics.mean(v), statistics.stdev(v)
+    half = t95(len(v) - 1) * s * (1 + 1 / len(v)) ** 0.5
+    return (f"{'in' if min(v) <= value <= max(v) else 'out of'} range, "
+            f"{'in' if abs(value - m) <= half else 'out of'} PI +-{half / m * 100:.1f} %")
 print(f"{'model':<20} {'rate':>5} {'policy':<16} {'n':>3} {'batch run/serve':>16} {'J/image run/serve':>20} {'diff':>8} "
       f"{'p99 ms run/serve':>20} {'diff':>8}")
+spreads = []
 for key in sorted(run):
     if key not in serve:
         continue
@@ -67,5 +92,13 @@ for key in sorted(run):
           f"{fmt(mean(a, batch), '.3g'):>7} / {fmt(mean(b, batch), '<6.3g')} "
           f"{fmt(ea, '.4f'):>9} / {fmt(eb, '<8.4f')} {pct(ea, eb):>8} "
           f"{fmt(la and la * 1e3, '.1f'):>9} / {fmt(lb and lb * 1e3, '<8.1f')} {pct(la, lb):>8}")
+    if len(a) > 1 or len(b) > 1:
+        spreads.append((key, a, b, eb))
+if spreads:
+    print()
+    print("repeat spread (min-max over the repeats) and where the served mean lies against the in-process repeats")
+    for key, a, b, eb in spreads:
+        print(f"{key[0]} {key[2]:g}/s {key[3]}: J/image run {spread(a, energy)}, serve {spread(b, energy)}: "
+              f"served mean {verdict(a, eb, energy)}; p99 ms run {spread(a, p99, 1e3)}, serve {spread(b, p99, 1e3)}")
 PY
 echo "# report: $out/report.html"

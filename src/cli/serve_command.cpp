@@ -188,10 +188,11 @@ int do_serve(const ServeOptions& o) {
   };
   loop = std::make_unique<serve::InferenceLoop>(
       *backend, *policy, o.max_queue,
-      [&](const BatchRecord& b, std::span<const TimeNs> waits) {
-        observe(b, waits);
-        if (live && metrics.energy_per_inference) live->after_batch(*metrics.energy_per_inference);
-      },
+      serve::InferenceLoop::Observers{
+          observe,
+          [&](const BatchRecord&, std::span<const TimeNs>) {
+            if (live && metrics.energy_per_inference) live->after_batch(*metrics.energy_per_inference);
+          }},
       warm_up);
   if (live) live->attach(*loop);
 

@@ -5,9 +5,9 @@
 
 namespace greenbatch::serve {
 
-InferenceLoop::InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer,
+InferenceLoop::InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, Observers observers,
                              std::function<void()> prelude, std::size_t record_limit)
-    : backend_(backend), observer_(std::move(observer)), max_queue_(max_queue), origin_(std::chrono::steady_clock::now()),
+    : backend_(backend), observers_(std::move(observers)), max_queue_(max_queue), origin_(std::chrono::steady_clock::now()),
       core_(policy), record_limit_(record_limit) {
   thread_ = std::thread([this, prelude = std::move(prelude)] {
     try {
@@ -168,7 +168,7 @@ void InferenceLoop::run_loop(std::unique_lock<std::mutex>& lock) {
     running_since_ = -1;
     busy_done_ns_ += b.end_ns - b.start_ns;
     items_done_ += b.size;
-    if (observer_) {
+    if (observers_.on_batch || observers_.after_answers) {
       for (const Request& r : batch) waits.push_back(b.start_ns - r.arrival_ns);
     }
     for (std::size_t k = 0; k < batch.size(); ++k) {
@@ -192,8 +192,9 @@ void InferenceLoop::run_loop(std::unique_lock<std::mutex>& lock) {
       }
     }
     lock.unlock();
-    if (observer_) observer_(b, waits);
+    if (observers_.on_batch) observers_.on_batch(b, waits);
     for (auto& p : finished) p->done(std::move(p->result));
+    if (observers_.after_answers) observers_.after_answers(b, waits);
     lock.lock();
   }
 }

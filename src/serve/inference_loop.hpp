@@ -43,12 +43,20 @@ class InferenceLoop {
   // Called on the inference thread after each batch (outside the loop's lock) with the batch and
   // each of its items' wait in the queue (dispatch minus arrival, ns): the server's metrics.
   using BatchObserver = std::function<void(const BatchRecord& batch, std::span<const TimeNs> waits)>;
+  // `on_batch` runs before the batch's answers are handed to their connections, so that a client
+  // that has its answer finds the batch counted; it must be quick. `after_answers` runs once they
+  // are handed over, for what may take time (a meter's read: NVML's energy counter takes about
+  // 4 ms on an H100), so that it delays no answer; it still runs before the next batch.
+  struct Observers {
+    BatchObserver on_batch;
+    BatchObserver after_answers;
+  };
 
   // The backend and policy outlive the loop; `max_queue` items may wait at most. `prelude`, when
   // given, runs first on the inference thread (the backend's warm-up: LibTorch keeps state per
   // thread, such as OpenMP's team and malloc's arena, so a model warms up where it will run);
   // requests admitted meanwhile wait for it. wait_prelude() waits for it and rethrows its error.
-  InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, BatchObserver observer = {},
+  InferenceLoop(Backend& backend, BatchPolicy& policy, std::size_t max_queue, Observers observers = {},
                 std::function<void()> prelude = {}, std::size_t record_limit = kRecordLimit);
 
   // The loop records every item's arrival and every batch (for the server's lifetime record) until
@@ -100,7 +108,7 @@ class InferenceLoop {
   void run_loop(std::unique_lock<std::mutex>& lock);
 
   Backend& backend_;
-  const BatchObserver observer_;
+  const Observers observers_;
   const std::size_t max_queue_;
   const std::chrono::steady_clock::time_point origin_;
 

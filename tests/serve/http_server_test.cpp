@@ -51,7 +51,7 @@ struct Served {
   explicit Served(const std::string& policy_spec = "greedy:8", std::size_t max_queue = 64, std::size_t max_body = 8u << 20)
       : policy(parse_policy(policy_spec)),
         metrics(register_serving_metrics(registry, ServingSources{[this] { return double(loop.waiting()); }, {}})),
-        loop(backend, *policy, max_queue, metrics_observer(metrics)) {
+        loop(backend, *policy, max_queue, {.on_batch = metrics_observer(metrics), .after_answers = {}}) {
     HttpConfig c;
     c.host = "127.0.0.1";
     c.port = 0;

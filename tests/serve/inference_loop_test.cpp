@@ -95,6 +95,39 @@ TEST(InferenceLoop, RequestsFromSeveralThreadsAreAllAnsweredAndThePartialBatchSe
   EXPECT_EQ(loop.arrivals().size(), 10u);
 }
 
+TEST(InferenceLoop, TheBatchIsCountedBeforeItsAnswersAndTheSlowObserverRunsAfterThem) {
+  RowsBackend backend;
+  auto policy = parse_policy("fixed:2");
+  // Each record: the batch's first request id, and how many answers had been handed over then.
+  std::atomic<int> answered{0};
+  std::vector<std::pair<std::uint64_t, int>> before, after;
+  InferenceLoop loop(backend, *policy, 100,
+                     {.on_batch = [&](const BatchRecord& b, std::span<const TimeNs> waits) {
+                        EXPECT_EQ(waits.size(), b.size);
+                        before.emplace_back(b.first_request, answered.load());
+                      },
+                      .after_answers = [&](const BatchRecord& b, std::span<const TimeNs> waits) {
+                        EXPECT_EQ(waits.size(), b.size);
+                        after.emplace_back(b.first_request, answered.load());
+                      }});
+  Items items(4);
+  std::vector<std::future<Completion>> done;
+  for (std::size_t i = 0; i < 4; ++i) {
+    auto promise = std::make_shared<std::promise<Completion>>();
+    done.push_back(promise->get_future());
+    ASSERT_EQ(loop.submit(items.span(i, 1), [promise, &answered](Completion&& c) {
+                ++answered;
+                promise->set_value(std::move(c));
+              }),
+              InferenceLoop::Admit::kAccepted);
+  }
+  for (auto& f : done) EXPECT_EQ(get(f).error, "");
+  loop.close();  // joins the inference thread: both observers have run for both batches
+  const std::vector<std::pair<std::uint64_t, int>> want_before{{0, 0}, {2, 2}}, want_after{{0, 2}, {2, 4}};
+  EXPECT_EQ(before, want_before);
+  EXPECT_EQ(after, want_after);
+}
+
 TEST(InferenceLoop, AMultiItemRequestGetsItsRowsInItemOrderAcrossBatches) {
   RowsBackend backend;
   auto policy = parse_policy("fixed:2");

@@ -41,7 +41,9 @@ TEST(LiveEnergy, PerInferenceFiguresFollowTheModelledPowerOfTheBatchesRun) {
   SlowBackend backend;
   auto policy = parse_policy("fixed:1");
   InferenceLoop loop(backend, *policy, 10,
-                     [&](const BatchRecord&, std::span<const TimeNs>) { live.after_batch(*metrics.energy_per_inference); });
+                     {.on_batch = {}, .after_answers = [&](const BatchRecord&, std::span<const TimeNs>) {
+                       live.after_batch(*metrics.energy_per_inference);
+                     }});
   live.attach(loop);
   EXPECT_EQ(live.joules(), 0.0);  // before the window opens (warm-up): nothing
   live.start();

@@ -45,6 +45,20 @@ stamp "built in $(($(date +%s) - t0)) s"
 wait "$export_pid"
 tail -3 "$out/export.log"
 "./$build/greenbatch" info
+# What one read of NVML's energy counter and of its power costs here (nvidia-ml-py, when installed).
+"$python" - <<'PY' || true
+import time
+import pynvml
+pynvml.nvmlInit()
+h = pynvml.nvmlDeviceGetHandleByIndex(0)
+for name, f in [("nvmlDeviceGetTotalEnergyConsumption", pynvml.nvmlDeviceGetTotalEnergyConsumption),
+                ("nvmlDeviceGetPowerUsage", pynvml.nvmlDeviceGetPowerUsage)]:
+    t = []
+    for _ in range(20):
+        t0 = time.perf_counter(); f(h); t.append(time.perf_counter() - t0)
+    t.sort()
+    print(f"{name}: median {t[10] * 1e3:.3f} ms, max {t[-1] * 1e3:.3f} ms over 20 calls")
+PY
 rapl=/sys/class/powercap/intel-rapl:0/energy_uj
 if [ -r "$rapl" ] && cat "$rapl" >/dev/null 2>&1; then rapl_ok=1; else rapl_ok=0; fi
 echo "RAPL readable: $rapl_ok ($(ls /sys/class/powercap 2>&1 | paste -sd' '))"

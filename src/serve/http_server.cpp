@@ -28,6 +28,8 @@ namespace {
 constexpr auto kIdleTimeout = std::chrono::seconds(60);  // a connection silent this long is closed
 constexpr auto kLingerTimeout = std::chrono::seconds(2);  // reading what a refused client still sends
 constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+constexpr std::uint64_t kBodyReadChunk = 1024 * 1024;  // most bytes of a body read at once
+constexpr std::size_t kIdleBufferBytes = 64 * 1024;  // a connection's read buffer kept between requests
 
 struct Reply {
   Reply() = default;
@@ -91,10 +93,25 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(srv_.cfg.max_body);
     parser_->header_limit(kHeaderLimit);
     stream_.expires_after(kIdleTimeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  // Beast reads into the buffer's free capacity, at least 512 bytes: with the small buffer that
+  // headers need, a 602 KB tensor came in 1,200 reads of 512 bytes (2.3 ms for one request on
+  // loopback). A large body is read with room for all of it, up to kBodyReadChunk per read; the
+  // room is given back after the request, so that idle connections stay small.
+  void on_header(beast::error_code ec, std::size_t n) {
+    if (ec || parser_->is_done()) return on_read(ec, n);
+    const auto length = parser_->content_length();
+    if (length && *length > buffer_.capacity() - buffer_.size()) {
+      buffer_.reserve(buffer_.size() + static_cast<std::size_t>(std::min<std::uint64_t>(*length, kBodyReadChunk)));
+    }
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
+    if (buffer_.capacity() > kIdleBufferBytes) buffer_.shrink_to_fit();
     if (ec == http::error::body_limit) {
       begin(false);
       return send(error_reply(413, fmt::format("the body is larger than the {} bytes accepted (--max-body)",

@@ -4,7 +4,8 @@
 // sees future arrivals, so the same object drives the replay harness and a server. It may learn
 // from the batches it has seen complete (`observe`).
 //
-// Every policy kind is one header in this folder (fixed.hpp, greedy.hpp, timeout.hpp) that
+// Every policy kind is one header in this folder (fixed.hpp, greedy.hpp, timeout.hpp; the
+// learning kinds adaptive and aimd share adaptive.hpp, with their code in adaptive.cpp) that
 // defines its class and its `PolicyKind` (how to parse it, its label, its sort rank, the
 // candidates the tuner tries); registry.cpp lists the kinds. A new policy is one such header
 // and one line in registry.cpp.
@@ -54,6 +55,7 @@ class BatchPolicy {
 struct TuneSpace {
   std::size_t cap = 128;
   std::vector<TimeNs> delays_ns;
+  std::string target;  // the latency target's text ("p99=200ms"), for the kinds that hold one
 };
 
 // One kind of policy, as the registry knows it.
@@ -76,6 +78,11 @@ const std::vector<const PolicyKind*>& policy_kinds();
 std::unique_ptr<BatchPolicy> parse_policy(std::string_view spec);
 // The kind a spec names (nullptr when none does); no other check.
 const PolicyKind* policy_kind_of(std::string_view spec);
+
+// A comma-separated list of policies, split only where a comma begins a new policy (a registered
+// kind's name, then ':', ',' or the end), so that a policy's own key=value list stays whole:
+// "fixed:16,adaptive:p99=200ms,cap=64,greedy" is three. Items trimmed; empty ones dropped.
+std::vector<std::string> split_policies(std::string_view list);
 
 // For records read back (which may hold a spec this build does not know): the label and the
 // sort key (kind's rank, then largest batch) of a spec; an unknown spec is its own label and

@@ -2,6 +2,7 @@
 // them. Registering a new policy is one line here (and its header beside this file).
 #include <fmt/format.h>
 
+#include "batching/adaptive.hpp"
 #include "batching/fixed.hpp"
 #include "batching/greedy.hpp"
 #include "batching/policy.hpp"
@@ -12,7 +13,8 @@
 namespace greenbatch {
 
 const std::vector<const PolicyKind*>& policy_kinds() {
-  static const std::vector<const PolicyKind*> kinds = {&kFixedKind, &kGreedyKind, &kTimeoutKind};
+  static const std::vector<const PolicyKind*> kinds = {&kFixedKind, &kGreedyKind, &kTimeoutKind, &kAdaptiveKind,
+                                                             &kAimdKind};
   return kinds;
 }
 
@@ -64,6 +66,30 @@ std::unique_ptr<BatchPolicy> parse_policy(std::string_view spec) {
   const PolicyKind* kind = policy_kind_of(spec);
   if (!kind) policy_error(spec, fmt::format("unknown policy '{}'", name));
   return kind->parse(spec, rest);
+}
+
+std::vector<std::string> split_policies(std::string_view list) {
+  const auto begins_policy = [](std::string_view rest) {
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    for (const PolicyKind* k : policy_kinds()) {
+      if (rest.starts_with(k->name) &&
+          (rest.size() == k->name.size() || rest[k->name.size()] == ':' || rest[k->name.size()] == ',')) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= list.size(); ++i) {
+    if (i < list.size() && (list[i] != ',' || !begins_policy(list.substr(i + 1)))) continue;
+    std::string_view item = list.substr(start, i - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    start = i + 1;
+  }
+  return out;
 }
 
 std::string policy_label(std::string_view spec) {

@@ -103,6 +103,7 @@ int do_profile(const ProfileCli& c) {
 struct SimulateCli {
   std::string profile, rates = "64", policies = "greedy:128", arrivals = "constant", out = "results/simulated", sweep, requests_out;
   std::size_t requests = 8192;
+  bool requests_given = false;
   std::uint64_t seed = 1;
   double idle_smoothing = 0.5;
 };
@@ -115,14 +116,14 @@ int do_simulate(const SimulateCli& c) {
     print_load_note(in.profiles.back());
     in.profiles.back().profile.idle_smoothing = c.idle_smoothing;
   }
-  in.plan = c.sweep.empty() ? plan_simulations(c.rates, c.policies, c.arrivals, c.requests, c.seed)
+  in.plan = c.sweep.empty() ? plan_simulations(c.rates, c.policies, c.arrivals, c.requests, c.seed, c.requests_given)
                             : plan_simulations(c.sweep);
   in.out = c.out;
   in.requests_out = c.requests_out;
   const SimulateResult r = simulate(in, [](const SimulatedRun& run) {
     const RunRecord& rec = run.record;
     const Energy& e = *rec.energy;
-    fmt::print("{:<24} {:>6g}/s {:<18} p99 {:>10}  max {:>10}  avg batch {:>6.2f}  {}\n", rec.model, run.spec.rate_hz,
+    fmt::print("{:<24} {:>6g}/s {:<18} p99 {:>10}  max {:>10}  avg batch {:>6.2f}  {}\n", rec.model, rec.rate_hz,
                rec.policy, format_duration_s(rec.summary->latency_s.p99), format_duration_s(rec.summary->latency_s.max),
                rec.summary->avg_batch_size, e.per_image_j ? fmt::format("{:.4g} J/image", *e.per_image_j) : "energy n/a");
   });
@@ -231,7 +232,10 @@ void add_profile_commands(CLI::App& app, Action& action) {
   sim->add_option("--rate", sc->rates, "Rate(s), comma-separated: 16,32,64,128")->capture_default_str();
   sim->add_option("--policy", sc->policies, "Policy(ies), comma-separated")->capture_default_str();
   sim->add_option("--arrivals", sc->arrivals, "Arrival process (as for run)")->capture_default_str();
-  add_whole(sim, "--requests", sc->requests, "Requests per run", 1, limits::kMaxRequests);
+  CLI::Option* sim_requests = add_whole(
+      sim, "--requests", sc->requests,
+      "Requests per run (default 8192; with trace:, the whole trace; with steps: and diurnal:, one cycle)", 1,
+      limits::kMaxRequests);
   add_seed(sim, sc->seed, "Seed");
   sim->add_option("--sweep", sc->sweep, "Simulate the grid of an experiment file instead (its models are replaced by the profile's)");
   sim->add_option("--idle-smoothing", sc->idle_smoothing,
@@ -240,10 +244,13 @@ void add_profile_commands(CLI::App& app, Action& action) {
   sim->add_option("--out", sc->out, "Results folder")->capture_default_str();
   sim->add_option("--requests-out", sc->requests_out,
                   "Also write the per-request records of the (one) simulated run to this CSV, as run does");
-  sim->callback([&action, sc] { action = [sc] { return do_simulate(*sc); }; });
+  sim->callback([&action, sc, sim_requests] {
+    sc->requests_given = sim_requests->count() > 0;
+    action = [sc] { return do_simulate(*sc); };
+  });
 
   auto tc = std::make_shared<TuneCli>();
-  CLI::App* tune = app.add_subcommand("tune", "Search fixed, greedy and timeout policies for the least energy under a latency target");
+  CLI::App* tune = app.add_subcommand("tune", "Search fixed, greedy and timeout policies (and the target's adaptive and aimd) for the least energy under a latency target");
   tune->add_option("--profile", tc->profile, "Profile from greenbatch profile")->required();
   add_rate(tune, tc->rate, "Request rate");
   tune->add_option("--arrivals", tc->arrivals, "Arrival process")->capture_default_str();

@@ -120,7 +120,7 @@ void add_run_command(CLI::App& app, Action& action) {
                                             "response times (and energy, with a meter)");
   add_model_options(sub, o->spec);
   add_rate_and_arrivals(sub, o->spec.rate_hz, o->spec.arrivals);
-  sub->add_option("--policy", o->spec.policy, "Batching policy: fixed:N, greedy[:CAP], timeout:N:D")
+  sub->add_option("--policy", o->spec.policy, "Batching policy: fixed:N, greedy[:CAP], timeout:N:D, adaptive:p99=D[,...], aimd:p99=D[,...]")
       ->capture_default_str();
   CLI::Option* requests = add_whole(sub, "--requests", o->spec.requests,
                                     "Number of requests (default 8192; with trace:, the whole trace; with steps: and diurnal:, one cycle)", 1,

@@ -290,7 +290,7 @@ void add_serve_command(CLI::App& app, Action& action) {
                "metrics at /metrics; on SIGTERM or SIGINT, answer what was accepted and append the server's "
                "lifetime to DIR/runs.jsonl");
   add_model_options(sub, o->spec);
-  sub->add_option("--policy", o->spec.policy, "Batching policy: fixed:N, greedy[:CAP], timeout:N:D")
+  sub->add_option("--policy", o->spec.policy, "Batching policy: fixed:N, greedy[:CAP], timeout:N:D, adaptive:p99=D[,...], aimd:p99=D[,...]")
       ->capture_default_str();
   add_meter_options(sub, o->spec, o->idle_window);
   sub->add_option("--host", o->host, "Address to listen on (127.0.0.1: this machine only; 0.0.0.0: every interface)")

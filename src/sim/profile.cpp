@@ -286,3 +286,28 @@ void write_profile(const std::string& path, const Profile& p) {
 }
 
 }  // namespace greenbatch
+
+namespace greenbatch {
+
+SizeTable size_table(const Profile& p, std::size_t cap) {
+  SizeTable t;
+  for (std::size_t b = 1; b <= cap; ++b) {
+    const double s = p.service_s(b);
+    t.service_s.push_back(s);
+    const auto w = p.dynamic_power_w(b);
+    t.dynamic_j.push_back(w ? std::optional<double>(*w * s / static_cast<double>(b)) : std::nullopt);
+  }
+  return t;
+}
+
+namespace {
+
+// adaptive:...,profile=FILE reads its profile through this (batching knows no profiles).
+const bool kSizeTableReaderInstalled = [] {
+  set_size_table_reader([](const std::string& path, std::size_t cap) { return size_table(load_profile(path).profile, cap); });
+  return true;
+}();
+
+}  // namespace
+
+}  // namespace greenbatch

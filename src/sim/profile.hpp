@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "batching/adaptive.hpp"
 #include "core/time.hpp"
 
 namespace greenbatch {
@@ -54,6 +55,10 @@ struct Profile {
   nlohmann::json to_json() const;
   static Profile from_json(const nlohmann::json& j, const std::string& source);  // throws UserError
 };
+
+// The profile's service time and dynamic energy per image for batch sizes 1 to cap, as the
+// adaptive policy reads them (profile=FILE).
+SizeTable size_table(const Profile& p, std::size_t cap);
 
 // Idleness shorter than this counts as back to back: in the profile's measurement, in the
 // simulator's draws, and as the shortest idle time `profile --idle-gaps` accepts.

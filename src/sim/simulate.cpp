@@ -22,23 +22,23 @@ void check_idle_smoothing(double share) {
 }
 
 SimulationPlan plan_simulations(const std::string& rates, const std::string& policies, const std::string& arrivals,
-                                std::size_t requests, std::uint64_t seed) {
+                                std::size_t requests, std::uint64_t seed, bool requests_given) {
   SimulationPlan plan;
   if (split_list(rates).empty()) throw UserError(fmt::format("--rate '{}': give at least one rate, e.g. 16,32,64", rates));
-  if (split_list(policies).empty()) {
+  if (split_policies(policies).empty()) {
     throw UserError(fmt::format("--policy '{}': give at least one policy, e.g. fixed:16,greedy:128", policies));
   }
   check_requests(requests, "--requests");
   const ArrivalSpec process = parse_arrivals(arrivals);
   for (const std::string& rate : split_list(rates)) {
-    for (const std::string& policy : split_list(policies)) {
+    for (const std::string& policy : split_policies(policies)) {
       RunSpec s;
       s.rate_hz = parse_rate_hz(rate, "--rate");
-      check_schedule(process, s.rate_hz, requests);
+      check_schedule(process, s.rate_hz, schedule_count(process, requests, requests_given));
       s.policy = policy;
       s.arrivals = arrivals;
       s.requests = requests;
-      s.requests_given = true;
+      s.requests_given = requests_given;
       s.seed = seed;
       parse_policy(policy);  // every spec is checked before anything runs
       plan.runs.push_back({s, 0});

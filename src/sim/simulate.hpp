@@ -26,8 +26,9 @@ struct SimulationPlan {
 };
 // Every rate with every policy (comma-separated lists), in that order. Rates above 0, policies
 // and the arrival process parsed before anything runs. Throws UserError.
+// `requests_given` false: a trace or a load that changes (steps:, diurnal:) runs whole, one cycle.
 SimulationPlan plan_simulations(const std::string& rates, const std::string& policies, const std::string& arrivals,
-                                std::size_t requests, std::uint64_t seed);
+                                std::size_t requests, std::uint64_t seed, bool requests_given = true);
 // An experiment file's grid (models not checked: the profiles replace them; one model's grid).
 SimulationPlan plan_simulations(const std::string& experiment_path);
 

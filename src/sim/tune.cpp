@@ -38,7 +38,7 @@ void check_tune_input(const TuneInput& in) {
     throw UserError(fmt::format("--cap {}: the largest batch size searched must be from 1 to {} (at {} about {} "
                                 "policies are simulated)",
                                 in.cap, kMaxTuneCap, kMaxTuneCap,
-                                tune_candidates(TuneSpace{kMaxTuneCap, tune_delays(in.target)}).size()));
+                                tune_candidates(TuneSpace{kMaxTuneCap, tune_delays(in.target), in.target.text}).size()));
   }
   check_requests(in.requests, "--requests");
   check_schedule(parse_arrivals(in.arrivals), in.rate_hz, in.requests);
@@ -72,7 +72,7 @@ TuneResult tune(const Profile& p, const TuneInput& in) {
   if (!p.dynamic_power_w(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
   const LatencyTarget& slo = in.target;
   // Every registered kind's candidates (fixed:1..cap, greedy:1..cap, timeout:2..cap x delays).
-  const std::vector<std::string> policies = tune_candidates(TuneSpace{in.cap, tune_delays(slo)});
+  const std::vector<std::string> policies = tune_candidates(TuneSpace{in.cap, tune_delays(slo), slo.text});
   const auto t0 = std::chrono::steady_clock::now();
   // Each policy's simulation is independent (its own clock, backend, meter and generator; the
   // profile is only read): threads take the next policy in turn, and the results are gathered

@@ -365,7 +365,7 @@ TEST(TuneLibrary, FindsTheOptimumDerivedByHandAndEveryCandidateMeetsTheTarget) {
   in.target = parse_latency_target("max=200ms");
   in.jobs = 2;
   const TuneResult r = tune(p, in);
-  EXPECT_EQ(r.simulated, tune_candidates(TuneSpace{in.cap, tune_delays(in.target)}).size());
+  EXPECT_EQ(r.simulated, tune_candidates(TuneSpace{in.cap, tune_delays(in.target), in.target.text}).size());
   EXPECT_EQ(r.jobs, 2u);
   ASSERT_FALSE(r.meeting.empty());
   EXPECT_EQ(r.meeting.front().policy, "fixed:18");

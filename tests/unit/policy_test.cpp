@@ -96,17 +96,21 @@ namespace {
 
 // The registry: one place that knows every kind, its label, order and tuning candidates.
 TEST(PolicyRegistry, KnowsEachKindsLabelOrderAndCandidates) {
-  ASSERT_EQ(policy_kinds().size(), 3u);
+  ASSERT_EQ(policy_kinds().size(), 5u);
   EXPECT_EQ(policy_kinds()[0]->name, "fixed");
   EXPECT_EQ(policy_label("fixed:16"), "16");
   EXPECT_EQ(policy_label("greedy"), "G");
   EXPECT_EQ(policy_label("timeout:8:0.1s"), "T8/100ms");
-  EXPECT_EQ(policy_label("adaptive:someday"), "adaptive:someday");  // a record from another build
+  EXPECT_EQ(policy_label("adaptive:p99=200ms"), "A");
+  EXPECT_EQ(policy_label("aimd:p99=200ms"), "AIMD");
+  EXPECT_EQ(policy_label("later:someday"), "later:someday");  // a record from another build
   EXPECT_LT(policy_order("fixed:128"), policy_order("greedy:8"));
   EXPECT_LT(policy_order("fixed:8"), policy_order("fixed:16"));
   EXPECT_LT(policy_order("timeout:8:1ms"), policy_order("timeout:16:1ms"));
-  EXPECT_LT(policy_order("timeout:64:1ms"), policy_order("adaptive:someday"));
-  const std::vector<std::string> c = tune_candidates(TuneSpace{3, {kNsPerMs, 2 * kNsPerMs}});
+  EXPECT_LT(policy_order("timeout:64:1ms"), policy_order("adaptive:p99=1s"));
+  EXPECT_LT(policy_order("adaptive:p99=1s"), policy_order("aimd:p99=1s"));
+  EXPECT_LT(policy_order("aimd:p99=1s"), policy_order("later:someday"));
+  const std::vector<std::string> c = tune_candidates(TuneSpace{3, {kNsPerMs, 2 * kNsPerMs}, ""});
   const std::vector<std::string> expected = {"fixed:1",  "fixed:2",        "fixed:3",        "greedy:1",
                                              "greedy:2", "greedy:3",       "timeout:2:1ms",  "timeout:2:2ms",
                                              "timeout:3:1ms", "timeout:3:2ms"};

@@ -1,0 +1,207 @@
+#include "batching/adaptive.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "core/error.hpp"
+#include "core/latency_target.hpp"
+#include "core/units.hpp"
+
+namespace greenbatch {
+
+namespace {
+
+SizeTableReader g_size_table_reader = nullptr;
+
+// p99=D or max=D (the figures a policy can hold), from the policy's keys.
+LatencyTarget target_of(std::string_view spec, const std::map<std::string, std::string>& kv) {
+  std::string text;
+  for (const char* figure : {"p99", "max"}) {
+    if (const auto it = kv.find(figure); it != kv.end()) {
+      if (!text.empty()) policy_error(spec, "give one target: p99=D or max=D, not both");
+      text = fmt::format("{}={}", figure, it->second);
+    }
+  }
+  if (text.empty()) policy_error(spec, "a latency target is needed: p99=D or max=D, e.g. p99=200ms");
+  try {
+    return parse_latency_target(text, "the policy's target");
+  } catch (const UserError& e) {
+    policy_error(spec, e.what());
+  }
+}
+
+std::size_t cap_of(std::string_view spec, const std::map<std::string, std::string>& kv) {
+  const auto it = kv.find("cap");
+  return it == kv.end() ? 128 : policy_batch_size(spec, it->second, "cap");
+}
+
+std::map<std::string, std::string> keys_of(std::string_view spec, std::string_view args, std::string_view allowed) {
+  try {
+    return parse_key_values(args, fmt::format("--policy '{}'", spec), allowed);
+  } catch (const UserError& e) {
+    policy_error(spec, e.what());
+  }
+}
+
+}  // namespace
+
+void set_size_table_reader(SizeTableReader reader) { g_size_table_reader = reader; }
+
+// --- adaptive ------------------------------------------------------------------------------------
+
+AdaptivePolicy::AdaptivePolicy(std::string target_text, TimeNs target_ns, std::size_t cap, TimeNs window_ns,
+                               std::string profile_path, std::optional<SizeTable> table)
+    : target_text_(std::move(target_text)),
+      budget_ns_(static_cast<TimeNs>(kBudgetShare * static_cast<double>(target_ns))),
+      cap_(cap),
+      profile_path_(std::move(profile_path)),
+      table_(std::move(table)),
+      arrivals_(window_ns) {}
+
+double AdaptivePolicy::service_s(std::size_t b) const {
+  if (table_) return table_->service_s[b - 1];
+  return learned_.service_s(b);
+}
+
+AdaptivePolicy::Plan AdaptivePolicy::plan(std::optional<double> rate_hz) const {
+  // Nothing known of the service time yet, or of the rate: one at a time, at once (conservative).
+  if ((!table_ && !learned_.known()) || !rate_hz || *rate_hz <= 0) return {1, 0};
+  const double budget_s = ns_to_s(budget_ns_);
+  const double rate = *rate_hz;
+  std::optional<std::size_t> best;
+  double best_score = 0;
+  std::size_t fastest = 1;  // most images per second within the budget: the fallback
+  double fastest_throughput = 0;
+  for (std::size_t b = 1; b <= cap_; ++b) {
+    const double s = service_s(b);
+    if (s > budget_s) break;  // service times grow with the size (the profile's, the learned)
+    const double wait_s = budget_s - s;
+    const double throughput = static_cast<double>(b) / std::max(s, 1e-9);
+    if (throughput > fastest_throughput * (1 + 1e-9)) fastest_throughput = throughput, fastest = b;  // ties: the smaller
+    // b must fill within the wait at this rate (else a smaller b with a longer wait is as big),
+    // and the server must keep up.
+    if (static_cast<double>(b) > 1 + rate * wait_s) continue;
+    if (rate * s / static_cast<double>(b) > kMaxUtilisation) continue;
+    // Energy per image: the profile's dynamic energy, else larger batches are assumed cheaper.
+    double score = -static_cast<double>(b);
+    if (table_ && table_->dynamic_j[b - 1]) score = *table_->dynamic_j[b - 1];
+    if (!best || score < best_score) best = b, best_score = score;
+  }
+  const std::size_t b = best.value_or(fastest);
+  const double wait_s = std::max(0.0, budget_s - service_s(b));
+  return {b, static_cast<TimeNs>(wait_s * 1e9)};
+}
+
+Decision AdaptivePolicy::decide(std::span<const TimeNs> waiting, TimeNs now, bool stream_closed) const {
+  arrivals_.see(waiting, dispatched_);
+  if (waiting.empty()) return Decision::wait_for_arrival();
+  const std::size_t all = std::min(waiting.size(), cap_);
+  if (stream_closed) return Decision::dispatch(all);
+  const Plan p = plan(arrivals_.rate_hz(now));
+  const TimeNs deadline = waiting.front() + p.wait_ns;
+  if (now >= deadline) return Decision::dispatch(all);  // the oldest waited its share: all of them go
+  if (waiting.size() >= p.batch) return Decision::dispatch(p.batch);
+  return Decision::wait_until(deadline);
+}
+
+void AdaptivePolicy::observe(const BatchRecord& batch) {
+  dispatched_ += batch.size;
+  if (!table_) learned_.observe(batch.size, batch.end_ns - batch.start_ns);
+}
+
+std::string AdaptivePolicy::spec() const {
+  std::string s = fmt::format("adaptive:{}", target_text_);
+  if (cap_ != 128) s += fmt::format(",cap={}", cap_);
+  if (arrivals_.window_ns() != kDefaultWindowNs) s += fmt::format(",window={}", duration_spec(arrivals_.window_ns()));
+  if (!profile_path_.empty()) s += fmt::format(",profile={}", profile_path_);
+  return s;
+}
+
+const PolicyKind kAdaptiveKind{
+    "adaptive",
+    "adaptive:p99=D[,cap=N,window=D,profile=FILE] (holds a p99 (or max=D) target at the least energy as the load "
+    "changes, e.g. adaptive:p99=200ms)",
+    3,
+    [](std::string_view spec, std::string_view args) -> std::unique_ptr<BatchPolicy> {
+      const auto kv = keys_of(spec, args, "p99,max,cap,window,profile");
+      const LatencyTarget target = target_of(spec, kv);
+      const std::size_t cap = cap_of(spec, kv);
+      TimeNs window = AdaptivePolicy::kDefaultWindowNs;
+      if (const auto it = kv.find("window"); it != kv.end()) {
+        window = policy_duration(spec, it->second, "window");
+        if (window <= 0) policy_error(spec, "window must be above 0s");
+      }
+      std::string path;
+      std::optional<SizeTable> table;
+      if (const auto it = kv.find("profile"); it != kv.end()) {
+        path = it->second;
+        if (!g_size_table_reader) policy_error(spec, "profile= cannot be read here (no profile reader in this program)");
+        try {
+          table = g_size_table_reader(path, cap);
+        } catch (const UserError& e) {
+          policy_error(spec, e.what());
+        }
+      }
+      return std::make_unique<AdaptivePolicy>(target.text, target.limit_ns, cap, window, path, std::move(table));
+    },
+    [](const TuneSpace& space, std::vector<std::string>& out) {
+      if (!space.target.empty()) out.push_back(fmt::format("adaptive:{},cap={}", space.target, space.cap));
+    }};
+
+// --- aimd ----------------------------------------------------------------------------------------
+
+AimdPolicy::AimdPolicy(std::string target_text, TimeNs target_ns, std::size_t cap, std::size_t step, double cut)
+    : target_text_(std::move(target_text)), target_ns_(target_ns), cap_(cap), step_(step), cut_(cut) {}
+
+Decision AimdPolicy::decide(std::span<const TimeNs> waiting, TimeNs, bool) const {
+  if (waiting.empty()) return Decision::wait_for_arrival();
+  oldest_ns_ = waiting.front();
+  return Decision::dispatch(std::min(waiting.size(), size_));
+}
+
+void AimdPolicy::observe(const BatchRecord& batch) {
+  if (batch.end_ns - oldest_ns_ <= target_ns_) {
+    size_ = std::min(cap_, size_ + step_);
+  } else {
+    size_ = std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(static_cast<double>(size_) * cut_)));
+  }
+}
+
+std::string AimdPolicy::spec() const {
+  std::string s = fmt::format("aimd:{}", target_text_);
+  if (cap_ != 128) s += fmt::format(",cap={}", cap_);
+  if (step_ != 1) s += fmt::format(",step={}", step_);
+  if (cut_ != 0.9) s += fmt::format(",cut={}", format_bound(cut_));
+  return s;
+}
+
+const PolicyKind kAimdKind{
+    "aimd",
+    "aimd:p99=D[,cap=N,step=N,cut=F] (Clipper's AIMD batch size: +step while the target holds, x cut (0.9) on a "
+    "miss)",
+    4,
+    [](std::string_view spec, std::string_view args) -> std::unique_ptr<BatchPolicy> {
+      const auto kv = keys_of(spec, args, "p99,max,cap,step,cut");
+      const LatencyTarget target = target_of(spec, kv);
+      const std::size_t cap = cap_of(spec, kv);
+      std::size_t step = 1;
+      if (const auto it = kv.find("step"); it != kv.end()) step = policy_batch_size(spec, it->second, "step");
+      double cut = 0.9;
+      if (const auto it = kv.find("cut"); it != kv.end()) {
+        try {
+          cut = parse_double(it->second, "cut");
+        } catch (const UserError& e) {
+          policy_error(spec, e.what());
+        }
+        if (!(cut > 0 && cut < 1)) policy_error(spec, fmt::format("cut must be above 0 and below 1, not {}", it->second));
+      }
+      return std::make_unique<AimdPolicy>(target.text, target.limit_ns, cap, step, cut);
+    },
+    [](const TuneSpace& space, std::vector<std::string>& out) {
+      if (!space.target.empty()) out.push_back(fmt::format("aimd:{},cap={}", space.target, space.cap));
+    }};
+
+}  // namespace greenbatch

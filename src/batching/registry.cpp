@@ -6,6 +6,7 @@
 #include "batching/fixed.hpp"
 #include "batching/greedy.hpp"
 #include "batching/policy.hpp"
+#include "batching/switch.hpp"
 #include "batching/timeout.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
@@ -13,8 +14,8 @@
 namespace greenbatch {
 
 const std::vector<const PolicyKind*>& policy_kinds() {
-  static const std::vector<const PolicyKind*> kinds = {&kFixedKind, &kGreedyKind, &kTimeoutKind, &kAdaptiveKind,
-                                                             &kAimdKind};
+  static const std::vector<const PolicyKind*> kinds = {&kFixedKind,    &kGreedyKind, &kTimeoutKind,
+                                                             &kAdaptiveKind, &kAimdKind,   &kSwitchKind};
   return kinds;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "arrivals/schedule.hpp"
 #include "batching/policy.hpp"
 #include "cli/commands.hpp"
 #include "cli/numbers.hpp"
@@ -137,10 +138,35 @@ struct TuneCli {
   std::string profile, arrivals = "constant", slo = "p99=200ms", out = "results/tune";
   double rate = 64;
   std::size_t requests = 2048, cap = 128, top = 5;
+  bool requests_given = false;
   std::uint64_t seed = 1;
-  bool verify = false;
+  bool verify = false, oracle = false;
   unsigned jobs = 0;  // 0: one per hardware thread
 };
+
+// tune --oracle: the best static policy per segment, and the switch between them simulated.
+int do_oracle(const Profile& p, const TuneInput& in) {
+  const OracleResult r = oracle(p, in);
+  fmt::print("oracle of {} ({} requests): the best static policy per segment, meeting {} <= {}\n", in.arrivals,
+             r.record.requests, latency_key(in.target.figure), format_duration_s(in.target.limit_s()));
+  fmt::print("{:>10} {:>10} {:>9}  {:<22} {:>14} {:>10}\n", "from", "length", "rate", "policy", "energy J/image", "p99");
+  bool all_met = true;
+  for (const OracleSegment& s : r.segments) {
+    all_met = all_met && s.best;
+    fmt::print("{:>10} {:>10} {:>8.4g}/s  {:<22} {:>14} {:>10}\n", format_duration(s.from_ns), format_duration(s.length_ns),
+               s.rate_hz, s.best ? s.best->policy : "none meets it",
+               s.best ? fmt::format("{:.5g}", s.best->energy_per_image_j) : "-",
+               s.best ? format_duration_s(s.best->p99_s) : "-");
+  }
+  const RunRecord& rec = r.record;
+  fmt::print("oracle policy: {}\n", r.policy);
+  fmt::print("simulated over the whole load: p99 {}, max {}, avg batch {:.2f}, {}\n",
+             format_duration_s(rec.summary->latency_s.p99), format_duration_s(rec.summary->latency_s.max),
+             rec.summary->avg_batch_size,
+             rec.energy && rec.energy->per_image_j ? fmt::format("{:.5g} J/image", *rec.energy->per_image_j) : "energy n/a");
+  if (!all_met) fmt::print("some segments have no static policy meeting the target: greedy:{} stands in\n", in.cap);
+  return all_met ? 0 : 1;
+}
 
 int do_tune(const TuneCli& c) {
   const LoadedProfile lp = load_profile(c.profile);
@@ -152,14 +178,18 @@ int do_tune(const TuneCli& c) {
   in.rate_hz = c.rate;
   in.arrivals = c.arrivals;
   in.requests = c.requests;
+  // A load that changes runs one cycle unless --requests says otherwise (a trace: 2048, as before).
+  in.requests_given = c.requests_given || !parse_arrivals(c.arrivals).varies();
   in.seed = c.seed;
   in.cap = c.cap;
   in.jobs = c.jobs;
+  if (c.oracle) return do_oracle(p, in);
   const TuneResult r = tune(p, in);
   const LatencyTarget& slo = in.target;
   const std::vector<TuneCandidate>& ok = r.meeting;
   fmt::print("tune: {} policies simulated in {:.2f} s ({} job(s); {} at {:g}/s, {} requests each); {} meet {} <= {}\n",
-             r.simulated, r.seconds, r.jobs, c.arrivals, c.rate, c.requests, ok.size(), latency_key(slo.figure),
+             r.simulated, r.seconds, r.jobs, c.arrivals, c.rate,
+             schedule_count(parse_arrivals(c.arrivals), in.requests, in.requests_given), ok.size(), latency_key(slo.figure),
              format_duration_s(slo.limit_s()));
   if (ok.empty()) {
     fmt::print("no policy meets the target at this rate: the model is too slow for it, or the target too tight\n");
@@ -255,14 +285,23 @@ void add_profile_commands(CLI::App& app, Action& action) {
   add_rate(tune, tc->rate, "Request rate");
   tune->add_option("--arrivals", tc->arrivals, "Arrival process")->capture_default_str();
   tune->add_option("--slo", tc->slo, "Latency target: p50|p90|p95|p99|max|mean=DURATION")->capture_default_str();
-  add_whole(tune, "--requests", tc->requests, "Requests per simulated run", 1, limits::kMaxRequests);
+  CLI::Option* tune_requests = add_whole(
+      tune, "--requests", tc->requests,
+      "Requests per simulated run (default 2048; with trace:, the whole trace; with steps: and diurnal:, one cycle)", 1,
+      limits::kMaxRequests);
   add_whole(tune, "--cap", tc->cap, "Largest batch size searched", 1, kMaxTuneCap);
   add_whole(tune, "--top", tc->top, "How many of the best to print", 0, std::numeric_limits<std::uint64_t>::max());
   add_seed(tune, tc->seed, "Seed");
   add_whole(tune, "--jobs", tc->jobs, "Policies simulated at once (0: one per hardware thread)", 0, kMaxTuneJobs);
   tune->add_flag("--verify", tc->verify, "Run the best three for real and compare");
   tune->add_option("--out", tc->out, "Where --verify appends its runs")->capture_default_str();
-  tune->callback([&action, tc] { action = [tc] { return do_tune(*tc); }; });
+  tune->add_flag("--oracle", tc->oracle,
+                 "For a load that changes (steps:, diurnal:): the best static policy of each segment, switched at the "
+                 "change points (a switch: policy), simulated over the whole load");
+  tune->callback([&action, tc, tune_requests] {
+    tc->requests_given = tune_requests->count() > 0;
+    action = [tc] { return do_tune(*tc); };
+  });
 }
 
 }  // namespace greenbatch::cli

@@ -163,7 +163,7 @@ RunOutcome PreparedRun::execute() {
   rec.offered_rate_hz = offered_rate_hz(p.schedule);
   rec.started_utc = utc_now_iso8601();
   out.result = run_engine(std::move(p.schedule), *p.policy, *ses.backend, *p.meter, *ses.clock, cancel_);
-  rec.summary = summarize(out.result);
+  rec.summary = summarize(out.result, parse_arrivals(rec.arrivals).varies() ? kLoadWindowNs : 0);
   // The record keeps the energy figures; the power trace stays with the result (its writer's).
   std::vector<PowerSample> trace = std::move(out.result.energy.trace);
   rec.energy = out.result.energy;

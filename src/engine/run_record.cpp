@@ -114,6 +114,15 @@ class Reader {
     if (!v->is_boolean()) wrong(key, "true or false", *v);
     return v->get<bool>();
   }
+  // A list of objects (absent or null: none).
+  std::vector<Reader> objects(const char* key) const {
+    std::vector<Reader> out;
+    const Json* v = find(key);
+    if (!v) return out;
+    if (!v->is_array()) wrong(key, "a list", *v);
+    for (std::size_t i = 0; i < v->size(); ++i) out.emplace_back((*v)[i], fmt::format("{}[{}]", name(key), i));
+    return out;
+  }
   // A nested object (absent or null: none).
   std::optional<Reader> object(const char* key) const {
     const Json* v = find(key);
@@ -207,6 +216,10 @@ std::optional<Summary> summary_from(const Reader& r, std::size_t requests) {
   }
   if (const auto p = r.object("prepare_s")) {
     s.prepare_s = PrepareSummary{p->req_number("mean"), p->req_number("p50"), p->req_number("p99"), p->req_number("max")};
+  }
+  for (const Reader& w : r.objects("windows")) {
+    s.windows.push_back({w.req_number("t_s"), w.whole_or("requests", 0), w.req_number("rate_hz"), w.req_number("p99_s"),
+                         w.req_number("max_s"), w.whole_or("batches", 0), w.number_or("avg_batch", 0)});
   }
   return s;
 }
@@ -329,6 +342,15 @@ nlohmann::json RunRecord::to_json() const {
     if (s.prepare_s) {
       j["prepare_s"] = {{"mean", s.prepare_s->mean}, {"p50", s.prepare_s->p50}, {"p99", s.prepare_s->p99},
                         {"max", s.prepare_s->max}};
+    }
+    // A load that changes: its figures every 10 s, by scheduled arrival (absent otherwise).
+    if (!s.windows.empty()) {
+      Json w = Json::array();
+      for (const WindowSummary& x : s.windows) {
+        w.push_back({{"t_s", x.t_s}, {"requests", x.requests}, {"rate_hz", x.rate_hz}, {"p99_s", x.p99_s},
+                     {"max_s", x.max_s}, {"batches", x.batches}, {"avg_batch", x.avg_batch}});
+      }
+      j["windows"] = std::move(w);
     }
   } else {
     // Never started: nothing completed, and nothing was measured.

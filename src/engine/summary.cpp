@@ -18,7 +18,45 @@ double latency_figure(const LatencySummary& s, LatencyFigure f) {
   return s.max;
 }
 
-Summary summarize(const RunResult& r) {
+namespace {
+
+std::vector<WindowSummary> windows_of(const RunResult& r, const std::vector<double>& lat, TimeNs window_ns) {
+  std::vector<WindowSummary> out;
+  const std::size_t n = lat.size();  // completed, in request order (batches cover [0, n))
+  const TimeNs t0 = r.arrivals.front();
+  const TimeNs last = r.arrivals[n - 1] - t0;
+  const std::size_t count = static_cast<std::size_t>(last / window_ns) + 1;
+  out.resize(count);
+  std::vector<std::vector<double>> in(count);
+  for (std::size_t i = 0; i < n; ++i) in[static_cast<std::size_t>((r.arrivals[i] - t0) / window_ns)].push_back(lat[i]);
+  std::vector<std::size_t> items(count, 0);
+  for (const BatchRecord& b : r.batches) {
+    const auto k = static_cast<std::size_t>(std::clamp<TimeNs>((b.start_ns - t0) / window_ns, 0,
+                                                                static_cast<TimeNs>(count - 1)));
+    ++out[k].batches;
+    items[k] += b.size;
+  }
+  static constexpr double kQs[] = {99, 100};
+  for (std::size_t k = 0; k < count; ++k) {
+    WindowSummary& w = out[k];
+    const TimeNs start = static_cast<TimeNs>(k) * window_ns;
+    w.t_s = ns_to_s(start);
+    w.requests = in[k].size();
+    const TimeNs len = k + 1 < count ? window_ns : std::max<TimeNs>(1, last - start);
+    w.rate_hz = static_cast<double>(w.requests) / ns_to_s(len);
+    if (!in[k].empty()) {
+      const auto q = percentiles_unsorted(in[k], kQs);
+      w.p99_s = q[0];
+      w.max_s = q[1];
+    }
+    if (w.batches) w.avg_batch = static_cast<double>(items[k]) / static_cast<double>(w.batches);
+  }
+  return out;
+}
+
+}  // namespace
+
+Summary summarize(const RunResult& r, TimeNs window_ns) {
   Summary s;
   s.requests = r.requests();
   s.completed = r.completed();
@@ -39,6 +77,7 @@ Summary summarize(const RunResult& r) {
     }
   }
   const double mean_s = static_cast<double>(static_cast<long double>(sum_ns) / static_cast<long double>(lat.size()) / 1e9L);
+  if (window_ns > 0) s.windows = windows_of(r, lat, window_ns);
   // Selection, not a sort: a tune summarises thousands of simulated runs.
   static constexpr double kLatencyQs[] = {50, 90, 95, 99, 100};
   const auto lq = percentiles_unsorted(lat, kLatencyQs);

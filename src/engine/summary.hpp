@@ -2,6 +2,7 @@
 // Pure functions from a RunResult to the numbers people read.
 #include <cstddef>
 #include <optional>
+#include <vector>
 
 #include "core/latency_target.hpp"
 #include "engine/engine.hpp"
@@ -29,6 +30,19 @@ struct PrepareSummary {
   double mean = 0, p50 = 0, p99 = 0, max = 0;
 };
 
+// A stretch of a run that changes load (steps:, diurnal:): its requests by scheduled arrival.
+struct WindowSummary {
+  double t_s = 0;            // the window's start, from the run's first arrival
+  std::size_t requests = 0;  // arrived in it (and completed)
+  double rate_hz = 0;        // those over the window's length (the last: up to its last arrival)
+  double p99_s = 0, max_s = 0;  // their latency
+  std::size_t batches = 0;   // dispatched in it
+  double avg_batch = 0;      // their mean size (0: none)
+};
+
+// The windows' length for a load that changes.
+inline constexpr TimeNs kLoadWindowNs = 10 * kNsPerS;
+
 struct Summary {
   std::size_t requests = 0;
   std::size_t completed = 0;
@@ -40,8 +54,10 @@ struct Summary {
   LatenessSummary dispatch_late_s;
   ServiceSummary service_s;
   std::optional<PrepareSummary> prepare_s;  // none when the backend prepared nothing per request
+  std::vector<WindowSummary> windows;       // a load that changes: every kLoadWindowNs (else none)
 };
 
-Summary summarize(const RunResult& r);
+// `window_ns` above 0: also the figures of each window of that length.
+Summary summarize(const RunResult& r, TimeNs window_ns = 0);
 
 }  // namespace greenbatch

@@ -9,8 +9,11 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "core/error.hpp"
+#include "core/latency_target.hpp"
+#include "core/units.hpp"
 #include "io/results.hpp"
 #include "report/figures.hpp"
 #include "report/svg.hpp"
@@ -261,6 +264,109 @@ std::string trace_section(const ReportInput& in) {
   return h;
 }
 
+// The latency target a policy holds (adaptive:p99=200ms, aimd:max=1s), if it names one.
+std::optional<LatencyTarget> policy_target(const std::string& policy) {
+  if (!policy.starts_with("adaptive:") && !policy.starts_with("aimd:")) return std::nullopt;
+  const std::string args = policy.substr(policy.find(':') + 1);
+  for (std::size_t start = 0; start < args.size();) {
+    std::size_t comma = args.find(',', start);
+    if (comma == std::string::npos) comma = args.size();
+    const std::string kv = args.substr(start, comma - start);
+    if (kv.starts_with("p99=") || kv.starts_with("max=")) {
+      try {
+        return parse_latency_target(kv);
+      } catch (const UserError&) {
+        return std::nullopt;
+      }
+    }
+    start = comma + 1;
+  }
+  return std::nullopt;
+}
+
+// Runs of a load that changes (steps:, diurnal:), grouped by model, device, load and source: per
+// 10 s window, each policy's p99 beside the target and its average batch beside the rate; and
+// the share of windows meeting the target (a learning policy's own; for the others, the
+// target of the group's learning policy).
+std::string changing_load_section(const ReportInput& in) {
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::vector<const Run*>> groups;
+  for (const Run& r : in.loaded.runs) {
+    if (!r.windows.empty() && r.error.empty()) groups[{r.source, r.model, r.device, r.arrivals}].push_back(&r);
+  }
+  if (groups.empty()) {
+    return "<p class=\"note\">No run here had a load that changes (<code>--arrivals steps:...</code> or "
+           "<code>diurnal:...</code>).</p>\n";
+  }
+  std::string h;
+  std::size_t shown = 0;
+  for (auto& [key, runs] : groups) {
+    const auto& [source, model, device, arrivals] = key;
+    std::sort(runs.begin(), runs.end(), [](const Run* a, const Run* b) {
+      return std::tie(a->policy, a->repetition) < std::tie(b->policy, b->repetition);
+    });
+    std::optional<LatencyTarget> group_target;
+    for (const Run* r : runs) {
+      if (!group_target) group_target = policy_target(r->policy);
+    }
+    std::vector<double> ts, p99s, batches;
+    for (const Run* r : runs) {
+      for (const WindowSummary& w : r->windows) {
+        ts.push_back(w.t_s + 10);
+        if (w.requests) p99s.push_back(w.p99_s * 1e3);
+        batches.push_back(w.avg_batch);
+        batches.push_back(w.rate_hz);
+      }
+    }
+    if (group_target) p99s.push_back(group_target->limit_s() * 1e3);
+    ts.push_back(0);
+    const std::string what = fmt::format("{} · {} · {} ({})", display_name(in.catalog, model), device, arrivals, source);
+    Chart lat(960, 300, "p99 latency per 10 s window: " + what, fit_axis(ts, "time (s)", true, 1e9),
+              fit_axis(p99s, "p99 latency (ms)", true, 1e9));
+    Chart bat(960, 300, "Average batch per 10 s window, and the arrival rate: " + what,
+              fit_axis(ts, "time (s)", true, 1e9), fit_axis(batches, "images per batch; requests/s", true, 1e9));
+    std::vector<std::pair<std::string, std::string>> legend;
+    for (std::size_t i = 0; i < runs.size(); ++i) legend.push_back({runs[i]->label, palette(i % 8)});
+    lat.legend(legend);
+    legend.push_back({"arrival rate", "#999999"});
+    bat.legend(legend);
+    if (group_target) lat.hline(group_target->limit_s() * 1e3, "#cc0000");
+    std::string rows;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      const Run& r = *runs[i];
+      std::vector<std::pair<double, double>> l, b, rate;
+      for (const WindowSummary& w : r.windows) {
+        if (w.requests) l.push_back({w.t_s + 5, w.p99_s * 1e3});
+        b.push_back({w.t_s + 5, w.avg_batch});
+        rate.push_back({w.t_s + 5, w.rate_hz});
+      }
+      lat.line(l, palette(i % 8));
+      bat.line(b, palette(i % 8));
+      if (i == 0) bat.line(rate, "#999999", 1.5, "4 3");
+      const auto target = policy_target(r.policy) ? policy_target(r.policy) : group_target;
+      std::string share = "–";
+      if (target) {
+        std::size_t met = 0, n = 0;
+        for (const WindowSummary& w : r.windows) {
+          if (!w.requests) continue;
+          ++n;
+          if (w.p99_s <= target->limit_s()) ++met;
+        }
+        if (n) share = fmt::format("{}/{} ({:.1f} %) under {}", met, n, 100.0 * static_cast<double>(met) / static_cast<double>(n),
+                                   esc(target->text));
+      }
+      rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", esc(r.label),
+                          esc(r.policy), r.repetition,
+                          r.energy_j ? fmt::format("{:.4g}", *r.energy_j) : "–",
+                          r.lat_p99_s ? format_duration_s(*r.lat_p99_s) : "–", share);
+    }
+    h += "<figure>" + lat.svg() + "</figure>\n<figure>" + bat.svg() + "</figure>\n";
+    h += "<table><tr><th>mark</th><th>policy</th><th>rep</th><th>J/image</th><th>p99 (whole run)</th>"
+         "<th>10 s windows meeting the target</th></tr>\n" + rows + "</table>\n";
+    if (++shown == 8) break;
+  }
+  return h;
+}
+
 std::string configs_table(const ReportInput& in) {
   std::string h =
       "<table><tr><th>source</th><th>model</th><th>device</th><th>arrivals</th><th>rate</th><th>policy</th><th>runs</th>"
@@ -436,6 +542,10 @@ std::string render_report(const ReportInput& in) {
   h << "<h2>8. Configurations and runs</h2>\n<p class=\"note\">Means over repetitions, ± the 95 % confidence "
        "interval's half-width where there are several.</p>\n"
     << configs_table(in) << "<h3>Every run</h3>\n" << runs_table(in);
+  h << "<h2>9. Loads that change</h2>\n<p class=\"note\">Runs whose arrival rate changes with time (steps:, "
+       "diurnal:), by 10 s window of scheduled arrival: latency against the target and the batch size against the "
+       "rate, per policy.</p>\n"
+    << changing_load_section(in);
   h << "</body></html>\n";
   return h.str();
 }

@@ -103,6 +103,7 @@ Run run_from_record(const RunRecord& r, const std::string& file) {
   run.requests = r.requests;
   run.meter = r.meter;
   run.power_trace = r.power_trace;
+  if (r.summary) run.windows = r.summary->windows;
   if (!r.complete()) run.error = r.error.empty() ? "incomplete run" : r.error;
   if (r.summary && r.summary->completed > 0) {
     run.lat_max_s = finite(r.summary->latency_s.max);

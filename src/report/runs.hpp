@@ -33,6 +33,7 @@ struct Run {
   std::optional<double> avg_power_w, peak_power_w;
   std::string meter;
   std::string power_trace;  // a power trace file, when the run wrote one
+  std::vector<WindowSummary> windows;  // a load that changes: its 10 s windows (else none)
   std::string error;        // non-empty: the run failed or was cut short
 };
 

@@ -69,7 +69,7 @@ RunOutcome simulate_run(const Profile& profile, const RunSpec& spec) {
   rec.offered_rate_hz = offered_rate_hz(schedule);
   rec.started_utc = utc_now_iso8601();
   out.result = run_engine(std::move(schedule), *policy, backend, meter, clock);
-  rec.summary = summarize(out.result);
+  rec.summary = summarize(out.result, parse_arrivals(rec.arrivals).varies() ? kLoadWindowNs : 0);
   rec.energy = out.result.energy;
   rec.energy->trace.clear();
   rec.error = out.result.error;

@@ -41,7 +41,8 @@ void check_tune_input(const TuneInput& in) {
                                 tune_candidates(TuneSpace{kMaxTuneCap, tune_delays(in.target), in.target.text}).size()));
   }
   check_requests(in.requests, "--requests");
-  check_schedule(parse_arrivals(in.arrivals), in.rate_hz, in.requests);
+  const ArrivalSpec arrivals = parse_arrivals(in.arrivals);
+  check_schedule(arrivals, in.rate_hz, schedule_count(arrivals, in.requests, in.requests_given));
   if (in.jobs > kMaxTuneJobs) {
     throw UserError(fmt::format("--jobs {}: at most {} policies at once", in.jobs, kMaxTuneJobs));
   }
@@ -55,14 +56,14 @@ RunSpec simulated_spec(const TuneInput& in, const std::string& policy) {
   s.arrivals = in.arrivals;
   s.policy = policy;
   s.requests = in.requests;
-  s.requests_given = true;
+  s.requests_given = in.requests_given;
   s.seed = in.seed;
   return s;
 }
 
 }  // namespace
 
-TuneResult tune(const Profile& p, const TuneInput& in) {
+TuneResult tune(const Profile& p, const TuneInput& in, bool static_only) {
   check_tune_input(in);
   if (!p.idle_power_w) {
     throw UserError("tune: the profile has no idle power (it was measured without an energy meter, or with "
@@ -72,7 +73,8 @@ TuneResult tune(const Profile& p, const TuneInput& in) {
   if (!p.dynamic_power_w(1)) throw UserError("tune: the profile has no energy figures; profile with an energy meter");
   const LatencyTarget& slo = in.target;
   // Every registered kind's candidates (fixed:1..cap, greedy:1..cap, timeout:2..cap x delays).
-  const std::vector<std::string> policies = tune_candidates(TuneSpace{in.cap, tune_delays(slo), slo.text});
+  const std::vector<std::string> policies =
+      tune_candidates(TuneSpace{in.cap, tune_delays(slo), static_only ? std::string() : slo.text});
   const auto t0 = std::chrono::steady_clock::now();
   // Each policy's simulation is independent (its own clock, backend, meter and generator; the
   // profile is only read): threads take the next policy in turn, and the results are gathered
@@ -113,6 +115,74 @@ TuneResult tune(const Profile& p, const TuneInput& in) {
   r.jobs = jobs;
   std::stable_sort(r.meeting.begin(), r.meeting.end(),
                    [](const TuneCandidate& a, const TuneCandidate& b) { return a.energy_per_image_j < b.energy_per_image_j; });
+  return r;
+}
+
+namespace {
+
+// A load's gaps as an arrival process of its own: "poisson", "constant", "jitter:F".
+std::string gaps_text(const ArrivalSpec& a) {
+  switch (a.gaps) {
+    case ArrivalSpec::Kind::kConstant: return "constant";
+    case ArrivalSpec::Kind::kJitter: return fmt::format("jitter:{}", format_bound(a.jitter));
+    default: return "poisson";
+  }
+}
+
+}  // namespace
+
+OracleResult oracle(const Profile& p, const TuneInput& in) {
+  check_tune_input(in);
+  const ArrivalSpec a = parse_arrivals(in.arrivals);
+  if (!a.varies()) {
+    throw UserError(fmt::format("--oracle: the arrivals '{}' do not change with time; the oracle switches between "
+                                "the segments of a steps: or diurnal: load (a steady load's best is tune's first)",
+                                in.arrivals));
+  }
+  // The segments of as many cycles as the run's requests take.
+  const double count = static_cast<double>(schedule_count(a, in.requests, in.requests_given));
+  const TimeNs cycle = a.cycle_ns();
+  const auto cycles = static_cast<std::size_t>(std::max(1.0, std::ceil(count / a.cycle_arrivals() - 1e-9)));
+  std::vector<std::pair<TimeNs, double>> pieces;  // (length, rate) of one cycle
+  if (a.kind == ArrivalSpec::Kind::kSteps) {
+    for (const auto& st : a.steps) pieces.emplace_back(st.duration_ns, st.rate_hz);
+  } else {
+    for (TimeNs t = 0; t < cycle; t += kOraclePieceNs) {
+      const TimeNs len = std::min(kOraclePieceNs, cycle - t);
+      double sum = 0;
+      constexpr int kSamples = 100;
+      for (int i = 0; i < kSamples; ++i) sum += a.rate_at(t + len * (2 * i + 1) / (2 * kSamples));
+      pieces.emplace_back(len, sum / kSamples);
+    }
+  }
+  OracleResult r;
+  std::vector<std::pair<TimeNs, std::string>> parts;
+  TimeNs from = 0;
+  for (std::size_t c = 0; c < cycles; ++c) {
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      OracleSegment seg{from, pieces[i].first, pieces[i].second, std::nullopt};
+      if (c == 0) {
+        TuneInput t = in;
+        t.rate_hz = seg.rate_hz;
+        t.arrivals = gaps_text(a);
+        t.requests = static_cast<std::size_t>(std::max(64.0, std::round(seg.rate_hz * ns_to_s(seg.length_ns))));
+        t.requests_given = true;
+        TuneResult found = tune(p, t, /*static_only=*/true);
+        if (!found.meeting.empty()) seg.best = found.meeting.front();
+      } else {
+        seg.best = r.segments[i].best;  // the same segment a cycle later
+      }
+      const std::string policy = seg.best ? seg.best->policy : fmt::format("greedy:{}", in.cap);
+      if (parts.empty() || parts.back().second != policy) parts.emplace_back(from, policy);
+      r.segments.push_back(seg);
+      from += seg.length_ns;
+    }
+  }
+  r.policy = "switch:";
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    r.policy += fmt::format("{}{}@{}", i ? "+" : "", parts[i].second, duration_spec(parts[i].first));
+  }
+  r.record = simulate_run(p, simulated_spec(in, r.policy)).record;
   return r;
 }
 

@@ -4,6 +4,7 @@
 // of them run for real. Nothing printed.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct TuneInput {
   double rate_hz = 64;
   std::string arrivals = "constant";
   std::size_t requests = 2048;
+  bool requests_given = true;  // false: a load that changes (steps:, diurnal:) runs one cycle
   std::uint64_t seed = 1;
   std::size_t cap = 128;  // the largest batch size searched
   LatencyTarget target;
@@ -55,7 +57,27 @@ void check_tune_input(const TuneInput& in);
 // Simulates tune_candidates(TuneSpace{cap, tune_delays(target)}) from the profile, in parallel,
 // each policy independently (the result does not depend on jobs). Throws UserError on a bad
 // input (check_tune_input), a profile without idle power or energy figures, and the first failure of a simulation.
-TuneResult tune(const Profile& profile, const TuneInput& in);
+// `static_only`: fixed, greedy and timeout alone (not the target's adaptive and aimd).
+TuneResult tune(const Profile& profile, const TuneInput& in, bool static_only = false);
+
+// The oracle of a load that changes (issue 22): the best static policy (fixed, greedy, timeout)
+// of each segment, found by tune at the segment's rate with the load's gaps, switched at the true
+// change points (a switch: policy), simulated over the whole load. For steps: the segments are
+// the steps; for diurnal: pieces of kOraclePieceNs, each at its mean rate (an approximation: the
+// rate still changes within a piece). No online policy can know the change points beforehand.
+inline constexpr TimeNs kOraclePieceNs = 10 * kNsPerS;
+struct OracleSegment {
+  TimeNs from_ns = 0, length_ns = 0;
+  double rate_hz = 0;
+  std::optional<TuneCandidate> best;  // none: no static policy meets the target at this rate
+};
+struct OracleResult {
+  std::vector<OracleSegment> segments;
+  std::string policy;  // switch:... (greedy:cap for a segment that none meets)
+  RunRecord record;    // the switch policy simulated over the whole load, as simulate writes it
+};
+// `in.arrivals` must be a steps: or diurnal: load. Throws UserError otherwise, and as tune does.
+OracleResult oracle(const Profile& profile, const TuneInput& in);
 
 struct Verified {
   TuneCandidate predicted;

@@ -538,3 +538,105 @@ TEST_F(Tune, SimulateWritesRunsMarkedSimulatedAndTheWholePaperGrid) {
 
 }  // namespace
 }  // namespace greenbatch
+
+namespace greenbatch {
+namespace {
+
+// Issue 22: the learning policies and the oracle on a load that changes, on the virtual clock.
+RunSpec changing_load(const std::string& model, const std::string& policy, const std::string& arrivals) {
+  RunSpec s;
+  s.model = model;
+  s.clock = ClockKind::kVirtual;
+  s.meter = "modelled:idle=50W,busy=150W";
+  s.arrivals = arrivals;
+  s.policy = policy;
+  s.requests_given = false;  // one cycle
+  s.seed = 3;
+  return s;
+}
+
+TEST(LearningPolicies, ASimulationEqualsARunOfTheSyntheticBackendDecisionForDecision) {
+  const std::string model = "synthetic:base=10ms,per_item=1ms";
+  const Profile p = synthetic_profile(model);
+  for (const char* policy : {"adaptive:p99=200ms", "aimd:p99=100ms", "switch:fixed:4@0s+timeout:32:50ms@20s"}) {
+    SCOPED_TRACE(policy);
+    const RunSpec s = changing_load(model, policy, "steps:20@20s,200@20s,50@20s,gaps=constant");
+    PreparedRun real(s);
+    const RunRecord r = real.execute().record;
+    const RunRecord m = simulate_run(p, s).record;
+    ASSERT_EQ(r.requests, 20u * 20 + 200 * 20 + 50 * 20);
+    EXPECT_EQ(m.summary->batches, r.summary->batches);
+    EXPECT_NEAR(m.summary->latency_s.p99, r.summary->latency_s.p99, 0.01 * r.summary->latency_s.p99);
+    EXPECT_NEAR(*m.energy->per_image_j, *r.energy->per_image_j, 0.01 * *r.energy->per_image_j);
+    // A load that changes is recorded every 10 s: 6 windows (a 7th when the last of the cycle's
+    // Poisson arrivals falls past 60 s), their requests adding up.
+    ASSERT_GE(r.summary->windows.size(), 6u);
+    ASSERT_LE(r.summary->windows.size(), 7u);
+    std::size_t n = 0;
+    for (const auto& w : r.summary->windows) n += w.requests;
+    EXPECT_EQ(n, r.requests);
+    EXPECT_NEAR(r.summary->windows[0].rate_hz, 20, 0.2);
+    EXPECT_NEAR(r.summary->windows[2].rate_hz, 200, 0.2);
+    // Same run, same decisions.
+    PreparedRun again(s);
+    EXPECT_EQ(again.execute().record.summary->latency_s.p99, r.summary->latency_s.p99);
+  }
+}
+
+TEST_F(Tune, AdaptiveHoldsTheTargetInEveryWindowOfAStepLoadAtLessEnergyThanGreedyAndAimd) {
+  const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms");
+  const std::string load = "steps:20@30s,200@30s,50@30s";
+  const auto run = [&](const std::string& policy) { return simulate_run(p, changing_load("x", policy, load)).record; };
+  const std::string file = write("p.json", p.to_json().dump());
+  for (const std::string& policy : {std::string("adaptive:p99=200ms"), "adaptive:p99=200ms,profile=" + file}) {
+    SCOPED_TRACE(policy);
+    const RunRecord a = run(policy);
+    ASSERT_GE(a.summary->windows.size(), 9u);
+    for (const auto& w : a.summary->windows) EXPECT_LE(w.p99_s, 0.200) << "window at " << w.t_s << " s";
+    // Waiting for fuller batches costs less than serving what is there (greedy, and AIMD, which
+    // grows its cap but dispatches as soon as the server is free).
+    EXPECT_LT(*a.energy->per_image_j, *run("greedy:128").energy->per_image_j);
+    EXPECT_LT(*a.energy->per_image_j, *run("aimd:p99=200ms").energy->per_image_j);
+    EXPECT_GT(a.summary->windows[4].avg_batch, a.summary->windows[0].avg_batch);  // at 200/s, larger batches
+  }
+}
+
+TEST(Oracle, SwitchesBetweenEachStepsBestStaticPolicyAtTheChangePoints) {
+  // The hand-derived optimum of Tune.FindsTheOptimumDerivedByHand: fixed:18 at 100/s (constant
+  // gaps) under a 200 ms maximum; at 20/s tune's own best.
+  const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms");
+  TuneInput in;
+  in.arrivals = "steps:100@20s,20@20s,gaps=constant";
+  in.requests_given = false;
+  in.target = parse_latency_target("max=200ms");
+  in.jobs = 2;
+  const OracleResult r = oracle(p, in);
+  ASSERT_EQ(r.segments.size(), 2u);
+  ASSERT_TRUE(r.segments[0].best && r.segments[1].best);
+  EXPECT_EQ(r.segments[0].best->policy, "fixed:18");
+  EXPECT_EQ(r.segments[1].from_ns, 20 * kNsPerS);
+  TuneInput slow = in;
+  slow.arrivals = "constant";
+  slow.rate_hz = 20;
+  slow.requests = 400;
+  slow.requests_given = true;
+  const TuneResult at20 = tune(p, slow, /*static_only=*/true);
+  ASSERT_FALSE(at20.meeting.empty());
+  EXPECT_EQ(r.segments[1].best->policy, at20.meeting.front().policy);
+  EXPECT_EQ(r.policy, "switch:fixed:18@0s+" + at20.meeting.front().policy + "@20s");
+  EXPECT_EQ(r.record.requests, 2400u);
+  EXPECT_EQ(r.record.policy, r.policy);
+  // The oracle's choices are static policies, never the learning ones.
+  for (const auto& s : r.segments) EXPECT_FALSE(s.best->policy.starts_with("a")) << s.best->policy;
+  // A steady load has no segments.
+  TuneInput steady = slow;
+  try {
+    oracle(p, steady);
+    ADD_FAILURE() << "a steady load was accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("steps: or diurnal:"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace greenbatch

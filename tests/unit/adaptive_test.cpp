@@ -202,3 +202,30 @@ TEST(LearningPolicies, TheTunerTriesThemWhenItHasATarget) {
 
 }  // namespace
 }  // namespace greenbatch
+
+namespace greenbatch {
+namespace {
+
+TEST(SwitchPolicy, HandsEachStretchToItsPolicyAndEndsAWaitAtTheNextSwitch) {
+  const auto p = parse_policy("switch:fixed:4@0s+timeout:8:50ms@10s");
+  EXPECT_EQ(p->spec(), "switch:fixed:4@0s+timeout:8:50ms@10s");
+  EXPECT_EQ(p->max_batch(), 8u);
+  const auto w3 = every(3, 0, kMs);
+  // Before 10 s, fixed:4: three wait for a fourth, but no longer than the switch.
+  Decision d = p->decide(w3, 5 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
+  EXPECT_EQ(d.until, 10'000 * kMs);
+  EXPECT_EQ(p->decide(every(5, 0, kMs), 5 * kMs, false).count, 4u);
+  EXPECT_EQ(p->decide({}, 5 * kMs, false).kind, Decision::Kind::kWaitForArrival);  // nothing waiting: no wake-up
+  // From 10 s, timeout:8:50ms: the oldest (at 10 s) may wait until 10.05 s.
+  d = p->decide(every(3, 10'000 * kMs, kMs), 10'010 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
+  EXPECT_EQ(d.until, 10'050 * kMs);
+  for (const char* bad : {"switch:fixed:4@1s", "switch:fixed:4@0s+greedy@0s", "switch:fixed:4",
+                          "switch:fixed:4@0s+switch:greedy@0s@5s", "switch:bogus:1@0s"}) {
+    EXPECT_THROW(parse_policy(bad), UserError) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace greenbatch

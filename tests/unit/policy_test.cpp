@@ -96,7 +96,7 @@ namespace {
 
 // The registry: one place that knows every kind, its label, order and tuning candidates.
 TEST(PolicyRegistry, KnowsEachKindsLabelOrderAndCandidates) {
-  ASSERT_EQ(policy_kinds().size(), 5u);
+  ASSERT_EQ(policy_kinds().size(), 6u);
   EXPECT_EQ(policy_kinds()[0]->name, "fixed");
   EXPECT_EQ(policy_label("fixed:16"), "16");
   EXPECT_EQ(policy_label("greedy"), "G");

@@ -53,57 +53,60 @@ void set_size_table_reader(SizeTableReader reader) { g_size_table_reader = reade
 // --- adaptive ------------------------------------------------------------------------------------
 
 AdaptivePolicy::AdaptivePolicy(std::string target_text, TimeNs target_ns, std::size_t cap, TimeNs window_ns,
-                               std::string profile_path, std::optional<SizeTable> table)
+                               std::string profile_path, std::optional<SizeTable> table, double budget_share)
     : target_text_(std::move(target_text)),
-      budget_ns_(static_cast<TimeNs>(kBudgetShare * static_cast<double>(target_ns))),
+      budget_share_(budget_share),
+      budget_ns_(static_cast<TimeNs>(budget_share * static_cast<double>(target_ns))),
       cap_(cap),
       profile_path_(std::move(profile_path)),
       table_(std::move(table)),
       arrivals_(window_ns) {}
 
 double AdaptivePolicy::service_s(std::size_t b) const {
-  if (table_) return table_->service_s[b - 1];
-  return learned_.service_s(b);
+  if (table_) return table_->service_hi_s[b - 1];
+  return learned_.service_s(b) * (1 + kLearnedMargin);
 }
 
 AdaptivePolicy::Plan AdaptivePolicy::plan(std::optional<double> rate_hz) const {
-  // Nothing known of the service time yet, or of the rate: one at a time, at once (conservative).
-  if ((!table_ && !learned_.known()) || !rate_hz || *rate_hz <= 0) return {1, 0};
-  const double budget_s = ns_to_s(budget_ns_);
-  const double rate = *rate_hz;
-  std::optional<std::size_t> best;
-  double best_score = 0;
-  std::size_t fastest = 1;  // most images per second within the budget: the fallback
-  double fastest_throughput = 0;
-  for (std::size_t b = 1; b <= cap_; ++b) {
-    const double s = service_s(b);
-    if (s > budget_s) break;  // service times grow with the size (the profile's, the learned)
-    const double wait_s = budget_s - s;
-    const double throughput = static_cast<double>(b) / std::max(s, 1e-9);
-    if (throughput > fastest_throughput * (1 + 1e-9)) fastest_throughput = throughput, fastest = b;  // ties: the smaller
-    // b must fill within the wait at this rate (else a smaller b with a longer wait is as big),
-    // and the server must keep up.
-    if (static_cast<double>(b) > 1 + rate * wait_s) continue;
-    if (rate * s / static_cast<double>(b) > kMaxUtilisation) continue;
-    // Energy per image: the profile's dynamic energy, else larger batches are assumed cheaper.
-    double score = -static_cast<double>(b);
-    if (table_ && table_->dynamic_j[b - 1]) score = *table_->dynamic_j[b - 1];
-    if (!best || score < best_score) best = b, best_score = score;
+  if (!knows_service()) return {1, 0};  // nothing known yet: one at a time, at once
+  // The size of least energy per image (within kEnergyTolerance): no reason to go past it.
+  std::size_t limit = cap_;
+  if (table_) {
+    double least = 0;
+    for (std::size_t b = 1; b <= cap_; ++b) {
+      if (table_->dynamic_j[b - 1] && (b == 1 || *table_->dynamic_j[b - 1] < least)) least = *table_->dynamic_j[b - 1];
+    }
+    for (std::size_t b = 1; b <= cap_; ++b) {
+      if (table_->dynamic_j[b - 1] && *table_->dynamic_j[b - 1] <= least * (1 + kEnergyTolerance)) {
+        limit = b;
+        break;
+      }
+    }
   }
-  const std::size_t b = best.value_or(fastest);
-  const double wait_s = std::max(0.0, budget_s - service_s(b));
-  return {b, static_cast<TimeNs>(wait_s * 1e9)};
+  const double budget_s = ns_to_s(budget_ns_);
+  const double rate = rate_hz.value_or(0);
+  // The largest size whose batch leaves the next one (what arrives while it runs) its time.
+  for (std::size_t b = limit; b >= 1; --b) {
+    const double s = service_s(b);
+    const auto next = static_cast<std::size_t>(std::min<double>(static_cast<double>(cap_), 1 + std::ceil(rate * s)));
+    if (s + service_s(next) <= budget_s || b == 1) {
+      return {b, static_cast<TimeNs>(std::max(0.0, budget_s - s) * 1e9)};
+    }
+  }
+  return {1, 0};
 }
 
 Decision AdaptivePolicy::decide(std::span<const TimeNs> waiting, TimeNs now, bool stream_closed) const {
   arrivals_.see(waiting, dispatched_);
   if (waiting.empty()) return Decision::wait_for_arrival();
-  const std::size_t all = std::min(waiting.size(), cap_);
-  if (stream_closed) return Decision::dispatch(all);
+  const std::size_t n = waiting.size();
+  if (stream_closed) return Decision::dispatch(std::min(n, cap_));
+  if (!knows_service()) return Decision::dispatch(1);  // learn S(1) first
   const Plan p = plan(arrivals_.rate_hz(now));
-  const TimeNs deadline = waiting.front() + p.wait_ns;
-  if (now >= deadline) return Decision::dispatch(all);  // the oldest waited its share: all of them go
-  if (waiting.size() >= p.batch) return Decision::dispatch(p.batch);
+  if (n >= p.batch) return Decision::dispatch(p.batch);
+  // Wait for one more while a batch of n + 1 would still meet the budget; else go with n.
+  const TimeNs deadline = waiting.front() + static_cast<TimeNs>((ns_to_s(budget_ns_) - service_s(n + 1)) * 1e9);
+  if (now >= deadline) return Decision::dispatch(n);
   return Decision::wait_until(deadline);
 }
 
@@ -116,6 +119,7 @@ std::string AdaptivePolicy::spec() const {
   std::string s = fmt::format("adaptive:{}", target_text_);
   if (cap_ != 128) s += fmt::format(",cap={}", cap_);
   if (arrivals_.window_ns() != kDefaultWindowNs) s += fmt::format(",window={}", duration_spec(arrivals_.window_ns()));
+  if (budget_share_ != kBudgetShare) s += fmt::format(",budget={}", format_bound(budget_share_));
   if (!profile_path_.empty()) s += fmt::format(",profile={}", profile_path_);
   return s;
 }
@@ -126,7 +130,7 @@ const PolicyKind kAdaptiveKind{
     "changes, e.g. adaptive:p99=200ms)",
     3,
     [](std::string_view spec, std::string_view args) -> std::unique_ptr<BatchPolicy> {
-      const auto kv = keys_of(spec, args, "p99,max,cap,window,profile");
+      const auto kv = keys_of(spec, args, "p99,max,cap,window,budget,profile");
       const LatencyTarget target = target_of(spec, kv);
       const std::size_t cap = cap_of(spec, kv);
       TimeNs window = AdaptivePolicy::kDefaultWindowNs;
@@ -145,7 +149,18 @@ const PolicyKind kAdaptiveKind{
           policy_error(spec, e.what());
         }
       }
-      return std::make_unique<AdaptivePolicy>(target.text, target.limit_ns, cap, window, path, std::move(table));
+      double budget = AdaptivePolicy::kBudgetShare;
+      if (const auto it = kv.find("budget"); it != kv.end()) {
+        try {
+          budget = parse_double(it->second, "budget");
+        } catch (const UserError& e) {
+          policy_error(spec, e.what());
+        }
+        if (!(budget > 0 && budget <= 1)) {
+          policy_error(spec, fmt::format("budget must be above 0 and at most 1 (a share of the target), not {}", it->second));
+        }
+      }
+      return std::make_unique<AdaptivePolicy>(target.text, target.limit_ns, cap, window, path, std::move(table), budget);
     },
     [](const TuneSpace& space, std::vector<std::string>& out) {
       if (!space.target.empty()) out.push_back(fmt::format("adaptive:{},cap={}", space.target, space.cap));

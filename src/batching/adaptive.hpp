@@ -2,15 +2,18 @@
 // Policies that learn while they run (issue 22), each a deterministic function of what the core
 // told it (the waiting arrivals at each decision, the batches that completed):
 //
-// adaptive:p99=D[,cap=N][,window=D][,profile=FILE]: holds a latency target at the least energy
-//   while the load changes. At each decision it estimates the arrival rate over the last
-//   `window` (default 2 s) and picks a batch size b and a wait bound: the oldest request may wait
-//   budget - S(b), where budget is kBudgetShare of the target and S(b) the service time of b;
-//   b is the size that fills within that wait at the estimated rate, keeps the server below
-//   kMaxUtilisation, and costs the least energy per image (the profile's dynamic energy per
-//   image per size; without a profile, the largest such b). Service times come from the
-//   profile when given, else from the batches seen (it starts with batches of one). A request
-//   past its wait is served at once with everything waiting, up to cap (a backlog drains).
+// adaptive:p99=D[,cap=N][,window=D][,budget=F][,profile=FILE]: holds a latency target at the
+//   least energy while the load changes. The requests waiting are held as long as the target
+//   allows, for fuller batches: with n waiting since o, it waits for one more until
+//   o + B - S(n + 1) and then dispatches the n. B is `budget` (default kBudgetShare) of the
+//   target; S a high estimate of the service time: with profile=FILE, the profile's p99 per
+//   size, back to back or after idling, whichever is higher; without, the weighted mean of the
+//   batches seen plus kLearnedMargin (it starts with batches of one, to learn). It dispatches at
+//   once when n reach its size limit: the largest size b whose batch leaves the next one its
+//   time (S(b) plus the service of what arrives meanwhile, at the rate estimated over the last
+//   `window`, default 2 s, within B), and no larger than the size of least energy per image
+//   (the profile's dynamic energy per size; without a profile, cap). So at a low rate it waits
+//   as long as the target allows, and at a high rate it takes smaller batches sooner.
 // aimd:p99=D[,cap=N][,step=N][,cut=F]: Clipper's additive-increase, multiplicative-decrease
 //   batch size (NSDI 2017): everything waiting up to the current size, dispatched as soon as the
 //   server is free; the size grows by `step` (1) after a batch whose oldest request met the
@@ -29,7 +32,8 @@ namespace greenbatch {
 // A profile's figures per batch size, as the adaptive policy reads them (sim/profile.hpp writes
 // them): service time (median, back to back) and dynamic energy per image, for sizes 1 to cap.
 struct SizeTable {
-  std::vector<double> service_s;                 // [b - 1]
+  std::vector<double> service_s;                 // [b - 1] median
+  std::vector<double> service_hi_s;              // [b - 1] p90 (the median where none is known)
   std::vector<std::optional<double>> dynamic_j;  // [b - 1] per image; none without energy figures
 };
 // How `profile=FILE` is read into a table for sizes 1 to cap: installed by the layer that knows
@@ -40,19 +44,21 @@ void set_size_table_reader(SizeTableReader reader);
 
 class AdaptivePolicy final : public BatchPolicy {
  public:
-  static constexpr double kBudgetShare = 0.8;      // of the target: room for the arrivals' noise
-  static constexpr double kMaxUtilisation = 0.9;   // the server's share of busy time at most
+  static constexpr double kBudgetShare = 0.95;    // of the target: room for the arrivals' noise
+  static constexpr double kLearnedMargin = 0.15;  // learned service times are means: this much above
+  static constexpr double kEnergyTolerance = 0.01;  // a size within 1 % of the least energy is as good
   static constexpr TimeNs kDefaultWindowNs = 2'000'000'000;
 
   AdaptivePolicy(std::string target_text, TimeNs target_ns, std::size_t cap, TimeNs window_ns,
-                 std::string profile_path, std::optional<SizeTable> table);
+                 std::string profile_path, std::optional<SizeTable> table, double budget_share = kBudgetShare);
   Decision decide(std::span<const TimeNs> waiting, TimeNs now, bool stream_closed) const override;
   void observe(const BatchRecord& batch) override;
   std::string spec() const override;
   std::string label() const override { return "A"; }
   std::size_t max_batch() const override { return cap_; }
 
-  // The plan at a rate (arrivals per second, none: unknown): batch size and the oldest's wait.
+  // The size limit at a rate (arrivals per second; none: unknown), and the wait a full batch of
+  // it allows the oldest (B - S(limit)).
   struct Plan {
     std::size_t batch = 1;
     TimeNs wait_ns = 0;
@@ -60,9 +66,11 @@ class AdaptivePolicy final : public BatchPolicy {
   Plan plan(std::optional<double> rate_hz) const;
 
  private:
-  double service_s(std::size_t b) const;
+  double service_s(std::size_t b) const;  // the high estimate
+  bool knows_service() const { return table_ || learned_.known(); }
 
   std::string target_text_;
+  double budget_share_;
   TimeNs budget_ns_;
   std::size_t cap_;
   std::string profile_path_;

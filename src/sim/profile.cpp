@@ -291,9 +291,24 @@ namespace greenbatch {
 
 SizeTable size_table(const Profile& p, std::size_t cap) {
   SizeTable t;
+  std::vector<std::pair<double, double>> p90;
+  // A high quantile (kHighQuantile) of a batch's service, back to back or after the server idled
+  // (a CPU's caches and threads cool down: slower), whichever is higher: what a policy holding a
+  // target must expect. Profiles without quantiles: their p90.
+  constexpr double kHighQuantile = 0.99;
+  const auto high = [](const std::vector<double>& q) { return q[static_cast<std::size_t>(kHighQuantile * static_cast<double>(q.size() - 1))]; };
+  for (const auto& q : p.points) {
+    double hi = std::max(q.service_p90_s, q.service_median_s);
+    if (!q.quantiles_s.empty()) hi = std::max(hi, high(q.quantiles_s));
+    for (const auto& a : q.after_idle) {
+      if (!a.quantiles_s.empty()) hi = std::max(hi, high(a.quantiles_s));
+    }
+    p90.emplace_back(static_cast<double>(q.batch_size), hi);
+  }
   for (std::size_t b = 1; b <= cap; ++b) {
     const double s = p.service_s(b);
     t.service_s.push_back(s);
+    t.service_hi_s.push_back(std::max(s, interpolate(p90, static_cast<double>(b))));
     const auto w = p.dynamic_power_w(b);
     t.dynamic_j.push_back(w ? std::optional<double>(*w * s / static_cast<double>(b)) : std::nullopt);
   }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.hpp"
 
@@ -52,80 +53,93 @@ TEST(LearnedService, InterpolatesBetweenSizesSeenAndScalesAboveTheLargest) {
   EXPECT_NEAR(s.service_s(10), 0.025, 1e-12);
 }
 
-// Has learned S(b) = 10 ms + 1 ms x b (up to 64) from two batches.
-AdaptivePolicy trained() {
-  AdaptivePolicy p("p99=200ms", 200 * kMs, 128, 2000 * kMs, "", std::nullopt);
-  p.observe({0, 11 * kMs, 0, 0, 1});
-  p.observe({20 * kMs, 94 * kMs, 0, 1, 64});
-  return p;
+// Service 10 ms + 1 ms x b, known exactly (a profile's table whose high estimate is its median);
+// dynamic energy per image `energy(b)`, if given. Budget: the whole 200 ms target.
+SizeTable table(std::size_t cap, double (*energy)(double) = nullptr) {
+  SizeTable t;
+  for (std::size_t b = 1; b <= cap; ++b) {
+    t.service_s.push_back(0.010 + 0.001 * static_cast<double>(b));
+    t.service_hi_s.push_back(t.service_s.back());
+    t.dynamic_j.push_back(energy ? std::optional<double>(energy(static_cast<double>(b))) : std::nullopt);
+  }
+  return t;
 }
 
-TEST(AdaptivePolicy, StartsWithBatchesOfOneAtOnce) {
+AdaptivePolicy with_table(std::size_t cap, double (*energy)(double) = nullptr) {
+  return AdaptivePolicy("p99=200ms", 200 * kMs, cap, 2000 * kMs, "t", table(cap, energy), 1.0);
+}
+
+TEST(AdaptivePolicy, WithoutServiceTimesItServesOneAtATimeToLearnThem) {
   AdaptivePolicy p("p99=200ms", 200 * kMs, 128, 2000 * kMs, "", std::nullopt);
   const auto w = every(5, 0, kMs);
-  const Decision d = p.decide(w, 5 * kMs, false);
-  EXPECT_EQ(d.kind, Decision::Kind::kDispatch);
-  EXPECT_EQ(d.count, 5u);  // no service time known: the oldest may not wait, so all go
+  Decision d = p.decide(w, 5 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kDispatch);
+  EXPECT_EQ(d.count, 1u);
   EXPECT_EQ(p.plan(std::nullopt).batch, 1u);
-}
-
-TEST(AdaptivePolicy, PlansTheLargestBatchThatFillsInTimeAndTheWaitLeft) {
-  const AdaptivePolicy p = trained();
-  // Budget 0.8 x 200 ms = 160 ms. At 100/s, b fills within 160 ms - S(b) while
-  // b <= 1 + 100 x (0.150 - 0.001 b): b <= 14.5, so 14; its wait is 160 - 24 = 136 ms.
-  const auto plan = p.plan(100.0);
-  EXPECT_EQ(plan.batch, 14u);
-  EXPECT_EQ(plan.wait_ns, 136 * kMs);
-  // At 10/s: b <= 1 + 10 x (0.150 - 0.001 b): 2; wait 148 ms.
-  EXPECT_EQ(p.plan(10.0).batch, 2u);
-  EXPECT_EQ(p.plan(10.0).wait_ns, 148 * kMs);
-  // At 2,000/s no size keeps up (1 ms an image at best): the fastest within the budget. Above 64
-  // (the largest seen) learned times scale with the size, no faster: 64, waiting 160 - 74 ms.
-  EXPECT_EQ(p.plan(2000.0).batch, 64u);
-  EXPECT_EQ(p.plan(2000.0).wait_ns, 86 * kMs);
-}
-
-TEST(AdaptivePolicy, DecidesLikeATimeoutPolicyOfItsPlanAndDrainsAnOverdueQueue) {
-  AdaptivePolicy q = trained();
-  // The stream's first 65 items were the training batches; then 200 arrivals, 100 a second,
-  // each served alone in 11 ms (S(1) stays 11 ms).
-  const auto a = every(200, 0, 10 * kMs);
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    q.decide(std::span(a).subspan(i, 1), a[i], false);
-    q.observe({a[i], a[i] + 11 * kMs, 0, 65 + i, 1});
-  }
-  // At 2.01 s the last 2 s hold 198 of them and the 3 waiting: 100.5/s, the plan 14 and 136 ms.
-  const auto w = every(3, 1990 * kMs, 10 * kMs);
-  Decision d = q.decide(w, 2010 * kMs, false);
+  // One batch of one took 11 ms: learned, with its margin (S(2) = 2 x 11 ms x 1.15 above the
+  // largest size seen), the oldest (at 0) now waits for a second until 0.95 x 200 - 25.3 ms.
+  p.observe({5 * kMs, 16 * kMs, 0, 0, 1});
+  d = p.decide(every(1, 1 * kMs, kMs), 16 * kMs, false);
   ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
-  EXPECT_EQ(d.until, (1990 + 136) * kMs);
-  // 20 waiting (17 more arrivals: 109/s): b <= (1 + 109 x 0.15) / 1.109, 15 go.
-  d = q.decide(every(20, 1990 * kMs, 1 * kMs), 2010 * kMs, false);
-  ASSERT_EQ(d.kind, Decision::Kind::kDispatch);
-  EXPECT_EQ(d.count, 15u);
-  // The oldest is past its wait: every one waiting goes, up to the cap.
-  d = q.decide(every(200, 1800 * kMs, 1 * kMs), 2000 * kMs, false);
-  ASSERT_EQ(d.kind, Decision::Kind::kDispatch);
-  EXPECT_EQ(d.count, 128u);
-  // The stream ended: all at once.
-  d = q.decide(every(3, 2300 * kMs, 1 * kMs), 2303 * kMs, true);
-  EXPECT_EQ(d.count, 3u);
-  EXPECT_EQ(q.decide({}, 2400 * kMs, false).kind, Decision::Kind::kWaitForArrival);
+  EXPECT_NEAR(static_cast<double>(d.until), 1e6 + (0.190 - 2 * 0.011 * 1.15) * 1e9, 1.0);
 }
 
-TEST(AdaptivePolicy, WithAProfileItPicksTheSizeOfLeastEnergyPerImage) {
-  // Service 10 ms + 1 ms x b; dynamic energy per image least at 8, more above (a size past the
-  // accelerator's sweet spot).
-  SizeTable t;
-  for (std::size_t b = 1; b <= 64; ++b) {
-    t.service_s.push_back(0.010 + 0.001 * static_cast<double>(b));
-    const double x = static_cast<double>(b);
-    t.dynamic_j.push_back(1.0 + (x - 8) * (x - 8) / 64);
+TEST(AdaptivePolicy, HoldsTheWaitingForOneMoreWhileABatchOfOneMoreStillMeetsTheTarget) {
+  AdaptivePolicy p = with_table(128);
+  // Three waiting since 1 s: a fourth is worth waiting for until 1 s + 200 - S(4) = 1.186 s.
+  const auto w = every(3, 1000 * kMs, 10 * kMs);
+  Decision d = p.decide(w, 1020 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
+  EXPECT_EQ(d.until, 1186 * kMs);
+  // Then the three go.
+  d = p.decide(w, 1186 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kDispatch);
+  EXPECT_EQ(d.count, 3u);
+  // The stream ended: all at once; nothing waiting: wait for an arrival.
+  EXPECT_EQ(p.decide(every(3, 1300 * kMs, kMs), 1303 * kMs, true).count, 3u);
+  EXPECT_EQ(p.decide({}, 1400 * kMs, false).kind, Decision::Kind::kWaitForArrival);
+}
+
+TEST(AdaptivePolicy, ItsSizeLimitLeavesTheNextBatchItsTime) {
+  const AdaptivePolicy p = with_table(128);
+  // The limit is the largest b with S(b) + S(1 + ceil(rate x S(b))) <= 200 ms (the next batch's
+  // requests arrive while b runs), S(b) = 10 + b ms; recomputed here the same way.
+  const auto limit = [&](double rate) {
+    for (std::size_t b = 128; b >= 1; --b) {
+      const double s = 0.010 + 0.001 * static_cast<double>(b);
+      const double next = std::min(128.0, 1 + std::ceil(rate * s));
+      if (s + (0.010 + 0.001 * next) <= 0.200 || b == 1) return b;
+    }
+    return std::size_t{1};
+  };
+  for (double rate : {10.0, 100.0, 500.0, 1000.0, 2000.0}) {
+    SCOPED_TRACE(rate);
+    const auto plan = p.plan(rate);
+    EXPECT_EQ(plan.batch, limit(rate));
+    EXPECT_EQ(plan.wait_ns, static_cast<TimeNs>((0.200 - (0.010 + 0.001 * static_cast<double>(plan.batch))) * 1e9));
   }
-  AdaptivePolicy p("p99=200ms", 200 * kMs, 64, 2000 * kMs, "table", t);
-  EXPECT_EQ(p.plan(100.0).batch, 8u);  // 14 would fill in time, but 8 costs less per image
-  EXPECT_EQ(p.plan(100.0).wait_ns, 142 * kMs);
-  EXPECT_EQ(p.plan(10.0).batch, 2u);   // at 10/s only 2 fill within the wait
+  EXPECT_LT(p.plan(2000.0).batch, p.plan(100.0).batch);  // a high rate: smaller batches sooner
+  EXPECT_EQ(p.plan(10.0).batch, 128u);                    // a low rate: the cap never binds
+  // Shown 2,000 arrivals a second for 2 s (3,999 of them in the last 2 s: 1,999.5/s), with more
+  // waiting than its limit at that rate: the limit goes at once.
+  AdaptivePolicy q = with_table(128);
+  const auto fast = every(4000, 0, kMs / 2);
+  q.decide(fast, 2000 * kMs, false);
+  const std::size_t b = q.plan(1999.5).batch;
+  const Decision d = q.decide(std::span(fast).subspan(0, b + 5), 2000 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kDispatch);
+  EXPECT_EQ(d.count, b);
+}
+
+TEST(AdaptivePolicy, WithEnergyFiguresItGoesNoFurtherThanTheSizeOfLeastEnergyPerImage) {
+  // Dynamic energy per image least at 8 (an accelerator's sweet spot), more above.
+  AdaptivePolicy p = with_table(64, [](double b) { return 1.0 + (b - 8) * (b - 8) / 64; });
+  EXPECT_EQ(p.plan(10.0).batch, 8u);
+  const Decision d = p.decide(every(12, 0, kMs), 12 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kDispatch);
+  EXPECT_EQ(d.count, 8u);
+  // Energy that keeps falling: the cap.
+  EXPECT_EQ(with_table(64, [](double b) { return 1.0 / b; }).plan(10.0).batch, 64u);
 }
 
 TEST(AimdPolicy, GrowsByItsStepWhileTheTargetHoldsAndCutsByTenPercentOnAMiss) {
@@ -155,7 +169,8 @@ TEST(AimdPolicy, GrowsByItsStepWhileTheTargetHoldsAndCutsByTenPercentOnAMiss) {
 
 TEST(LearningPolicies, SpecsRoundTripAndBadSpecsSayWhatIsAccepted) {
   EXPECT_EQ(parse_policy("adaptive:p99=200ms")->spec(), "adaptive:p99=200ms");
-  EXPECT_EQ(parse_policy("adaptive:p99=0.2s,cap=64,window=5s")->spec(), "adaptive:p99=200ms,cap=64,window=5s");
+  EXPECT_EQ(parse_policy("adaptive:p99=0.2s,cap=64,window=5s,budget=0.8")->spec(),
+            "adaptive:p99=200ms,cap=64,window=5s,budget=0.8");
   EXPECT_EQ(parse_policy("aimd:max=1s,step=2,cut=0.5")->spec(), "aimd:max=1s,step=2,cut=0.5");
   EXPECT_EQ(parse_policy("aimd:p99=50ms")->max_batch(), 128u);
   EXPECT_EQ(parse_policy("adaptive:p99=50ms,cap=32")->label(), "A");
@@ -176,6 +191,7 @@ TEST(LearningPolicies, SpecsRoundTripAndBadSpecsSayWhatIsAccepted) {
   refused("adaptive:p99=200ms,size=8", "unknown key 'size'");
   refused("adaptive:p99=200ms,window=0s", "window must be above 0s");
   refused("adaptive:p99=200ms,cap=0", "cap must be from 1");
+  refused("adaptive:p99=200ms,budget=1.5", "budget must be above 0 and at most 1");
   refused("aimd:p99=200ms,cut=1.5", "cut must be above 0 and below 1");
   refused("aimd:p99=200ms,step=x", "step 'x' is not a whole number");
   // This test program has no profile reader (sim is not linked in): said so.

@@ -1,6 +1,7 @@
 #include "engine/summary.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/stats.hpp"
 
@@ -18,23 +19,17 @@ double latency_figure(const LatencySummary& s, LatencyFigure f) {
   return s.max;
 }
 
-namespace {
-
-std::vector<WindowSummary> windows_of(const RunResult& r, const std::vector<double>& lat, TimeNs window_ns) {
+std::vector<WindowSummary> latency_windows(std::span<const TimeNs> arrivals, std::span<const double> latency_s,
+                                           TimeNs window_ns) {
   std::vector<WindowSummary> out;
-  const std::size_t n = lat.size();  // completed, in request order (batches cover [0, n))
-  const TimeNs t0 = r.arrivals.front();
-  const TimeNs last = r.arrivals[n - 1] - t0;
+  if (arrivals.empty() || window_ns <= 0) return out;
+  const TimeNs t0 = arrivals.front();
+  const TimeNs last = arrivals.back() - t0;
   const std::size_t count = static_cast<std::size_t>(last / window_ns) + 1;
   out.resize(count);
   std::vector<std::vector<double>> in(count);
-  for (std::size_t i = 0; i < n; ++i) in[static_cast<std::size_t>((r.arrivals[i] - t0) / window_ns)].push_back(lat[i]);
-  std::vector<std::size_t> items(count, 0);
-  for (const BatchRecord& b : r.batches) {
-    const auto k = static_cast<std::size_t>(std::clamp<TimeNs>((b.start_ns - t0) / window_ns, 0,
-                                                                static_cast<TimeNs>(count - 1)));
-    ++out[k].batches;
-    items[k] += b.size;
+  for (std::size_t i = 0; i < arrivals.size() && i < latency_s.size(); ++i) {
+    if (!std::isnan(latency_s[i])) in[static_cast<std::size_t>((arrivals[i] - t0) / window_ns)].push_back(latency_s[i]);
   }
   static constexpr double kQs[] = {99, 100};
   for (std::size_t k = 0; k < count; ++k) {
@@ -49,7 +44,27 @@ std::vector<WindowSummary> windows_of(const RunResult& r, const std::vector<doub
       w.p99_s = q[0];
       w.max_s = q[1];
     }
-    if (w.batches) w.avg_batch = static_cast<double>(items[k]) / static_cast<double>(w.batches);
+  }
+  return out;
+}
+
+namespace {
+
+// The run's windows: the completed requests' latencies, and the batches by dispatch time.
+std::vector<WindowSummary> windows_of(const RunResult& r, const std::vector<double>& lat, TimeNs window_ns) {
+  const std::span<const TimeNs> arrivals(r.arrivals.data(), lat.size());
+  std::vector<WindowSummary> out = latency_windows(arrivals, lat, window_ns);
+  if (out.empty()) return out;
+  const TimeNs t0 = r.arrivals.front();
+  std::vector<std::size_t> items(out.size(), 0);
+  for (const BatchRecord& b : r.batches) {
+    const auto k = static_cast<std::size_t>(
+        std::clamp<TimeNs>((b.start_ns - t0) / window_ns, 0, static_cast<TimeNs>(out.size() - 1)));
+    ++out[k].batches;
+    items[k] += b.size;
+  }
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    if (out[k].batches) out[k].avg_batch = static_cast<double>(items[k]) / static_cast<double>(out[k].batches);
   }
   return out;
 }

@@ -2,6 +2,7 @@
 // Pure functions from a RunResult to the numbers people read.
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "core/latency_target.hpp"
@@ -59,5 +60,10 @@ struct Summary {
 
 // `window_ns` above 0: also the figures of each window of that length.
 Summary summarize(const RunResult& r, TimeNs window_ns = 0);
+
+// Windows of `window_ns` from the first arrival: each request by its arrival (ascending), with its
+// latency in seconds (NaN: none, e.g. a failed request: not counted). No batches (0).
+std::vector<WindowSummary> latency_windows(std::span<const TimeNs> arrivals, std::span<const double> latency_s,
+                                           TimeNs window_ns);
 
 }  // namespace greenbatch

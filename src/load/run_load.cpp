@@ -148,7 +148,7 @@ LoadRun run_load(const LoadSpec& s, const std::atomic<bool>* cancel) {
   LoadRun out;
   out.requests = run_open_loop(cfg, schedule);
   out.cancelled = cancel && cancel->load();
-  const LoadSummary sum = summarize_load(out.requests);
+  const LoadSummary sum = summarize_load(out.requests, parse_arrivals(s.arrivals).varies() ? kLoadWindowNs : 0);
   Energy e;
   rec.summary = sum.summary;
   rec.load = sum.figures;

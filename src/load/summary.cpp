@@ -1,12 +1,14 @@
 #include "load/summary.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <vector>
 
 #include "core/stats.hpp"
 
 namespace greenbatch::load {
 
-LoadSummary summarize_load(std::span<const RequestRecord> records) {
+LoadSummary summarize_load(std::span<const RequestRecord> records, TimeNs window_ns) {
   LoadSummary out;
   Summary& s = out.summary;
   LoadFigures& f = out.figures;
@@ -55,6 +57,16 @@ LoadSummary summarize_load(std::span<const RequestRecord> records) {
     static constexpr double kQs[] = {50, 99, 100};
     const auto q = percentiles_unsorted(late, kQs);
     f.send_late_s = LatenessSummary{q[0], q[1], q[2]};
+  }
+  if (window_ns > 0 && !records.empty()) {
+    std::vector<TimeNs> scheduled;
+    std::vector<double> ok;
+    for (const RequestRecord& r : records) {
+      scheduled.push_back(r.scheduled);
+      const bool answered = r.outcome == Outcome::kHttp && r.status >= 200 && r.status < 300;
+      ok.push_back(answered ? ns_to_s(r.done - r.scheduled) : std::numeric_limits<double>::quiet_NaN());
+    }
+    s.windows = latency_windows(scheduled, ok, window_ns);
   }
   if (f.sent >= 2 && last_sent > first_sent) {
     f.achieved_rate_hz = static_cast<double>(f.sent - 1) / ns_to_s(last_sent - first_sent);

@@ -16,6 +16,8 @@ struct LoadSummary {
   LoadFigures figures;
 };
 
-LoadSummary summarize_load(std::span<const RequestRecord> records);
+// `window_ns` above 0 (a load that changes): also the 2xx answers' figures per window of that
+// length, by scheduled time.
+LoadSummary summarize_load(std::span<const RequestRecord> records, TimeNs window_ns = 0);
 
 }  // namespace greenbatch::load

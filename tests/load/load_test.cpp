@@ -64,6 +64,31 @@ TEST(SummarizeLoad, CountsEveryOutcomeAndMeasuresFromTheSchedule) {
   EXPECT_DOUBLE_EQ(s.figures.send_late_s->max, 0.002);
 }
 
+TEST(SummarizeLoad, ALoadThatChangesIsSummarisedPerWindowOfItsSchedule) {
+  // 0.25 s windows: three answered in the first (latencies 10, 20, 40 ms), one failed and one
+  // answered (5 ms) in the second, one answered (1 ms) in the third.
+  const std::vector<RequestRecord> r = {
+      answered(0, 0, 10 * kNsPerMs, 200),
+      answered(100 * kNsPerMs, 100 * kNsPerMs, 120 * kNsPerMs, 200),
+      answered(200 * kNsPerMs, 200 * kNsPerMs, 240 * kNsPerMs, 200),
+      answered(300 * kNsPerMs, 300 * kNsPerMs, 301 * kNsPerMs, 503),
+      answered(400 * kNsPerMs, 400 * kNsPerMs, 405 * kNsPerMs, 200),
+      answered(600 * kNsPerMs, 600 * kNsPerMs, 601 * kNsPerMs, 200),
+  };
+  EXPECT_TRUE(summarize_load(r).summary.windows.empty());  // a steady load: none
+  const auto w = summarize_load(r, 250 * kNsPerMs).summary.windows;
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0].requests, 3u);
+  EXPECT_DOUBLE_EQ(w[0].max_s, 0.040);
+  EXPECT_DOUBLE_EQ(w[0].rate_hz, 3 / 0.25);
+  EXPECT_EQ(w[1].requests, 1u);  // the 503 is not an answer
+  EXPECT_DOUBLE_EQ(w[1].max_s, 0.005);
+  EXPECT_EQ(w[2].requests, 1u);
+  EXPECT_DOUBLE_EQ(w[2].t_s, 0.5);
+  EXPECT_DOUBLE_EQ(w[2].rate_hz, 1 / 0.1);  // the last window: up to its last scheduled request
+  EXPECT_EQ(w[0].batches, 0u);              // the server's to know
+}
+
 TEST(SummarizeLoad, NothingAnswered) {
   const std::vector<RequestRecord> r = {{0, -1, 5, 0, Outcome::kConnectionError}};
   const LoadSummary s = summarize_load(r);

@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "report/catalog.hpp"
 #include "report/figures.hpp"
+#include "report/html.hpp"
 #include "report/recommend.hpp"
 #include "report/runs.hpp"
 #include "report/svg.hpp"
@@ -155,6 +156,37 @@ TEST_F(ReportFiles, AServersLifetimeRecordIsLeftOutAndCounted) {
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("only server lifetimes found (1 record(s)"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(ReportFiles, ALoadThatChangesIsDrawnWindowByWindowWithTheShareMeetingTheTarget) {
+  // Two policies under one steps: load: adaptive (its own target, 200 ms; one window of three
+  // misses it) and fixed:8 (held to the group's target: two of three miss).
+  const auto record = [](const char* policy, std::vector<double> p99s) {
+    nlohmann::json w = nlohmann::json::array();
+    for (std::size_t i = 0; i < p99s.size(); ++i) {
+      w.push_back({{"t_s", 10.0 * static_cast<double>(i)}, {"requests", 100}, {"rate_hz", 10.0}, {"p99_s", p99s[i]},
+                   {"max_s", p99s[i]}, {"batches", 20}, {"avg_batch", 5.0}});
+    }
+    nlohmann::json j{{"model", "m"}, {"device", "cpu"}, {"arrivals", "steps:10@30s"}, {"policy", policy},
+                     {"rate_hz", 10.0}, {"seed", 1}, {"requests", 300}, {"completed", 300}, {"error", nullptr},
+                     {"latency_s", {{"max", 0.3}, {"p99", 0.25}, {"p95", 0.2}, {"p90", 0.1}, {"p50", 0.05}, {"mean", 0.05}}},
+                     {"windows", w}};
+    return j.dump() + "\n";
+  };
+  write("runs.jsonl", record("adaptive:p99=200ms", {0.15, 0.15, 0.25}) + record("fixed:8", {0.1, 0.3, 0.3}));
+  ReportInput in;
+  in.loaded = load({dir_.string()});
+  ASSERT_EQ(in.loaded.runs.size(), 2u);
+  ASSERT_EQ(in.loaded.runs[0].windows.size(), 3u);
+  in.configs = aggregate(in.loaded.runs);
+  in.catalog = load_catalog(kCatalog);
+  const std::string html = render_report(in);
+  const auto section = html.find("<h2>9. Loads that change</h2>");
+  ASSERT_NE(section, std::string::npos);
+  const std::string s = html.substr(section);
+  EXPECT_NE(s.find("p99 latency per 10 s window"), std::string::npos);
+  EXPECT_NE(s.find("2/3 (66.7 %) under p99=200ms"), std::string::npos) << s.substr(0, 4000);
+  EXPECT_NE(s.find("1/3 (33.3 %) under p99=200ms"), std::string::npos);
 }
 
 TEST(Figures, EnergyAgainstLatencyPanelsSplitLowAndHighRates) {

@@ -634,6 +634,37 @@ class SigtermTest(unittest.TestCase):
         self.assertIn("energy", rec)
 
 
+class AdaptivePolicyTest(unittest.TestCase):
+    """The learning policy behind the server: it learns its service times from the server's own
+    batches, and holds a request no longer than its target allows."""
+
+    def test_adaptive_serves_within_its_target(self):
+        out_dir = tempfile.mkdtemp(prefix="gb-serve-test-")
+        self.addCleanup(shutil.rmtree, out_dir, True)
+        server = Server("--model", "synthetic:base=5ms,per_item=1ms", "--policy", "adaptive:p99=300ms",
+                        "--meter", "none", out_dir=out_dir)
+        self.addCleanup(server.stop)
+        server.wait_ready()
+        for k in range(12):
+            t0 = time.monotonic()
+            status, _, data = infer_json(server.port, fp32_request(1, request_id=f"a{k}"))
+            self.assertEqual(status, 200, data)
+            self.assertEqual(json.loads(data)["id"], f"a{k}")
+            # Alone, a request waits for company at most 0.95 x 300 ms less the service time.
+            self.assertLess(time.monotonic() - t0, 2.0)
+        server.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(server.proc.wait(timeout=10), 0, server.stderr_text())
+        with open(os.path.join(out_dir, "runs.jsonl"), encoding="utf-8") as f:
+            rec = json.loads(f.read().splitlines()[0])
+        self.assertEqual(rec["policy"], "adaptive:p99=300ms")
+        self.assertEqual(rec["completed"], 12)
+        # Each waits at most about 285 ms less S(2), then runs ~6 ms: the target, with room for a
+        # late timer on a loaded machine (sanitizer builds).
+        self.assertLessEqual(rec["latency_s"]["max"], 0.450)
+        # The first request is served alone at once (nothing learned yet); later ones wait.
+        self.assertGreater(rec["latency_s"]["p50"], 0.1)
+
+
 # --- a real Prometheus scraping the server -------------------------------------------------------
 
 class PrometheusTest(unittest.TestCase):

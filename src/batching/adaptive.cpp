@@ -46,11 +46,43 @@ std::map<std::string, std::string> keys_of(std::string_view spec, std::string_vi
   }
 }
 
+// A number key (fallback when absent), parsed as the units' parser does; errors name the spec.
+double number_of(std::string_view spec, const std::map<std::string, std::string>& kv, const char* key, double fallback) {
+  const auto it = kv.find(key);
+  if (it == kv.end()) return fallback;
+  try {
+    return parse_double(it->second, key);
+  } catch (const UserError& e) {
+    policy_error(spec, e.what());
+  }
+}
+
 }  // namespace
 
 void set_size_table_reader(SizeTableReader reader) { g_size_table_reader = reader; }
 
 // --- adaptive ------------------------------------------------------------------------------------
+
+namespace {
+
+// The size of least dynamic energy per image (within kEnergyTolerance) in the table: no reason to
+// go past it. Without energy figures: the cap.
+std::size_t least_energy_size(const std::optional<SizeTable>& table, std::size_t cap) {
+  if (!table) return cap;
+  std::optional<double> least;
+  for (std::size_t b = 1; b <= cap; ++b) {
+    const auto& e = table->dynamic_j[b - 1];
+    if (e && (!least || *e < *least)) least = e;
+  }
+  if (!least) return cap;
+  for (std::size_t b = 1; b <= cap; ++b) {
+    const auto& e = table->dynamic_j[b - 1];
+    if (e && *e <= *least * (1 + AdaptivePolicy::kEnergyTolerance)) return b;
+  }
+  return cap;
+}
+
+}  // namespace
 
 AdaptivePolicy::AdaptivePolicy(std::string target_text, TimeNs target_ns, std::size_t cap, TimeNs window_ns,
                                std::string profile_path, std::optional<SizeTable> table, double budget_share)
@@ -60,6 +92,7 @@ AdaptivePolicy::AdaptivePolicy(std::string target_text, TimeNs target_ns, std::s
       cap_(cap),
       profile_path_(std::move(profile_path)),
       table_(std::move(table)),
+      energy_limit_(least_energy_size(table_, cap)),
       arrivals_(window_ns) {}
 
 double AdaptivePolicy::service_s(std::size_t b) const {
@@ -69,24 +102,10 @@ double AdaptivePolicy::service_s(std::size_t b) const {
 
 AdaptivePolicy::Plan AdaptivePolicy::plan(std::optional<double> rate_hz) const {
   if (!knows_service()) return {1, 0};  // nothing known yet: one at a time, at once
-  // The size of least energy per image (within kEnergyTolerance): no reason to go past it.
-  std::size_t limit = cap_;
-  if (table_) {
-    double least = 0;
-    for (std::size_t b = 1; b <= cap_; ++b) {
-      if (table_->dynamic_j[b - 1] && (b == 1 || *table_->dynamic_j[b - 1] < least)) least = *table_->dynamic_j[b - 1];
-    }
-    for (std::size_t b = 1; b <= cap_; ++b) {
-      if (table_->dynamic_j[b - 1] && *table_->dynamic_j[b - 1] <= least * (1 + kEnergyTolerance)) {
-        limit = b;
-        break;
-      }
-    }
-  }
   const double budget_s = ns_to_s(budget_ns_);
   const double rate = rate_hz.value_or(0);
   // The largest size whose batch leaves the next one (what arrives while it runs) its time.
-  for (std::size_t b = limit; b >= 1; --b) {
+  for (std::size_t b = energy_limit_; b >= 1; --b) {
     const double s = service_s(b);
     const auto next = static_cast<std::size_t>(std::min<double>(static_cast<double>(cap_), 1 + std::ceil(rate * s)));
     if (s + service_s(next) <= budget_s || b == 1) {
@@ -126,7 +145,7 @@ std::string AdaptivePolicy::spec() const {
 
 const PolicyKind kAdaptiveKind{
     "adaptive",
-    "adaptive:p99=D[,cap=N,window=D,profile=FILE] (holds a p99 (or max=D) target at the least energy as the load "
+    "adaptive:p99=D[,cap=N,window=D,budget=F,profile=FILE] (holds a p99 (or max=D) target at the least energy as the load "
     "changes, e.g. adaptive:p99=200ms)",
     3,
     [](std::string_view spec, std::string_view args) -> std::unique_ptr<BatchPolicy> {
@@ -149,16 +168,10 @@ const PolicyKind kAdaptiveKind{
           policy_error(spec, e.what());
         }
       }
-      double budget = AdaptivePolicy::kBudgetShare;
-      if (const auto it = kv.find("budget"); it != kv.end()) {
-        try {
-          budget = parse_double(it->second, "budget");
-        } catch (const UserError& e) {
-          policy_error(spec, e.what());
-        }
-        if (!(budget > 0 && budget <= 1)) {
-          policy_error(spec, fmt::format("budget must be above 0 and at most 1 (a share of the target), not {}", it->second));
-        }
+      const double budget = number_of(spec, kv, "budget", AdaptivePolicy::kBudgetShare);
+      if (!(budget > 0 && budget <= 1)) {
+        policy_error(spec, fmt::format("budget must be above 0 and at most 1 (a share of the target), not {}",
+                                       kv.at("budget")));
       }
       return std::make_unique<AdaptivePolicy>(target.text, target.limit_ns, cap, window, path, std::move(table), budget);
     },
@@ -204,15 +217,8 @@ const PolicyKind kAimdKind{
       const std::size_t cap = cap_of(spec, kv);
       std::size_t step = 1;
       if (const auto it = kv.find("step"); it != kv.end()) step = policy_batch_size(spec, it->second, "step");
-      double cut = 0.9;
-      if (const auto it = kv.find("cut"); it != kv.end()) {
-        try {
-          cut = parse_double(it->second, "cut");
-        } catch (const UserError& e) {
-          policy_error(spec, e.what());
-        }
-        if (!(cut > 0 && cut < 1)) policy_error(spec, fmt::format("cut must be above 0 and below 1, not {}", it->second));
-      }
+      const double cut = number_of(spec, kv, "cut", 0.9);
+      if (!(cut > 0 && cut < 1)) policy_error(spec, fmt::format("cut must be above 0 and below 1, not {}", kv.at("cut")));
       return std::make_unique<AimdPolicy>(target.text, target.limit_ns, cap, step, cut);
     },
     [](const TuneSpace& space, std::vector<std::string>& out) {

@@ -75,6 +75,7 @@ class AdaptivePolicy final : public BatchPolicy {
   std::size_t cap_;
   std::string profile_path_;
   std::optional<SizeTable> table_;
+  std::size_t energy_limit_;  // the size of least energy per image (the cap without energy figures)
   LearnedService learned_;
   std::uint64_t dispatched_ = 0;  // items in the batches observed
   // What decide() was shown: the policy's memory of the arrivals (it changes no decision twice:

@@ -267,11 +267,7 @@ std::string trace_section(const ReportInput& in) {
 // The latency target a policy holds (adaptive:p99=200ms, aimd:max=1s), if it names one.
 std::optional<LatencyTarget> policy_target(const std::string& policy) {
   if (!policy.starts_with("adaptive:") && !policy.starts_with("aimd:")) return std::nullopt;
-  const std::string args = policy.substr(policy.find(':') + 1);
-  for (std::size_t start = 0; start < args.size();) {
-    std::size_t comma = args.find(',', start);
-    if (comma == std::string::npos) comma = args.size();
-    const std::string kv = args.substr(start, comma - start);
+  for (const std::string& kv : split_list(policy.substr(policy.find(':') + 1))) {
     if (kv.starts_with("p99=") || kv.starts_with("max=")) {
       try {
         return parse_latency_target(kv);
@@ -279,7 +275,6 @@ std::optional<LatencyTarget> policy_target(const std::string& policy) {
         return std::nullopt;
       }
     }
-    start = comma + 1;
   }
   return std::nullopt;
 }

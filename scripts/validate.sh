@@ -38,6 +38,12 @@
 # configuration scatters by its seeds alone (the simulated seeds' spread), the real mean's
 # distance from the prediction in that unit (z), and the chance that a perfect simulator misses
 # each target.
+# Then the criterion a simulated figure is judged by (issue 22): it is right when it cannot be
+# told from one more real run, i.e. it lies inside the 95 % prediction interval of one more run
+# estimated from the REPS repetitions (mean +- t(0.975, REPS - 1) x s x sqrt(1 + 1 / REPS); at
+# least 5 repetitions for the verdict to count). Per configuration and metric (energy per
+# image, p99): the real mean, the repetitions' spread, the interval, each prediction, its error
+# and the verdict; then the count of configurations whose every metric passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results/validate}"
@@ -184,4 +190,45 @@ for key, rs in real.items():
 print(f"\na perfect simulator meets the p99 target in every configuration with probability {within['p99'] * 100:.0f} %, "
       f"the energy target with probability {within['energy'] * 100:.0f} %")
 print("beyond chance (|z| > 2): " + (", ".join(beyond) if beyond else "none"))
+
+# The criterion: inside the 95 % prediction interval of one more real run.
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+def t975(df):
+    return T975.get(df) or T975[max(k for k in T975 if k <= df)]
+print("\nthe criterion: a simulated figure is right when it lies inside the 95 % prediction interval of one more "
+      "real run (mean +- t x s x sqrt(1 + 1/n), from the n repetitions)")
+print("| rate | policy | metric | runs | real mean | spread (max - min) / mean | 95 % PI of one more run "
+      "| before: sim | error | inside | interleaved: sim | error | inside |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+passed = {"before": 0, "interleaved": 0}
+judged = 0
+for key, rs in sorted(real.items()):
+    n = len(rs)
+    if n < 2:
+        continue
+    judged += 1
+    ok = {"before": True, "interleaved": True}
+    for name, metric, unit in (("J/image", energy, 1.0), ("p99", p99, 1e3)):
+        vals = [metric([r]) for r in rs]
+        m = mean(vals)
+        sd = (sum((v - m) ** 2 for v in vals) / (n - 1)) ** 0.5
+        half = t975(n - 1) * sd * (1 + 1 / n) ** 0.5
+        fmt = (lambda v: f"{v:.4g}") if unit == 1.0 else (lambda v: f"{v * unit:.1f} ms")
+        cells = []
+        for how, pred in (("before", metric(sims[0][key])), ("interleaved", interleaved(metric, key))):
+            inside = abs(pred - m) <= half
+            ok[how] = ok[how] and inside
+            cells += [fmt(pred), f"{err(pred, m):+.1f} %", "yes" if inside else "**no**"]
+        print(f"| {key[0]:g} | {key[1]} | {name} | {n} | {fmt(m)} | {(max(vals) - min(vals)) / m * 100:.1f} % | "
+              f"{fmt(m - half)} .. {fmt(m + half)} (+-{half / m * 100:.1f} %) | " + " | ".join(cells) + " |")
+    for how in passed:
+        passed[how] += ok[how]
+if judged:
+    few = min(len(rs) for rs in real.values()) < 5
+    print(f"\nconfigurations inside the prediction interval on every metric: before {passed['before']} of {judged}, "
+          f"interleaved {passed['interleaved']} of {judged}" +
+          (" (fewer than 5 repetitions: the issue's criterion asks for at least 5)" if few else ""))
+else:
+    print("\nthe criterion needs at least 2 repetitions of each configuration (REPS >= 2; it asks for 5)")
 PY

@@ -88,21 +88,76 @@ AdaptivePolicy::AdaptivePolicy(std::string target_text, TimeNs target_ns, std::s
                                std::string profile_path, std::optional<SizeTable> table, double budget_share)
     : target_text_(std::move(target_text)),
       budget_share_(budget_share),
-      budget_ns_(static_cast<TimeNs>(budget_share * static_cast<double>(target_ns))),
+      target_ns_(target_ns),
       cap_(cap),
       profile_path_(std::move(profile_path)),
       table_(std::move(table)),
       energy_limit_(least_energy_size(table_, cap)),
-      arrivals_(window_ns) {}
+      arrivals_(window_ns) {
+  if (!table_) return;
+  for (std::size_t b = 1; b <= cap_; ++b) quantile_.push_back(std::clamp(1 - static_cast<double>(b) * kMissShare * 0.01, 0.5, 0.99));
+  for (const auto& r : table_->regimes) {
+    std::vector<double> high;
+    for (std::size_t b = 1; b <= cap_; ++b) {
+      const auto& q = r.quantiles_s[b - 1];
+      const double pos = quantile_[b - 1] * static_cast<double>(q.size() - 1);
+      const auto lo = static_cast<std::size_t>(pos);
+      const std::size_t up = std::min(lo + 1, q.size() - 1);
+      high.push_back(std::max(table_->service_s[b - 1], q[lo] + (q[up] - q[lo]) * (pos - static_cast<double>(lo))));
+    }
+    high_s_.push_back(std::move(high));
+  }
+  for (std::size_t b = 1; b <= cap_; ++b) {
+    double h = table_->service_s[b - 1];
+    for (const auto& r : high_s_) h = std::max(h, r[b - 1]);
+    highest_s_.push_back(h);
+  }
+}
 
-double AdaptivePolicy::service_s(std::size_t b) const {
-  if (table_) return table_->service_hi_s[b - 1];
-  return learned_.service_s(b) * (1 + kLearnedMargin);
+// The regime a batch starting after `idle_s` is in: back to back, or the measured idle time at or
+// above it (the last at the end); `other` the one below it when it lies between two (else the same).
+std::size_t AdaptivePolicy::regime_of(std::optional<double> idle_s, std::size_t& other) const {
+  const auto& regimes = table_->regimes;
+  other = 0;
+  if (regimes.size() == 1 || (idle_s && *idle_s <= table_->back_to_back_idle_s)) return 0;
+  std::size_t k = idle_s ? 1 : regimes.size() - 1;  // unknown: taken as idle long
+  while (idle_s && k + 1 < regimes.size() && regimes[k].idle_s < *idle_s) ++k;
+  other = k > 1 && idle_s && *idle_s < regimes[k].idle_s ? k - 1 : k;
+  return k;
+}
+
+double AdaptivePolicy::service_s(std::size_t b, std::optional<double> idle_s) const {
+  if (!table_) return learned_.service_s(b) * (1 + kLearnedMargin);
+  if (!idle_s || high_s_.empty()) return highest_s_[b - 1];
+  // The higher of the two regimes around the idleness, each the higher of its profile quantile and
+  // its median plus the excess seen.
+  std::optional<double> excess;
+  if (excess_sorted_s_.size() >= kMinExcessBatches) {
+    const auto& x = excess_sorted_s_;
+    excess = x[static_cast<std::size_t>(quantile_[b - 1] * static_cast<double>(x.size() - 1))];
+  }
+  const auto at = [&](std::size_t r) {
+    const double profiled = high_s_[r][b - 1];
+    return excess ? std::max(profiled, table_->regimes[r].quantiles_s[b - 1][50] + *excess) : profiled;
+  };
+  std::size_t other = 0;
+  const std::size_t k = regime_of(idle_s, other);
+  return std::max(at(k), at(other));
+}
+
+std::optional<double> AdaptivePolicy::idle_at(TimeNs t) const {
+  if (!last_end_ns_) return std::nullopt;
+  return ns_to_s(std::max<TimeNs>(0, t - *last_end_ns_));
+}
+
+double AdaptivePolicy::budget_s(std::optional<double> rate_hz) const {
+  const double low = rate_hz && *rate_hz > kFullBudgetRateHz ? kFullBudgetRateHz / *rate_hz : 1.0;
+  return ns_to_s(target_ns_) * (1 - (1 - budget_share_) * low);
 }
 
 AdaptivePolicy::Plan AdaptivePolicy::plan(std::optional<double> rate_hz) const {
   if (!knows_service()) return {1, 0};  // nothing known yet: one at a time, at once
-  const double budget_s = ns_to_s(budget_ns_);
+  const double budget_s = this->budget_s(rate_hz);
   const double rate = rate_hz.value_or(0);
   // The largest size whose batch leaves the next one (what arrives while it runs) its time.
   for (std::size_t b = energy_limit_; b >= 1; --b) {
@@ -121,16 +176,42 @@ Decision AdaptivePolicy::decide(std::span<const TimeNs> waiting, TimeNs now, boo
   const std::size_t n = waiting.size();
   if (stream_closed) return Decision::dispatch(std::min(n, cap_));
   if (!knows_service()) return Decision::dispatch(1);  // learn S(1) first
-  const Plan p = plan(arrivals_.rate_hz(now));
+  const auto rate = arrivals_.rate_hz(now);
+  const Plan p = plan(rate);
   if (n >= p.batch) return Decision::dispatch(p.batch);
-  // Wait for one more while a batch of n + 1 would still meet the budget; else go with n.
-  const TimeNs deadline = waiting.front() + static_cast<TimeNs>((ns_to_s(budget_ns_) - service_s(n + 1)) * 1e9);
+  // Wait for one more while a batch of n + 1 would still meet the budget; else go with n. The
+  // batch of n + 1 starts at that deadline, in the regime the wait puts the server in, which
+  // depends on the deadline: taken at the deadline the highest estimate gives, then at the one
+  // that gives, and the higher of the two estimates (a regime's service grows with idleness).
+  // The budget's rate: the estimate over the window lags a step down, the waiting requests' own
+  // spacing does not: the lower of the two (one waiting: no spacing, taken as low).
+  std::optional<double> budget_rate;
+  if (n >= 2 && rate && waiting.back() > waiting.front()) {
+    budget_rate = std::min(*rate, static_cast<double>(n - 1) / ns_to_s(waiting.back() - waiting.front()));
+  }
+  const double budget_s = this->budget_s(budget_rate);
+  const auto deadline_for = [&](double s) { return waiting.front() + static_cast<TimeNs>((budget_s - s) * 1e9); };
+  const double s1 = service_s(n + 1, idle_at(std::max(now, deadline_for(service_s(n + 1)))));
+  const double s2 = service_s(n + 1, idle_at(std::max(now, deadline_for(s1))));
+  const TimeNs deadline = deadline_for(std::max(s1, s2));
   if (now >= deadline) return Decision::dispatch(n);
   return Decision::wait_until(deadline);
 }
 
 void AdaptivePolicy::observe(const BatchRecord& batch) {
   dispatched_ += batch.size;
+  if (table_ && batch.size >= 1 && batch.size <= cap_) {
+    std::size_t other = 0;
+    const std::size_t k = regime_of(idle_at(batch.start_ns), other);
+    const double x = ns_to_s(batch.late_ns + (batch.end_ns - batch.start_ns)) - table_->regimes[k].quantiles_s[batch.size - 1][50];
+    excess_s_.push_back(x);
+    excess_sorted_s_.insert(std::upper_bound(excess_sorted_s_.begin(), excess_sorted_s_.end(), x), x);
+    if (excess_s_.size() > kExcessBatches) {
+      excess_sorted_s_.erase(std::lower_bound(excess_sorted_s_.begin(), excess_sorted_s_.end(), excess_s_.front()));
+      excess_s_.pop_front();
+    }
+  }
+  last_end_ns_ = batch.end_ns;
   if (!table_) learned_.observe(batch.size, batch.end_ns - batch.start_ns);
 }
 

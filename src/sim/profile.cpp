@@ -291,24 +291,61 @@ namespace greenbatch {
 
 SizeTable size_table(const Profile& p, std::size_t cap) {
   SizeTable t;
-  std::vector<std::pair<double, double>> p90;
-  // A high quantile (kHighQuantile) of a batch's service, back to back or after the server idled
-  // (a CPU's caches and threads cool down: slower), whichever is higher: what a policy holding a
-  // target must expect. Profiles without quantiles: their p90.
-  constexpr double kHighQuantile = 0.99;
-  const auto high = [](const std::vector<double>& q) { return q[static_cast<std::size_t>(kHighQuantile * static_cast<double>(q.size() - 1))]; };
-  for (const auto& q : p.points) {
-    double hi = std::max(q.service_p90_s, q.service_median_s);
-    if (!q.quantiles_s.empty()) hi = std::max(hi, high(q.quantiles_s));
-    for (const auto& a : q.after_idle) {
-      if (!a.quantiles_s.empty()) hi = std::max(hi, high(a.quantiles_s));
+  t.back_to_back_idle_s = ns_to_s(kBackToBackIdleNs);
+  constexpr std::size_t kPercentiles = 101;
+  // A point's percentiles: as measured, or, for a profile without them, a normal tail through its
+  // median and p90.
+  const auto percentiles = [](const std::vector<double>& measured, double median, double p90) {
+    if (measured.size() == kPercentiles) return measured;
+    std::vector<double> q;
+    const double z90 = 1.2815516;
+    for (std::size_t i = 0; i < kPercentiles; ++i) {
+      const double u = std::clamp(static_cast<double>(i) / 100.0, 0.001, 0.999);
+      double lo = -10, hi = 10;  // the normal score of u, by bisection
+      for (int k = 0; k < 60; ++k) ((0.5 * std::erfc(-(lo + hi) / 2 / std::sqrt(2.0)) < u) ? lo : hi) = (lo + hi) / 2;
+      q.push_back(std::max(0.0, median + (lo + hi) / 2 / z90 * std::max(0.0, p90 - median)));
     }
-    p90.emplace_back(static_cast<double>(q.batch_size), hi);
+    return q;
+  };
+  // The regimes after idling: the idle times of the point measured after the most of them; each
+  // point's figures for one are its measurement nearest in log-time (back to back if it has none).
+  const ProfilePoint* most = nullptr;
+  for (const auto& q : p.points) {
+    if (!most || q.after_idle.size() > most->after_idle.size()) most = &q;
+  }
+  const std::size_t n_regimes = 1 + (most ? most->after_idle.size() : 0);
+  std::vector<std::vector<std::vector<double>>> measured(n_regimes);  // [regime][point]
+  for (const auto& q : p.points) {
+    const auto b2b = percentiles(q.quantiles_s, q.service_median_s, std::max(q.service_p90_s, q.service_median_s));
+    measured[0].push_back(b2b);
+    for (std::size_t r = 1; r < n_regimes; ++r) {
+      const double want = std::log(most->after_idle[r - 1].idle_s);
+      const ProfilePoint::AfterIdle* near = nullptr;
+      for (const auto& a : q.after_idle) {
+        if (a.quantiles_s.size() == kPercentiles &&
+            (!near || std::abs(std::log(a.idle_s) - want) < std::abs(std::log(near->idle_s) - want))) {
+          near = &a;
+        }
+      }
+      measured[r].push_back(near ? near->quantiles_s : b2b);
+    }
+  }
+  for (std::size_t r = 0; r < n_regimes; ++r) {
+    SizeTable::Regime g{r == 0 ? 0.0 : most->after_idle[r - 1].idle_s, {}};
+    for (std::size_t b = 1; b <= cap; ++b) {
+      std::vector<double> q;
+      for (std::size_t i = 0; i < kPercentiles; ++i) {
+        std::vector<std::pair<double, double>> pts;
+        for (std::size_t k = 0; k < p.points.size(); ++k) pts.emplace_back(static_cast<double>(p.points[k].batch_size), measured[r][k][i]);
+        q.push_back(interpolate(pts, static_cast<double>(b)));
+      }
+      g.quantiles_s.push_back(std::move(q));
+    }
+    t.regimes.push_back(std::move(g));
   }
   for (std::size_t b = 1; b <= cap; ++b) {
     const double s = p.service_s(b);
     t.service_s.push_back(s);
-    t.service_hi_s.push_back(std::max(s, interpolate(p90, static_cast<double>(b))));
     const auto w = p.dynamic_power_w(b);
     t.dynamic_j.push_back(w ? std::optional<double>(*w * s / static_cast<double>(b)) : std::nullopt);
   }

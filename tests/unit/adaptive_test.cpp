@@ -57,12 +57,24 @@ TEST(LearnedService, InterpolatesBetweenSizesSeenAndScalesAboveTheLargest) {
 // dynamic energy per image `energy(b)`, if given. Budget: the whole 200 ms target.
 SizeTable table(std::size_t cap, double (*energy)(double) = nullptr) {
   SizeTable t;
+  t.regimes.push_back({0.0, {}});
   for (std::size_t b = 1; b <= cap; ++b) {
     t.service_s.push_back(0.010 + 0.001 * static_cast<double>(b));
-    t.service_hi_s.push_back(t.service_s.back());
+    t.regimes[0].quantiles_s.push_back(std::vector<double>(101, t.service_s.back()));
     t.dynamic_j.push_back(energy ? std::optional<double>(energy(static_cast<double>(b))) : std::nullopt);
   }
   return t;
+}
+
+// A regime whose percentiles for every size are base + i x step (i = 0 to 100).
+SizeTable::Regime regime(double idle_s, std::size_t cap, double base, double step = 0) {
+  SizeTable::Regime r{idle_s, {}};
+  for (std::size_t b = 1; b <= cap; ++b) {
+    std::vector<double> q;
+    for (int i = 0; i <= 100; ++i) q.push_back(base + i * step);
+    r.quantiles_s.push_back(std::move(q));
+  }
+  return r;
 }
 
 AdaptivePolicy with_table(std::size_t cap, double (*energy)(double) = nullptr) {
@@ -77,7 +89,8 @@ TEST(AdaptivePolicy, WithoutServiceTimesItServesOneAtATimeToLearnThem) {
   EXPECT_EQ(d.count, 1u);
   EXPECT_EQ(p.plan(std::nullopt).batch, 1u);
   // One batch of one took 11 ms: learned, with its margin (S(2) = 2 x 11 ms x 1.15 above the
-  // largest size seen), the oldest (at 0) now waits for a second until 0.95 x 200 - 25.3 ms.
+  // largest size seen), the oldest (at 1 ms) now waits for a second until 0.95 x 200 - 25.3 ms
+  // (one waiting: the rate of its spacing unknown, the budget of a low rate).
   p.observe({5 * kMs, 16 * kMs, 0, 0, 1});
   d = p.decide(every(1, 1 * kMs, kMs), 16 * kMs, false);
   ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
@@ -140,6 +153,101 @@ TEST(AdaptivePolicy, WithEnergyFiguresItGoesNoFurtherThanTheSizeOfLeastEnergyPer
   EXPECT_EQ(d.count, 8u);
   // Energy that keeps falling: the cap.
   EXPECT_EQ(with_table(64, [](double b) { return 1.0 / b; }).plan(10.0).batch, 64u);
+}
+
+TEST(AdaptivePolicy, ABatchOfBPlansWithTheServiceQuantileItMayMissAt) {
+  // Back to back only; percentiles 10 ms + i x 0.1 ms: the pth percentile is 10 + p / 10 ms.
+  SizeTable t;
+  t.regimes.push_back(regime(0, 64, 0.010, 0.0001));
+  for (std::size_t b = 1; b <= 64; ++b) t.service_s.push_back(0.015), t.dynamic_j.push_back(std::nullopt);
+  AdaptivePolicy p("p99=200ms", 200 * kMs, 64, 2000 * kMs, "t", t, 1.0);
+  // A batch of b may miss at b x kMissShare x 1 %: with n waiting since 0, the deadline for one
+  // more is 200 ms - S(n + 1), S(n + 1) the percentile 100 x (1 - (n + 1) x 0.5 %), at most the
+  // 99th and at least the median (and never below the median back to back, 15 ms).
+  for (std::size_t n : {1, 3, 9, 19, 40, 63}) {
+    SCOPED_TRACE(n);
+    const double q = std::clamp(1 - static_cast<double>(n + 1) * AdaptivePolicy::kMissShare * 0.01, 0.5, 0.99);
+    const double s = std::max(0.015, 0.010 + q * 0.010);
+    const Decision d = p.decide(every(n, 0, 0), 0, false);
+    ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
+    EXPECT_NEAR(static_cast<double>(d.until), (0.200 - s) * 1e9, 2.0);
+  }
+}
+
+TEST(AdaptivePolicy, ItsBudgetGrowsTowardTheWholeTargetAsTheRateRises) {
+  AdaptivePolicy p("p99=200ms", 200 * kMs, 128, 2000 * kMs, "t", table(128));  // budget 0.95
+  EXPECT_DOUBLE_EQ(p.budget_s(std::nullopt), 0.190);  // the rate unknown: taken as low
+  EXPECT_DOUBLE_EQ(p.budget_s(8.0), 0.190);
+  EXPECT_DOUBLE_EQ(p.budget_s(AdaptivePolicy::kFullBudgetRateHz), 0.190);
+  EXPECT_DOUBLE_EQ(p.budget_s(64.0), 0.200 * (1 - 0.05 * 0.5));
+  EXPECT_DOUBLE_EQ(p.budget_s(128.0), 0.200 * (1 - 0.05 * 0.25));
+  EXPECT_DOUBLE_EQ(with_table(8).budget_s(8.0), 0.200);  // budget=1: the whole target at any rate
+  // After 2 s at 128/s, two waiting 100 ms apart (10/s: the rate stepped down, the 2 s estimate
+  // lags): the budget of the lower rate, 190 ms; the deadline for a third is 1.9 s + 190 - S(3).
+  AdaptivePolicy q("p99=200ms", 200 * kMs, 128, 2000 * kMs, "t", table(128));
+  q.decide(every(256, 0, 7'812'500), 2000 * kMs, false);
+  const std::vector<TimeNs> two = {1900 * kMs, 2000 * kMs};
+  const Decision d = q.decide(two, 2000 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
+  EXPECT_NEAR(static_cast<double>(d.until), (1.9 + 0.190 - 0.013) * 1e9, 2.0);
+  // The plan takes the budget of its rate: the wait a full batch leaves is B(rate) - S(batch).
+  const auto plan = p.plan(128.0);
+  EXPECT_EQ(plan.wait_ns, static_cast<TimeNs>((p.budget_s(128.0) - (0.010 + 0.001 * static_cast<double>(plan.batch))) * 1e9));
+}
+
+TEST(AdaptivePolicy, ItsServiceEstimateIsTheRegimeTheWaitPutsTheServerIn) {
+  // Back to back 10 ms; after 5 ms of idleness 12 ms, after 30 ms 15 ms, after 200 ms 40 ms.
+  SizeTable t;
+  t.regimes = {regime(0, 8, 0.010), regime(0.005, 8, 0.012), regime(0.030, 8, 0.015), regime(0.200, 8, 0.040)};
+  for (std::size_t b = 1; b <= 8; ++b) t.service_s.push_back(0.010), t.dynamic_j.push_back(std::nullopt);
+  AdaptivePolicy p("p99=200ms", 200 * kMs, 8, 2000 * kMs, "t", t, 1.0);
+  // One waiting since 0, the last batch ended at 170 ms (E). The highest estimate (40 ms) puts the
+  // deadline at 160 ms, past: the batch would start back to back (10 ms), which puts it at 190 ms,
+  // 20 ms after E, between the 5 and 30 ms regimes: the higher, 15 ms. The higher of the two
+  // passes: wait for one more until 185 ms.
+  const auto one = every(1, 0, 0);
+  // Before any batch ended the idleness is unknown: the highest estimate, and 160 ms is past.
+  Decision d = p.decide(one, 170 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kDispatch);
+  p.observe({150 * kMs, 170 * kMs, 0, 0, 3});
+  d = p.decide(one, 170 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
+  EXPECT_NEAR(static_cast<double>(d.until), 185e6, 2.0);
+  // Idle long (the last batch ended at 0): the 200 ms regime's 40 ms.
+  p.observe({0, 0, 0, 0, 3});
+  d = p.decide(one, 10 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
+  EXPECT_NEAR(static_cast<double>(d.until), 160e6, 2.0);
+}
+
+TEST(AdaptivePolicy, ItLearnsWhatTheMachineTakesBeyondTheProfile) {
+  // Back to back 10 ms at every quantile. Batches observed back to back (each starting where the
+  // last ended) that take 30 ms: once kMinExcessBatches were seen, S = 10 ms + 20 ms.
+  SizeTable t;
+  t.regimes = {regime(0, 8, 0.010)};
+  for (std::size_t b = 1; b <= 8; ++b) t.service_s.push_back(0.010), t.dynamic_j.push_back(std::nullopt);
+  AdaptivePolicy p("p99=200ms", 200 * kMs, 8, 2000 * kMs, "t", t, 1.0);
+  TimeNs end = 0;
+  const auto batch = [&](TimeNs service, TimeNs late) {
+    p.observe({end, end + service, late, 0, 2});
+    end += service;
+  };
+  const auto deadline = [&] {
+    // One waiting since the last batch ended: the deadline for a second, back to back or not.
+    const Decision d = p.decide(every(1, end, 0), end, false);
+    EXPECT_EQ(d.kind, Decision::Kind::kWaitUntil);
+    return static_cast<double>(d.until - end) / 1e6;
+  };
+  for (std::size_t i = 0; i + 1 < AdaptivePolicy::kMinExcessBatches; ++i) batch(30 * kMs, 0);
+  EXPECT_NEAR(deadline(), 190.0, 1e-5);  // too few seen: the profile's 10 ms
+  batch(30 * kMs, 0);
+  EXPECT_NEAR(deadline(), 170.0, 1e-5);  // its median plus the 20 ms seen beyond it
+  // Only the last kExcessBatches count; a dispatch's lateness counts as excess too.
+  for (std::size_t i = 0; i < AdaptivePolicy::kExcessBatches; ++i) batch(10 * kMs, 5 * kMs);
+  EXPECT_NEAR(deadline(), 185.0, 1e-5);
+  // Faster than the profile: never below its own quantile.
+  for (std::size_t i = 0; i < AdaptivePolicy::kExcessBatches; ++i) batch(2 * kMs, 0);
+  EXPECT_NEAR(deadline(), 190.0, 1e-5);
 }
 
 TEST(AimdPolicy, GrowsByItsStepWhileTheTargetHoldsAndCutsByTenPercentOnAMiss) {

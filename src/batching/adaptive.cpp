@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "core/latency_target.hpp"
+#include "core/stats.hpp"
 #include "core/units.hpp"
 
 namespace greenbatch {
@@ -99,11 +100,8 @@ AdaptivePolicy::AdaptivePolicy(std::string target_text, TimeNs target_ns, std::s
   for (const auto& r : table_->regimes) {
     std::vector<double> high;
     for (std::size_t b = 1; b <= cap_; ++b) {
-      const auto& q = r.quantiles_s[b - 1];
-      const double pos = quantile_[b - 1] * static_cast<double>(q.size() - 1);
-      const auto lo = static_cast<std::size_t>(pos);
-      const std::size_t up = std::min(lo + 1, q.size() - 1);
-      high.push_back(std::max(table_->service_s[b - 1], q[lo] + (q[up] - q[lo]) * (pos - static_cast<double>(lo))));
+      // The regime's percentiles are ascending: the quantile between two of them, interpolated.
+      high.push_back(std::max(table_->service_s[b - 1], percentile_sorted(r.quantiles_s[b - 1], quantile_[b - 1] * 100)));
     }
     high_s_.push_back(std::move(high));
   }

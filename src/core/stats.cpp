@@ -31,6 +31,16 @@ double percentile_sorted(std::span<const double> sorted, double q) {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
 }
 
+double normal_quantile(double u) {
+  assert(u > 0 && u < 1);
+  double lo = -40, hi = 40;
+  for (int k = 0; k < 100 && hi - lo > 1e-13; ++k) {
+    const double mid = (lo + hi) / 2;
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < u ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 std::vector<double> percentiles_unsorted(std::vector<double>& xs, std::span<const double> qs) {
   assert(!xs.empty());
   assert(std::is_sorted(qs.begin(), qs.end()));

@@ -16,6 +16,10 @@ double percentile_sorted(std::span<const double> sorted, double q);
 // `xs` non-empty.
 std::vector<double> percentiles_unsorted(std::vector<double>& xs, std::span<const double> qs);
 
+// The standard normal distribution's quantile: z with P(Z <= z) = u, u in (0, 1); to 1e-12, by
+// bisection of erfc (a function for a profile's read, not a hot path).
+double normal_quantile(double u);
+
 // Half-width of the two-sided 95 % confidence interval of the mean (Student's t).
 double ci95_half_width(std::span<const double> xs);
 

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "core/error.hpp"
+#include "core/stats.hpp"
 #include "io/records.hpp"
 #include "io/results.hpp"
 
@@ -108,12 +109,7 @@ double Profile::service_s(std::size_t batch) const {
 }
 
 double Profile::draw_service_s(std::size_t batch, double idle_s, double u, double pick) const {
-  auto at = [u](const std::vector<double>& q) {
-    const double pos = u * static_cast<double>(q.size() - 1);
-    const auto lo = static_cast<std::size_t>(pos);
-    const std::size_t hi = std::min(lo + 1, q.size() - 1);
-    return q[lo] + (q[hi] - q[lo]) * (pos - static_cast<double>(lo));
-  };
+  auto at = [u](const std::vector<double>& q) { return percentile_sorted(q, u * 100); };
   const bool after_idle = idle_s > ns_to_s(kBackToBackIdleNs);
   // One point's draw: its back-to-back distribution, or after idleness its after-idle ones.
   auto value = [&](const ProfilePoint& p) {
@@ -301,9 +297,7 @@ SizeTable size_table(const Profile& p, std::size_t cap) {
     const double z90 = 1.2815516;
     for (std::size_t i = 0; i < kPercentiles; ++i) {
       const double u = std::clamp(static_cast<double>(i) / 100.0, 0.001, 0.999);
-      double lo = -10, hi = 10;  // the normal score of u, by bisection
-      for (int k = 0; k < 60; ++k) ((0.5 * std::erfc(-(lo + hi) / 2 / std::sqrt(2.0)) < u) ? lo : hi) = (lo + hi) / 2;
-      q.push_back(std::max(0.0, median + (lo + hi) / 2 / z90 * std::max(0.0, p90 - median)));
+      q.push_back(std::max(0.0, median + normal_quantile(u) / z90 * std::max(0.0, p90 - median)));
     }
     return q;
   };

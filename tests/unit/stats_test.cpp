@@ -61,3 +61,12 @@ TEST(Stats, PercentilesBySelectionEqualTheSortedOnes) {
     }
   }
 }
+
+TEST(Stats, NormalQuantileInvertsTheNormalDistribution) {
+  // scipy.stats.norm.ppf
+  EXPECT_NEAR(greenbatch::normal_quantile(0.5), 0.0, 1e-12);
+  EXPECT_NEAR(greenbatch::normal_quantile(0.975), 1.959963984540054, 1e-10);
+  EXPECT_NEAR(greenbatch::normal_quantile(0.1), -1.2815515655446004, 1e-10);
+  EXPECT_NEAR(greenbatch::normal_quantile(0.999), 3.090232306167813, 1e-10);
+  for (double u = 0.01; u < 1; u += 0.07) EXPECT_NEAR(0.5 * std::erfc(-greenbatch::normal_quantile(u) / std::sqrt(2.0)), u, 1e-12);
+}

@@ -66,6 +66,7 @@ ok = [r for r in rows if not r.get("error")]
 b0 = (ok or rows)[0].get("backend", {})
 print(f"Device: {device} ({b0.get('device_name') or b0.get('cpu_model', '')}), LibTorch {b0.get('libtorch_version')}, "
       f"CUDA {b0.get('cuda_version')}, cuDNN {b0.get('cudnn_version')}, {b0.get('threads')} CPU threads, "
+      f"BLAS {(b0.get('blas') or {}).get('name', 'not recorded')}, "
       f"host memory {b0.get('host_memory', 'system')}, "
       f"host {rows[0].get('host')}, {rows[0].get('started_utc')}.")
 print("Each cell: images per second / milliseconds per batch (the median batch's service time, dispatch to "

@@ -51,6 +51,13 @@ int print_info(bool as_json) {
     const auto& t = j["libtorch"];
     fmt::print("libtorch  {} ({} build), {} CPU threads by default\n", t["libtorch_version"].get<std::string>(),
                t["cuda_build"].get<bool>() ? "CUDA" : "CPU-only", t["default_threads"].get<int>());
+    const auto& blas = t["blas"];
+    fmt::print("blas      {}{}{}\n", blas["name"].get<std::string>(),
+               blas["threads"].is_null() ? "" : fmt::format(", {} thread{}", blas["threads"].get<int>(), blas["threads"].get<int>() == 1 ? "" : "s"),
+               blas["library"].get<std::string>().empty() ? "" : ": " + blas["library"].get<std::string>());
+    if (blas.contains("config")) fmt::print("          {}\n", blas["config"].get<std::string>());
+    fmt::print("onednn    {}\n", !t["onednn"]["built"].get<bool>() ? "not built in"
+                                   : t["onednn"]["enabled"].get<bool>() ? "built in, enabled" : "built in, disabled");
     if (t["cuda_devices"].empty()) {
       fmt::print("cuda      no devices\n");
     } else {

@@ -62,6 +62,12 @@ TEST(TorchScript, ATinyModelRunsBatchesAndDescribesItself) {
   EXPECT_EQ(f["model_info"]["name"], "tiny_cnn");
   EXPECT_GE(f["threads"].get<int>(), 1);
   EXPECT_EQ(f["host_memory"], "cached");
+  // LibTorch links a BLAS: the record names the one this process mapped, and it is a known kind.
+  const std::string library = f["blas"]["library"];
+  EXPECT_TRUE(std::filesystem::is_regular_file(library)) << library;
+  EXPECT_NE(f["blas"]["name"], "unknown") << library;
+  EXPECT_NE(f["blas"]["name"], "none loaded");
+  EXPECT_TRUE(f["onednn"]["built"].is_boolean());
 }
 
 TEST(TorchScript, CachedHostMemoryCannotGoBackToSystemInOneProcess) {

@@ -399,6 +399,13 @@ nlohmann::json torch_runtime_info() {
   }
   j["cuda_devices"] = devices;
   j["default_threads"] = at::get_num_threads();
+  // The CPU's numeric path: the BLAS behind matrix products (and convolutions oneDNN does not
+  // take), and oneDNN, which LibTorch uses for most convolutions when built with it and enabled.
+  const BlasInfo blas = loaded_blas();
+  j["blas"] = {{"name", blas.name}, {"library", blas.library}};
+  j["blas"]["threads"] = blas.threads ? nlohmann::json(*blas.threads) : nlohmann::json(nullptr);
+  if (!blas.config.empty()) j["blas"]["config"] = blas.config;
+  j["onednn"] = {{"built", at::hasMKLDNN()}, {"enabled", at::globalContext().userEnabledMkldnn()}};
   return j;
 }
 

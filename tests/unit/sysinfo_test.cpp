@@ -15,12 +15,12 @@ TEST(Sysinfo, MappedFilesAreTheMapsPathsEachOnce) {
       "7f01-7f02 r--p 00010000 08:01 456      /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3\n"
       "7f02-7f03 rw-p 00000000 00:00 0 \n"
       "7f03-7f04 rw-p 00000000 00:00 0          [heap]\n"
-      "7f04-7f05 r--p 00000000 08:01 789      /tmp/a file with spaces.so (deleted)\n");
+      "7f04-7f05 r--p 00000000 08:01 789      /opt/app/a file with spaces.so (deleted)\n");
   const auto files = mapped_files(maps);
   ASSERT_EQ(files.size(), 3u);
   EXPECT_EQ(files[0], "/usr/bin/greenbatch");
   EXPECT_EQ(files[1], "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3");
-  EXPECT_EQ(files[2], "/tmp/a file with spaces.so");
+  EXPECT_EQ(files[2], "/opt/app/a file with spaces.so");
 }
 
 TEST(Sysinfo, TheBlasIsTheFirstFileNamedLikeOne) {

@@ -56,7 +56,8 @@ import json, re, statistics, sys
 from collections import defaultdict
 v, unit = re.fullmatch(r"[a-z0-9]+=([0-9.]+)(ms|s|us)", sys.argv[3]).groups()
 limit = float(v) * {"s": 1, "ms": 1e-3, "us": 1e-6}[unit]
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+sys.path.insert(0, "scripts")
+from pi95 import pi95_half_width
 def load(path):
     runs = defaultdict(list)
     for line in open(path):
@@ -74,8 +75,7 @@ for policy, rs in real.items():
     e = [r["energy"]["per_image_j"] for r in rs]
     m = statistics.mean(e)
     means[policy] = m
-    s = statistics.stdev(e) if len(e) > 1 else 0
-    half = T95.get(len(e) - 1, 2.262) * s * (1 + 1 / len(e)) ** 0.5
+    half = pi95_half_width(e) if len(e) > 1 else 0
     met = [windows(r) for r in rs]
     sr = sim[policy][0]
     se = sr["energy"]["per_image_j"]

@@ -58,11 +58,8 @@ def mean(rs, f):
 energy = lambda r: (r.get("energy") or {}).get("per_image_j")
 p99 = lambda r: r["latency_s"]["p99"]
 batch = lambda r: r.get("avg_batch_size")
-# Two-sided 95 % Student t quantiles by degrees of freedom.
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-       10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
-def t95(df):
-    return T95.get(df) or T95[max(k for k in T95 if k <= df)]
+sys.path.insert(0, "scripts")
+from pi95 import pi95_half_width
 def pct(a, b):
     return f"{(b - a) / a * 100:+.1f} %" if a and b is not None else "-"
 def fmt(v, spec):
@@ -76,8 +73,8 @@ def verdict(rs, value, f):
     v = [f(r) for r in rs if f(r) is not None]
     if len(v) < 2 or value is None:
         return "-"
-    m, s = statistics.mean(v), statistics.stdev(v)
-    half = t95(len(v) - 1) * s * (1 + 1 / len(v)) ** 0.5
+    m = statistics.mean(v)
+    half = pi95_half_width(v)
     return (f"{'in' if min(v) <= value <= max(v) else 'out of'} range, "
             f"{'in' if abs(value - m) <= half else 'out of'} PI +-{half / m * 100:.1f} %")
 print(f"{'model':<20} {'rate':>5} {'policy':<16} {'n':>3} {'batch run/serve':>16} {'J/image run/serve':>20} {'diff':>8} "

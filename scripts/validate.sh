@@ -192,10 +192,8 @@ print(f"\na perfect simulator meets the p99 target in every configuration with p
 print("beyond chance (|z| > 2): " + (", ".join(beyond) if beyond else "none"))
 
 # The criterion: inside the 95 % prediction interval of one more real run.
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
-def t975(df):
-    return T975.get(df) or T975[max(k for k in T975 if k <= df)]
+sys.path.insert(0, "scripts")
+from pi95 import pi95_half_width
 print("\nthe criterion: a simulated figure is right when it lies inside the 95 % prediction interval of one more "
       "real run (mean +- t x s x sqrt(1 + 1/n), from the n repetitions)")
 print("| rate | policy | metric | runs | real mean | spread (max - min) / mean | 95 % PI of one more run "
@@ -212,8 +210,7 @@ for key, rs in sorted(real.items()):
     for name, metric, unit in (("J/image", energy, 1.0), ("p99", p99, 1e3)):
         vals = [metric([r]) for r in rs]
         m = mean(vals)
-        sd = (sum((v - m) ** 2 for v in vals) / (n - 1)) ** 0.5
-        half = t975(n - 1) * sd * (1 + 1 / n) ** 0.5
+        half = pi95_half_width(vals)
         fmt = (lambda v: f"{v:.4g}") if unit == 1.0 else (lambda v: f"{v * unit:.1f} ms")
         cells = []
         for how, pred in (("before", metric(sims[0][key])), ("interleaved", interleaved(metric, key))):

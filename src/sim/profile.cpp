@@ -294,7 +294,7 @@ SizeTable size_table(const Profile& p, std::size_t cap) {
   const auto percentiles = [](const std::vector<double>& measured, double median, double p90) {
     if (measured.size() == kPercentiles) return measured;
     std::vector<double> q;
-    const double z90 = 1.2815516;
+    const double z90 = normal_quantile(0.9);
     for (std::size_t i = 0; i < kPercentiles; ++i) {
       const double u = std::clamp(static_cast<double>(i) / 100.0, 0.001, 0.999);
       q.push_back(std::max(0.0, median + normal_quantile(u) / z90 * std::max(0.0, p90 - median)));

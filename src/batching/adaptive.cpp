@@ -178,7 +178,7 @@ Decision AdaptivePolicy::decide(std::span<const TimeNs> waiting, TimeNs now, boo
   const Plan p = plan(rate);
   if (n >= p.batch) return Decision::dispatch(p.batch);
   // Wait for one more while a batch of n + 1 would still meet the budget; else go with n. The
-  // batch of n + 1 starts at that deadline, in the regime the wait puts the server in, which
+  // batch starts at that deadline, in the regime the wait puts the server in, which
   // depends on the deadline: taken at the deadline the highest estimate gives, then at the one
   // that gives, and the higher of the two estimates (a regime's service grows with idleness).
   // The budget's rate: the estimate over the window lags a step down, the waiting requests' own
@@ -189,8 +189,11 @@ Decision AdaptivePolicy::decide(std::span<const TimeNs> waiting, TimeNs now, boo
   }
   const double budget_s = this->budget_s(budget_rate);
   const auto deadline_for = [&](double s) { return waiting.front() + static_cast<TimeNs>((budget_s - s) * 1e9); };
-  const double s1 = service_s(n + 1, idle_at(std::max(now, deadline_for(service_s(n + 1)))));
-  const double s2 = service_s(n + 1, idle_at(std::max(now, deadline_for(s1))));
+  // At the deadline the n go, or the n + 1 if one more came just before it: both must meet the
+  // budget (a profile's smaller size may have the longer tail in a regime).
+  const auto high = [&](std::optional<double> idle) { return std::max(service_s(n, idle), service_s(n + 1, idle)); };
+  const double s1 = high(idle_at(std::max(now, deadline_for(std::max(service_s(n), service_s(n + 1))))));
+  const double s2 = high(idle_at(std::max(now, deadline_for(s1))));
   const TimeNs deadline = deadline_for(std::max(s1, s2));
   if (now >= deadline) return Decision::dispatch(n);
   return Decision::wait_until(deadline);

@@ -4,10 +4,10 @@
 //
 // adaptive:p99=D[,cap=N][,window=D][,budget=F][,profile=FILE]: holds a latency target at the
 //   least energy while the load changes. The requests waiting are held as long as the target
-//   allows, for fuller batches: with n waiting since o, it waits for one more until
-//   o + B - S(n + 1) and then dispatches the n. B is `budget` (default kBudgetShare) of the
-//   target at low rates, nearer the whole target above kFullBudgetRateHz (budget_s()). S is a
-//   high estimate of the service time: with profile=FILE, a quantile of the profile's measured
+//   allows, for fuller batches: with n waiting since o, it waits for one more until o + B - S,
+//   S the larger of S(n) and S(n + 1), and then dispatches the n. B is `budget` (default
+//   kBudgetShare) of the target at low rates, nearer the whole target above kFullBudgetRateHz
+//   (budget_s()). S is a high estimate of the service time: with profile=FILE, a quantile of the profile's measured
 //   service for the size, in the regime the batch will start in (back to back, or after the
 //   idleness the wait makes: the server's last batch ended when observe() said); the quantile
 //   is the one a batch of that size may miss at (kMissShare): the p99 for a batch of one or two,

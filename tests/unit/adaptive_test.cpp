@@ -162,16 +162,33 @@ TEST(AdaptivePolicy, ABatchOfBPlansWithTheServiceQuantileItMayMissAt) {
   for (std::size_t b = 1; b <= 64; ++b) t.service_s.push_back(0.015), t.dynamic_j.push_back(std::nullopt);
   AdaptivePolicy p("p99=200ms", 200 * kMs, 64, 2000 * kMs, "t", t, 1.0);
   // A batch of b may miss at b x kMissShare x 1 %: with n waiting since 0, the deadline for one
-  // more is 200 ms - S(n + 1), S(n + 1) the percentile 100 x (1 - (n + 1) x 0.5 %), at most the
-  // 99th and at least the median (and never below the median back to back, 15 ms).
+  // more is 200 ms - S, S the larger of S(n) and S(n + 1): here S(n), the percentile
+  // 100 x (1 - n x 0.5 %), at most the 99th and at least the median (and never below the median
+  // back to back, 15 ms).
   for (std::size_t n : {1, 3, 9, 19, 40, 63}) {
     SCOPED_TRACE(n);
-    const double q = std::clamp(1 - static_cast<double>(n + 1) * AdaptivePolicy::kMissShare * 0.01, 0.5, 0.99);
+    const double q = std::clamp(1 - static_cast<double>(n) * AdaptivePolicy::kMissShare * 0.01, 0.5, 0.99);
     const double s = std::max(0.015, 0.010 + q * 0.010);
     const Decision d = p.decide(every(n, 0, 0), 0, false);
     ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
     EXPECT_NEAR(static_cast<double>(d.until), (0.200 - s) * 1e9, 2.0);
   }
+}
+
+TEST(AdaptivePolicy, ItHoldsTheWaitingNoLongerThanTheirOwnBatchAllows) {
+  // A regime where a batch of one takes longer than a batch of two (a measured profile's tail can
+  // be so): with one waiting, the deadline for a second leaves room for the one going alone.
+  SizeTable t = table(4);
+  t.regimes[0].quantiles_s[0].assign(101, 0.060);  // S(1) = 60 ms, S(2) = 12 ms
+  AdaptivePolicy p("p99=200ms", 200 * kMs, 4, 2000 * kMs, "t", t, 1.0);
+  p.observe({.start_ns = 0, .end_ns = 12 * kMs, .size = 2});
+  const Decision d = p.decide(every(1, 12 * kMs, 0), 12 * kMs, false);
+  ASSERT_EQ(d.kind, Decision::Kind::kWaitUntil);
+  EXPECT_NEAR(static_cast<double>(d.until), (0.012 + 0.200 - 0.060) * 1e9, 2.0);
+  // With two waiting, the larger of S(2) and S(3) (13 ms) sets the deadline for a third.
+  const Decision d2 = p.decide(every(2, 12 * kMs, kMs), 13 * kMs, false);
+  ASSERT_EQ(d2.kind, Decision::Kind::kWaitUntil);
+  EXPECT_NEAR(static_cast<double>(d2.until), (0.012 + 0.200 - 0.013) * 1e9, 2.0);
 }
 
 TEST(AdaptivePolicy, ItsBudgetGrowsTowardTheWholeTargetAsTheRateRises) {

@@ -2,7 +2,7 @@
 """Export image classifiers to TorchScript for greenbatch's LibTorch backend.
 
 Usage:
-    export_models.py [--out DIR] [--reference-tensors DIR] [--images DIR] [--list] [NAME ...]
+    export_models.py [--out DIR] [--int8] [--reference-tensors DIR] [--images DIR] [--list] [NAME ...]
 
 With no NAME (and no --reference-tensors) it exports the study's five networks:
 alexnet, densenet121, shufflenet_v2_x0_5, vit_b_16, convnext_base. Any other torchvision
@@ -11,7 +11,9 @@ classification model name is accepted (see --list), and so are three tiny test m
 
 For every model it writes DIR/NAME.pt (TorchScript, traced on a 1x3x224x224 example, or
 scripted when tracing does not reproduce eager outputs on a batch of 4) and DIR/NAME.json
-(a sidecar describing the export: weights, parameters, GFLOPs, versions).
+(a sidecar describing the export: weights, parameters, GFLOPs, versions). With --int8 also
+DIR/NAME.int8.pt and its sidecar: the Linear layers dynamically quantized to int8, for
+greenbatch's --precision int8 (a model without Linear layers gets none, and is told so).
 
 Pretrained weights are used only when torchvision's checkpoint file is already in the local
 torch hub cache (torch.hub.get_dir()/checkpoints/); nothing is downloaded. Otherwise the
@@ -284,7 +286,43 @@ def write_json(path, obj):
 # --------------------------------------------------------------------------- export
 
 
-def export_one(name, out_dir):
+def quantized_engine():
+    """The quantized engine to pack int8 weights for: the first of fbgemm, onednn, qnnpack this torch has
+    (greenbatch's LibTorch picks in the same order when it loads the file)."""
+    for engine in ("fbgemm", "onednn", "x86", "qnnpack"):
+        if engine in torch.backends.quantized.supported_engines:
+            return engine
+    raise ExportError("this torch has no quantized engine (fbgemm, onednn or qnnpack)")
+
+
+def export_int8(name, model, example, forced_method, out_dir, sidecar):
+    """DIR/NAME.int8.pt: the model with its Linear layers dynamically quantized to int8 (weights int8,
+    activations quantized per batch), greenbatch's --precision int8. Returns False (and says why) for a
+    model with no Linear layer, whose export would be the fp32 model again."""
+    if not any(isinstance(m, nn.Linear) for m in model.modules()):
+        print(f"note: {name}: no Linear layer to quantize dynamically; {name}.int8.pt not written", file=sys.stderr)
+        return False
+    engine = quantized_engine()
+    torch.backends.quantized.engine = engine
+    quantized = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    pt_path = out_dir / f"{name}.int8.pt"
+    tmp = out_dir / f".{name}.int8.pt.tmp"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # qnnpack's reduce_range note
+            method, _ = to_torchscript(quantized, example, forced_method, tmp)
+        os.replace(tmp, pt_path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    write_json(out_dir / f"{name}.int8.json", dict(sidecar, export_method=method, exported_utc=utc_now(), quantization={
+        "method": "torch.ao.quantization.quantize_dynamic", "layers": "torch.nn.Linear", "dtype": "qint8",
+        "engine": engine}))
+    print(f"{name}: int8 (dynamic, Linear layers, {engine}) -> {pt_path}", flush=True)
+    return True
+
+
+def export_one(name, out_dir, int8=False):
     start = time.perf_counter()
     torchvision_name = None
     weights = None
@@ -366,6 +404,8 @@ def export_one(name, out_dir):
         sidecar["gflops_torchvision"] = float(weights.meta["_ops"])
     sidecar.update(extra)
     write_json(out_dir / f"{name}.json", sidecar)
+    if int8:
+        export_int8(name, model, example, forced_method, out_dir, sidecar)
 
     seconds = time.perf_counter() - start
     weights_text = "none" if weights is None else f"{weights.name} ({'pretrained' if pretrained else 'random'})"
@@ -454,6 +494,9 @@ def main(argv=None):
     parser.add_argument("--images", type=Path, default=script_dir.parent / "data" / "images",
                         help="folder of *.jpg images for --reference-tensors (default: the repository's data/images)")
     parser.add_argument("--list", action="store_true", help="print the accepted model names and exit")
+    parser.add_argument("--int8", action="store_true",
+                        help="also write NAME.int8.pt: the Linear layers dynamically quantized to int8 "
+                        "(greenbatch --precision int8)")
     args = parser.parse_args(argv)
 
     valid = classification_models()
@@ -481,7 +524,7 @@ def main(argv=None):
     failures = []
     for name in names:
         try:
-            export_one(name, args.out)
+            export_one(name, args.out, args.int8)
         except Exception as exc:
             failures.append(name)
             print(f"export_models.py: error: {name}: {exc}", file=sys.stderr)

@@ -8,6 +8,9 @@
 #   DEVICE=cuda BUILD=build-gpu PYTHON=python3 scripts/model-speed.sh docs/measurements/models-h100.md
 #
 # Environment: DEVICE (cpu), MODELS (the study's five), BATCH_SIZES (1 2 4 8 16 32 64 128),
+# KNOBS (knob sets, space-separated, each as `sweep`'s knobs list takes it: "fp32
+# precision=bf16 precision=int8 memory_format=channels_last"; default fp32 alone; int8 exports
+# NAME.int8.pt first),
 # BATCHES (batches measured per size, 20), METER (none), THREADS (0: every core), HOST_MEMORY
 # (cached: see `run --host-memory`), BUILD (build folder, build), PYTHON
 # (/usr/bin/python3; on a GPU machine the Python whose torch wheel the build used).
@@ -23,10 +26,15 @@ threads="${THREADS:-0}"
 host_memory="${HOST_MEMORY:-cached}"
 build="${BUILD:-build}"
 python="${PYTHON:-/usr/bin/python3}"
+knobs="${KNOBS:-fp32}"
 results="${RESULTS:-results/model-speed/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$results"
+int8=""
+case " $knobs " in *precision=int8*) int8="--int8" ;; esac
 for m in $models; do
-  [ -f "models/$m.pt" ] || "$python" scripts/export_models.py "$m" >&2
+  if [ ! -f "models/$m.pt" ] || { [ -n "$int8" ] && [ ! -f "models/$m.int8.pt" ]; }; then
+    "$python" scripts/export_models.py $int8 "$m" >&2
+  fi
 done
 toml_list() { printf '"%s",' "$@" | sed 's/,$//'; }
 # One sweep per power-of-two-ish group of sizes that share a request count (the largest size
@@ -44,6 +52,7 @@ models = [$(toml_list $models)]
 rates = [1e9]
 arrivals = ["constant"]
 policies = [$(toml_list "${policies[@]}")]
+knobs = [$(toml_list $knobs)]
 requests = $((max * batches))
 device = "$device"
 meter = "$meter"
@@ -72,12 +81,25 @@ print(f"Device: {device} ({b0.get('device_name') or b0.get('cpu_model', '')}), L
 print("Each cell: images per second / milliseconds per batch (the median batch's service time, dispatch to "
       "completion, so that a first call at a new batch shape does not weigh in), over back-to-back batches; "
       "then the energy per image from the meter where the run's window was at least 1 s.\n")
-print("| model | " + " | ".join(f"batch {s}" for s in sizes) + " |")
-print("|---" * (len(sizes) + 1) + "|")
-for m in models:
+def knobs_of(r):
+    k = r.get("knobs") or {}
+    parts = [k.get("precision", "fp32")]
+    if k.get("memory_format", "contiguous") != "contiguous":
+        parts.append(k["memory_format"])
+    if k.get("cuda_graphs"):
+        parts.append("graphs")
+    if k.get("power_limit_w"):
+        parts.append(f"{k['power_limit_w']:g}W")
+    return " ".join(parts)
+rows_of = list(dict.fromkeys((r["model"], knobs_of(r)) for r in rows))
+with_knobs = len({k for _, k in rows_of}) > 1
+print("| model | " + ("knobs | top-1 vs fp32 | " if with_knobs else "") + " | ".join(f"batch {s}" for s in sizes) + " |")
+print("|---" * (len(sizes) + 1 + (2 if with_knobs else 0)) + "|")
+for m, k in rows_of:
     cells = []
+    mine = [r for r in rows if r["model"] == m and knobs_of(r) == k]
     for s in sizes:
-        r = next((r for r in rows if r["model"] == m and r["policy"] == f"fixed:{s}"), None)
+        r = next((r for r in mine if r["policy"] == f"fixed:{s}"), None)
         if r is None or r.get("error"):
             cells.append(f"failed: {r['error']}" if r else "")
             continue
@@ -87,5 +109,10 @@ for m in models:
         if e.get("measured") and (e.get("window_s") or 0) >= 1.0:
             cell += f" / {e['per_image_j']:.3g} J"
         cells.append(cell)
-    print(f"| {m} | " + " | ".join(cells) + " |")
+    lead = f"| {m} | "
+    if with_knobs:
+        a = next(((r.get("backend") or {}).get("agreement") for r in mine if (r.get("backend") or {}).get("agreement")), None)
+        agree = f"{a['top1_same']}/{a['images']}, max logit diff {a['max_abs_logit_diff']:.2g}" if a else "-"
+        lead += f"{k} | {agree} | "
+    print(lead + " | ".join(cells) + " |")
 PY

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/choices.hpp"
+#include "core/knobs.hpp"
 #include "core/error.hpp"
 
 namespace greenbatch {
@@ -39,6 +40,9 @@ CLI::Option* add_choice(CLI::App* app, const std::string& flag, E& target, const
 // --graph-optimize, --preprocess, --preprocess-threads, --host-memory, --models-dir, --images,
 // --warmup-batches, --warmup-batch-size) and the meter (--meter, --idle-window).
 void add_model_options(CLI::App* sub, RunSpec& spec);
+// The numeric path's knobs (core/knobs.hpp): --precision, --memory-format, --cuda-graphs,
+// --power-limit. In add_model_options, and profile's.
+void add_knob_options(CLI::App* sub, Knobs& knobs);
 void add_meter_options(CLI::App* sub, RunSpec& spec, std::string& idle_window);
 // "0.123 J/image (... J in ... s, method ...)" and its warnings, or why it was not measured.
 std::string energy_line(const Energy& e);

@@ -34,6 +34,22 @@ void add_model_options(CLI::App* sub, RunSpec& spec) {
   add_whole(sub, "--warmup-batches", spec.warmup_batches, "Batches run before measuring (real networks)", 0,
             limits::kMaxWarmupBatches);
   add_whole(sub, "--warmup-batch-size", spec.warmup_batch_size, "Size of the warm-up batches", 0, kMaxPolicyBatch);
+  add_knob_options(sub, spec.knobs);
+}
+
+void add_knob_options(CLI::App* sub, Knobs& knobs) {
+  add_choice(sub, "--precision", knobs.precision,
+             "fp32 (as exported); bf16 or fp16 under LibTorch's autocast (fp16 on CUDA only); int8: the model's "
+             "dynamically quantized export, NAME.int8.pt (scripts/export_models.py --int8; CPU only). Runs other "
+             "than fp32 record their agreement with fp32 on the shipped images");
+  add_choice(sub, "--memory-format", knobs.memory_format,
+             "contiguous, or channels_last (the convolution weights and every batch in NHWC order)");
+  sub->add_flag("--cuda-graphs", knobs.cuda_graphs,
+                "Run each batch size through a CUDA graph captured at its first batch (CUDA devices, CUDA builds)");
+  sub->add_option_function<double>(
+         "--power-limit", [&knobs](double w) { knobs.power_limit_w = w; },
+         "Set the GPU's power limit to W watts through NVML for the run, restored afterwards (needs root)")
+      ->type_name("W");
 }
 
 void add_meter_options(CLI::App* sub, RunSpec& spec, std::string& idle_window) {

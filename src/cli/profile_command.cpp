@@ -249,6 +249,7 @@ void add_profile_commands(CLI::App& app, Action& action) {
   add_choice(prof, "--preprocess", pc->spec.preprocess, "cached or per-request");
   add_preprocess_threads(prof, pc->spec.preprocess_threads);
   add_choice(prof, "--host-memory", pc->spec.host_memory, "cached or system (as for run)");
+  add_knob_options(prof, pc->spec.knobs);
   prof->add_option("--models-dir", pc->spec.models_dir, "Where --model NAME is looked up")->capture_default_str();
   prof->add_option("--images", pc->spec.images_dir, "JPEG images folder")->capture_default_str();
   add_whole(prof, "--warmup-batches", pc->spec.warmup_batches, "Warm-up batches", 0, limits::kMaxWarmupBatches);

@@ -26,6 +26,7 @@ struct ReportOptions {
   std::string out = "report.html";
   std::string catalog;
   std::string slo = "max=1s";
+  double min_agreement_pct = 100;
   bool json = false;
 };
 
@@ -66,14 +67,39 @@ int do_report(const ReportOptions& o) {
 std::string policy_cell(const report::Config* c, report::Latency metric) {
   if (!c) return "–";
   const auto l = report::latency_of(*c, metric);
-  return fmt::format("{} ({:.4g} J, {})", c->policy, c->energy_j->mean, l ? format_duration_s(l->mean) : "?");
+  const std::string knobs = c->knobs.is_default() ? "" : " [" + c->knobs.label() + "]";
+  return fmt::format("{}{} ({:.4g} J, {})", c->policy, knobs, c->energy_j->mean, l ? format_duration_s(l->mean) : "?");
+}
+
+// "bf16: -12.3 % (top-1 100 %); int8: excluded (top-1 67 % < 100 %)": each knob set's own best
+// against the defaults' best.
+std::string knob_savings_line(const report::Recommendation& r, double min_agreement_pct) {
+  std::vector<std::string> parts;
+  for (const auto& k : r.knob_savings) {
+    const std::string top1 = k.top1_agreement ? fmt::format("top-1 {:.0f} %", *k.top1_agreement * 100) : "";
+    std::string part = k.knobs.label() + ": ";
+    if (k.excluded) {
+      part += fmt::format("excluded ({} < {:g} %)", top1.empty() ? "no agreement recorded" : top1, min_agreement_pct);
+    } else if (!k.best) {
+      part += "nothing meets the target";
+    } else if (k.saving_pct) {
+      part += fmt::format("{:+.1f} % energy ({}{})", -*k.saving_pct, k.best->policy, top1.empty() ? "" : ", " + top1);
+    } else {
+      part += fmt::format("{:.4g} J ({}; no fp32 run meets the target)", k.best->energy_j->mean, k.best->policy);
+    }
+    parts.push_back(part);
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
 }
 
 int do_recommend(const ReportOptions& o) {
   const LatencyTarget slo = parse_latency_target(o.slo, "--slo");
   const auto loaded = report::load(o.dirs);
   const auto configs = report::aggregate(loaded.runs);
-  const auto recs = report::recommend(configs, slo);
+  if (!(o.min_agreement_pct >= 0 && o.min_agreement_pct <= 100)) {
+    throw UserError(fmt::format("--min-agreement {}: must be a percentage from 0 to 100", o.min_agreement_pct));
+  }
+  const auto recs = report::recommend(configs, slo, o.min_agreement_pct / 100);
   if (o.json) {
     std::printf("%s\n", report::to_json(recs, slo).dump(2).c_str());
     return 0;
@@ -104,6 +130,9 @@ int do_recommend(const ReportOptions& o) {
                           r.rule_pick ? r.rule_pick->policy : "no fixed size meets the target",
                           r.differs ? "  <- differs" : (r.best ? "  (same)" : ""));
     }
+    if (!r.knob_savings.empty()) {
+      line += fmt::format("\n  {:<28}knobs against fp32's best: {}", "", knob_savings_line(r, o.min_agreement_pct));
+    }
     std::printf("%s\n", line.c_str());
   }
   return 0;
@@ -121,9 +150,14 @@ void add_report_commands(CLI::App& app, Action& action) {
   rep->add_option("--catalog", o->catalog, "Model catalog (default: data/models.toml, found from here or the executable)");
   rep->callback([&action, o] { action = [o] { return do_report(*o); }; });
 
-  CLI::App* rec = app.add_subcommand("recommend", "The lowest-energy batching policy that meets a latency target, per model and rate");
+  CLI::App* rec = app.add_subcommand(
+      "recommend", "The lowest-energy batching policy (and knobs) that meets a latency target, per model and rate");
   rec->add_option("dirs", o->dirs, "Result folders or files, as for report")->required();
   rec->add_option("--slo", o->slo, "Latency target: p50|p90|p95|p99|max|mean=DURATION")->capture_default_str();
+  rec->add_option("--min-agreement", o->min_agreement_pct,
+                  "Knobs other than fp32 are chosen only when at least this % of the shipped images keep their fp32 "
+                  "top-1 class (the record's backend.agreement)")
+      ->capture_default_str();
   rec->add_flag("--json", o->json, "Print JSON");
   rec->add_option("--catalog", o->catalog, "Model catalog, for display names");
   rec->callback([&action, o] { action = [o] { return do_recommend(*o); }; });

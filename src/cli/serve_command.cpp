@@ -23,6 +23,7 @@
 #include "core/error.hpp"
 #include "core/sysinfo.hpp"
 #include "core/units.hpp"
+#include "energy/power_limit.hpp"
 #include "engine/execute.hpp"
 #include "io/results.hpp"
 #include "serve/http_server.hpp"
@@ -160,6 +161,13 @@ int do_serve(const ServeOptions& o) {
   rec.seed = 0;
   rec.meter = meter->spec();
   rec.backend = facts;
+  // --power-limit: set for the server's life (from its idle measurement), restored when it ends,
+  // on every way out of here.
+  std::optional<PowerLimitGuard> power_limit;
+  if (spec.knobs.power_limit_w) {
+    power_limit.emplace(*spec.knobs.power_limit_w, ctx.device_uuid, PowerLimitGuard::index_of(rec.device));
+    rec.backend["power_limit"] = power_limit->facts();
+  }
 
   // The server listens (live, not ready) while the model warms up.
   serve::MetricsRegistry registry;

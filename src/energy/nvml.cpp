@@ -14,6 +14,7 @@ namespace {
 using nvmlReturn_t = int;
 constexpr nvmlReturn_t NVML_SUCCESS = 0;
 constexpr nvmlReturn_t NVML_ERROR_NOT_SUPPORTED = 3;
+constexpr nvmlReturn_t NVML_ERROR_NO_PERMISSION = 4;
 constexpr unsigned NVML_FI_DEV_POWER_INSTANT = 186;
 constexpr int NVML_CLOCK_SM = 1;
 constexpr int NVML_CLOCK_MEM = 2;
@@ -62,6 +63,10 @@ struct Nvml::Api {
   nvmlReturn_t (*fields)(Device, int, nvmlFieldValue_t*) = nullptr;
   nvmlReturn_t (*limit)(Device, unsigned*) = nullptr;
   nvmlReturn_t (*clock)(Device, int, unsigned*) = nullptr;
+  // Optional (the power limit only; looked up without failing open()).
+  nvmlReturn_t (*limit_constraints)(Device, unsigned*, unsigned*) = nullptr;
+  nvmlReturn_t (*management_limit)(Device, unsigned*) = nullptr;
+  nvmlReturn_t (*set_limit)(Device, unsigned) = nullptr;
 
   std::string describe(nvmlReturn_t r) const {
     const char* s = error_string ? error_string(r) : nullptr;
@@ -106,6 +111,12 @@ std::shared_ptr<Nvml> Nvml::open() {
   sym(api->fields, "nvmlDeviceGetFieldValues");
   sym(api->limit, "nvmlDeviceGetEnforcedPowerLimit");
   sym(api->clock, "nvmlDeviceGetClockInfo");
+  const auto optional_sym = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(api->handle, name));
+  };
+  optional_sym(api->limit_constraints, "nvmlDeviceGetPowerManagementLimitConstraints");
+  optional_sym(api->management_limit, "nvmlDeviceGetPowerManagementLimit");
+  optional_sym(api->set_limit, "nvmlDeviceSetPowerManagementLimit");
   const nvmlReturn_t r = api->init();
   if (r != NVML_SUCCESS) {
     const std::string msg = api->describe(r);
@@ -167,6 +178,38 @@ unsigned Nvml::power_mw(Device d) const {
   unsigned mw = 0;
   api_->check(api_->power(d, &mw), "nvmlDeviceGetPowerUsage");
   return mw;
+}
+
+namespace {
+
+template <typename F>
+F need(F fn, const char* name) {
+  if (!fn) throw NvmlError(fmt::format("NVML library {} lacks {}: too old a driver?", Nvml::library_path(), name));
+  return fn;
+}
+
+}  // namespace
+
+Nvml::PowerLimitRange Nvml::power_limit_range(Device d) const {
+  PowerLimitRange r;
+  api_->check(need(api_->limit_constraints, "nvmlDeviceGetPowerManagementLimitConstraints")(d, &r.min_mw, &r.max_mw),
+              "nvmlDeviceGetPowerManagementLimitConstraints");
+  return r;
+}
+
+unsigned Nvml::power_limit_mw(Device d) const {
+  unsigned mw = 0;
+  api_->check(need(api_->management_limit, "nvmlDeviceGetPowerManagementLimit")(d, &mw), "nvmlDeviceGetPowerManagementLimit");
+  return mw;
+}
+
+void Nvml::set_power_limit_mw(Device d, unsigned mw) const {
+  const nvmlReturn_t r = need(api_->set_limit, "nvmlDeviceSetPowerManagementLimit")(d, mw);
+  if (r == NVML_ERROR_NO_PERMISSION) {
+    throw NvmlError(fmt::format("setting the power limit to {} W: {}; it needs root (as nvidia-smi -pl does)", mw / 1000.0,
+                                api_->describe(r)));
+  }
+  api_->check(r, fmt::format("setting the power limit to {} W", mw / 1000.0).c_str());
 }
 
 std::optional<unsigned> Nvml::instant_power_mw(Device d) const {

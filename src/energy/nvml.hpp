@@ -44,6 +44,14 @@ class Nvml {
   unsigned power_mw(Device d) const;
   // Field NVML_FI_DEV_POWER_INSTANT (186), milliwatts; nullopt where the GPU lacks it.
   std::optional<unsigned> instant_power_mw(Device d) const;
+  // The power limit (nvmlDeviceGetPowerManagementLimit*, nvmlDeviceSetPowerManagementLimit), in
+  // milliwatts. Setting it needs root: NvmlError says so when NVML refuses for permission.
+  struct PowerLimitRange {
+    unsigned min_mw = 0, max_mw = 0;
+  };
+  PowerLimitRange power_limit_range(Device d) const;
+  unsigned power_limit_mw(Device d) const;
+  void set_power_limit_mw(Device d, unsigned mw) const;
 
  private:
   struct Api;

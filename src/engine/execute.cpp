@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/sysinfo.hpp"
 #include "core/units.hpp"
+#include "energy/power_limit.hpp"
 
 namespace greenbatch {
 
@@ -38,6 +39,7 @@ std::unique_ptr<Backend> make_backend(const RunSpec& spec, Clock& clock) {
   o.preprocess = spec.preprocess;
   o.preprocess_threads = spec.preprocess_threads;
   o.host_memory = spec.host_memory;
+  o.knobs = spec.knobs;
   o.images_dir = spec.images_dir;
   return make_torchscript_backend(o);
 #else
@@ -67,6 +69,7 @@ void check_run_spec(const RunSpec& spec, const ArrivalSpec& arrivals) {
     throw UserError(fmt::format("--preprocess-threads: {} is not auto or from 0 to {}", spec.preprocess_threads,
                                 limits::kMaxThreads));
   }
+  check_knobs(spec.knobs, canonical_device(spec.model, spec.device));
   if (spec.idle_window_ns < 0 || spec.idle_window_ns > limits::kMaxTimeNs) {
     throw UserError("--idle-window: must be from 0 to 100 years");
   }
@@ -95,9 +98,9 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
   check_run_spec(spec, arrivals);
   // A session keeps its model loaded (and warm) while the runs that use it go on.
   const std::string identity =
-      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, name_of(spec.clock), spec.threads,
+      fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, name_of(spec.clock), spec.threads,
                   name_of(spec.preprocess), spec.preprocess_threads, spec.graph_optimize, spec.models_dir, spec.images_dir,
-                  name_of(spec.host_memory));
+                  name_of(spec.host_memory), spec.knobs.text());
   if (!ses.backend || ses.identity != identity) {
     ses.backend.reset();
     ses.clock.reset();
@@ -131,6 +134,9 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
   header_.meter = p.meter->spec();
   header_.backend = facts;
   idle_window_ns_ = spec.idle_window_ns;
+  power_limit_w_ = spec.knobs.power_limit_w;
+  power_limit_uuid_ = ctx.device_uuid;
+  power_limit_index_ = PowerLimitGuard::index_of(header_.device);
 }
 
 PreparedRun::~PreparedRun() = default;
@@ -147,6 +153,14 @@ RunOutcome PreparedRun::execute() {
   Parts& p = *parts_;
   RunOutcome out{header_, {}};
   RunRecord& rec = out.record;
+  // The power limit holds from the idle measurement to the run's end, and is restored on every
+  // way out of here (an error, a stop by the cancel flag) by the guard's destructor.
+  std::optional<PowerLimitGuard> power_limit;
+  if (power_limit_w_) {
+    power_limit.emplace(*power_limit_w_, power_limit_uuid_, power_limit_index_);
+    if (!rec.backend.is_object()) rec.backend = nlohmann::json::object();
+    rec.backend["power_limit"] = power_limit->facts();
+  }
   // Idle power first, with the model loaded but nothing running; then warm-up; then the run.
   try {
     p.meter->measure_idle_w(idle_window_ns_);

@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "core/choices.hpp"
+#include "core/knobs.hpp"
 #include "engine/engine.hpp"
 #include "engine/run_record.hpp"
 #include "engine/summary.hpp"
@@ -36,6 +38,8 @@ struct RunSpec {
   // LibTorch's freed host memory: cached keeps it in the process for the next batch, system
   // leaves glibc's defaults (see TorchScriptOptions::host_memory).
   HostMemory host_memory = HostMemory::kCached;
+  // The numeric path: precision, memory format, CUDA graphs, the GPU's power limit.
+  Knobs knobs;
   std::string models_dir = "models";
   std::string images_dir = "data/images";
   std::size_t warmup_batches = 256;
@@ -98,6 +102,9 @@ class PreparedRun {
   std::unique_ptr<Parts> parts_;
   RunRecord header_;
   TimeNs idle_window_ns_ = 0;
+  std::optional<double> power_limit_w_;  // --power-limit: set on this GPU for execute()
+  std::string power_limit_uuid_;
+  unsigned power_limit_index_ = 0;
   const std::atomic<bool>* cancel_ = nullptr;
 };
 

@@ -282,6 +282,12 @@ std::string canonical_device(const std::string& model, const std::string& device
 }
 
 std::string RunRecord::identity() const {
+  // The knobs join the identity only when they are not the defaults: earlier records keep theirs.
+  const std::string k = knobs.is_default() ? "" : "|" + knobs.text();
+  return identity_without_knobs() + k;
+}
+
+std::string RunRecord::identity_without_knobs() const {
   if (mode == "load" && via == "serve") {
     return fmt::format("serve-load|{}|{}|{}|{}|{}|{}|{}|{}", canonical_model(model), canonical_device(model, device),
                        rate_hz, parse_arrivals(arrivals).text, seed, parse_policy(policy)->spec(), requests,
@@ -323,6 +329,8 @@ nlohmann::json RunRecord::to_json() const {
     j["simulated"] = true;
     j["profile"] = str_or_null(profile);
   }
+  // The knobs only when not the defaults: a record of the default path reads as before.
+  if (!knobs.is_default()) j["knobs"] = knobs.to_json();
   j["backend"] = backend;
   j["requests"] = requests;
   if (summary) {
@@ -402,6 +410,7 @@ RunRecord RunRecord::from_json(const nlohmann::json& j) {
   rec.host = r.opt_string("host");
   rec.tool_version = r.opt_string("tool_version");
   rec.git_rev = r.opt_string("git_rev");
+  if (const Json* k = r.find("knobs")) rec.knobs = Knobs::from_json(*k);
   if (const Json* b = r.find("backend")) rec.backend = *b;
   rec.power_trace = r.opt_string("power_trace");
   rec.summary = summary_from(r, rec.requests);
@@ -426,6 +435,7 @@ RunRecord record_header(const RunSpec& spec) {
   h.requests = schedule_count(arrivals, spec.requests, !whole_trace);
   // A load that varies with time sets its own rates: its mean is the record's rate.
   if (arrivals.varies()) h.rate_hz = arrivals.mean_rate_hz();
+  h.knobs = spec.knobs;
   // Warm-up matters for real networks only; a synthetic model has nothing to warm.
   if (!is_synthetic_spec(spec.model)) {
     h.warmup_batches = spec.warmup_batches;

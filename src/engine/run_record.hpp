@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "core/knobs.hpp"
 #include "core/time.hpp"
 #include "energy/meter.hpp"
 #include "engine/summary.hpp"
@@ -60,6 +61,7 @@ struct RunRecord {
   std::string profile;  // simulated runs: the profile's path
   // When and where.
   std::string started_utc, host, tool_version, git_rev;
+  Knobs knobs;              // the numeric path's knobs (precision, memory format, graphs, power limit)
   nlohmann::json backend;   // the backend's self-description (versions, threads, model facts); null: none
   std::string power_trace;  // the power-trace file written for this run, as given (empty: none)
   // What happened: no summary and no energy for a run that never started (model load, warm-up).
@@ -75,7 +77,10 @@ struct RunRecord {
   // its model, device, policy and start time; a load record's its target, model, rate,
   // arrivals, seed, requests, repetition and the server's policy as recorded (a sweep's serve
   // mode: its model, device and policy in place of the target, whose port changes).
+  // Then the knobs' text when they are not the defaults (core/knobs.hpp).
   std::string identity() const;
+  // The same without the knobs: one configuration of batching across knobs (recommend's pairs).
+  std::string identity_without_knobs() const;
 
   // The runs.jsonl object. Unmeasured figures are null, never zero.
   nlohmann::json to_json() const;

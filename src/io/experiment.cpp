@@ -36,7 +36,7 @@ const std::set<std::string> kKeys = {
     "seed",        "device",    "meter",      "preprocess", "threads",    "warmup_batches",    "warmup_batch_size",
     "cooldown",    "idle_window", "order",    "order_seed", "out",        "clock",             "models_dir",
     "images_dir",  "host_memory", "preprocess_threads", "mode", "target", "server_policy", "connections",
-    "request_timeout", "input", "input_name", "output"};
+    "request_timeout", "input", "input_name", "output", "knobs"};
 
 class Reader {
  public:
@@ -483,6 +483,25 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
   }
   canon.clear();
   for (const auto& [v, n] : r.numbers("rates")) add_unique(e.rates, canon, fmt::format("{}", v), v, "rates", fmt::format("{}", v), e);
+  // The knobs: a list of knob sets (core/knobs.hpp's text, "fp32" for the defaults), each
+  // loading every model anew; each must suit every model's device.
+  canon.clear();
+  if (r.node("knobs")) {
+    e.knobs.clear();
+    if (e.through_server()) {
+      r.fail(r.node("knobs"), "knobs",
+             "a sweep through a server runs the server's own knobs; start `greenbatch serve --precision ...` and "
+             "sweep it as a target, or sweep in mode \"run\"");
+    }
+  }
+  for (const auto& [k, n] : r.strings("knobs")) {
+    Knobs parsed;
+    r.check(n, "knobs", [&, &k = k] {
+      parsed = parse_knobs(k);
+      for (const std::string& m : e.models) check_knobs(parsed, canonical_device(m, b.device));
+    });
+    add_unique(e.knobs, canon, parsed.is_default() ? std::string("fp32") : parsed.text(), parsed, "knobs", k, e);
+  }
   e.arrivals.clear();
   canon.clear();
   for (const auto& [a, n] : r.strings("arrivals")) {
@@ -525,7 +544,8 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
   for (const auto& [key, size] : {std::pair<const char*, std::size_t>{"models", e.models.size()},
                                   {"rates", e.rates.size()},
                                   {"arrivals", e.arrivals.size()},
-                                  {"policies", e.policies.size()}}) {
+                                  {"policies", e.policies.size()},
+                                  {"knobs", e.knobs.size()}}) {
     if (size == 0) r.fail(r.node(key), key, "the list is empty: the grid would have no run");
   }
   // Each rate with each arrival process, as a run would check it (the schedule's bounds: its
@@ -542,12 +562,12 @@ void read_grid(const Reader& r, const std::string& path, bool check_models, Expe
   // list is bounded by the file's size, repetitions by kMaxRepetitions).
   const double runs = static_cast<double>(e.models.size()) * static_cast<double>(e.rates.size()) *
                       static_cast<double>(e.arrivals.size()) * static_cast<double>(e.policies.size()) *
-                      static_cast<double>(e.repetitions);
+                      static_cast<double>(e.knobs.size()) * static_cast<double>(e.repetitions);
   if (runs > static_cast<double>(kMaxGridRuns)) {
     throw UserError(fmt::format(
-        "{}: the grid has {:.0f} runs ({} models x {} rates x {} arrivals x {} policies x {} repetitions); a sweep "
-        "holds at most {} runs: split it into several files",
-        path, runs, e.models.size(), e.rates.size(), e.arrivals.size(), e.policies.size(), e.repetitions,
+        "{}: the grid has {:.0f} runs ({} models x {} knobs x {} rates x {} arrivals x {} policies x {} repetitions); "
+        "a sweep holds at most {} runs: split it into several files",
+        path, runs, e.models.size(), e.knobs.size(), e.rates.size(), e.arrivals.size(), e.policies.size(), e.repetitions,
         kMaxGridRuns));
   }
 }
@@ -606,12 +626,13 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
   const bool serve = e.mode == SweepMode::kServe;
   const std::vector<std::string> one_pass = {std::string()};
   // One run of the grid, at the next grid index; kept when it falls in this shard.
-  const auto plan = [&](std::vector<PlannedRun>& of_model, const std::string& model, int rep, double rate,
-                        const std::string& arrivals, const std::string& policy) {
+  const auto plan = [&](std::vector<PlannedRun>& of_model, const std::string& model, const Knobs& knobs, int rep,
+                        double rate, const std::string& arrivals, const std::string& policy) {
     PlannedRun p;
     RunSpec& s = p.spec;
     s = e.base;
     s.model = model;
+    s.knobs = knobs;
     s.rate_hz = rate;
     s.arrivals = arrivals;
     s.policy = policy;
@@ -637,14 +658,16 @@ std::vector<PlannedRun> plan_runs(const Experiment& e, int shard_index, int shar
   };
   for (const std::string& model : e.models) {
     std::vector<PlannedRun> of_model;
-    for (const std::string& outer : serve ? e.policies : one_pass) {
-      for (int rep = 0; rep < e.repetitions; ++rep) {
-        for (double rate : e.rates) {
-          for (const std::string& arrivals : e.arrivals) {
-            // A load that changes with time sets its own rates: one run, at the first rate's place.
-            if (rate != e.rates.front() && parse_arrivals(arrivals).varies()) continue;
-            for (const std::string& policy : serve ? std::vector<std::string>{outer} : e.policies) {
-              plan(of_model, model, rep, rate, arrivals, policy);
+    for (const Knobs& knobs : e.knobs) {
+      for (const std::string& outer : serve ? e.policies : one_pass) {
+        for (int rep = 0; rep < e.repetitions; ++rep) {
+          for (double rate : e.rates) {
+            for (const std::string& arrivals : e.arrivals) {
+              // A load that changes with time sets its own rates: one run, at the first rate's place.
+              if (rate != e.rates.front() && parse_arrivals(arrivals).varies()) continue;
+              for (const std::string& policy : serve ? std::vector<std::string>{outer} : e.policies) {
+                plan(of_model, model, knobs, rep, rate, arrivals, policy);
+              }
             }
           }
         }

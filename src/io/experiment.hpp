@@ -17,6 +17,9 @@ struct Experiment {
   std::string file;
   std::vector<std::string> models, arrivals{"constant"}, policies;
   std::vector<double> rates;
+  // Knob sets (core/knobs.hpp), each a pass over the rest of the grid with the model loaded
+  // with them; default: the defaults alone.
+  std::vector<Knobs> knobs{Knobs{}};
   int repetitions = 1;
   // Every run's settings but the grid's (requests, seed: repetition r uses seed + r, device,
   // meter, clock, preprocess, threads, warm-up, idle window, folders).

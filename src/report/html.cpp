@@ -364,19 +364,68 @@ std::string changing_load_section(const ReportInput& in) {
 
 std::string configs_table(const ReportInput& in) {
   std::string h =
-      "<table><tr><th>source</th><th>model</th><th>device</th><th>arrivals</th><th>rate</th><th>policy</th><th>runs</th>"
-      "<th>avg batch</th><th>J/image</th><th>dynamic J/image</th><th>max latency (s)</th><th>p99 latency (s)</th>"
+      "<table><tr><th>source</th><th>model</th><th>device</th><th>arrivals</th><th>rate</th><th>policy</th><th>knobs</th>"
+      "<th>runs</th><th>avg batch</th><th>J/image</th><th>dynamic J/image</th><th>max latency (s)</th><th>p99 latency (s)</th>"
       "<th>peak W</th></tr>\n";
   for (const Config& c : in.configs) {
     h += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td>"
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
         esc(c.source), esc(display_name(in.catalog, c.model)), esc(c.device), esc(c.arrivals), rate_text(c.rate_hz),
-        esc(c.policy), c.runs, c.failed ? fmt::format(" (+{} failed)", c.failed) : "",
+        esc(c.policy), esc(c.knobs.label()), c.runs, c.failed ? fmt::format(" (+{} failed)", c.failed) : "",
         c.avg_batch > 0 ? fmt::format("{:.3g}", c.avg_batch) : "–", with_ci(c.energy_j), with_ci(c.dynamic_j),
         with_ci(c.lat_max_s), with_ci(c.lat_p99_s), with_ci(c.peak_power_w));
   }
   return h + "</table>\n";
+}
+
+// The knobs (issue 23): per source, model and device, energy per image and time per batch by
+// knob set and fixed batch size, with each knob set's agreement with fp32.
+std::string knobs_section(const ReportInput& in) {
+  bool any = false;
+  for (const Config& c : in.configs) any = any || !c.knobs.is_default();
+  if (!any) return "<p class=\"note\">No runs with knobs other than the defaults (fp32, contiguous).</p>\n";
+  using Group = std::tuple<std::string, std::string, std::string>;
+  std::map<Group, std::map<std::string, std::map<int, const Config*>>> groups;  // -> knobs -> batch size
+  std::map<Group, std::set<int>> sizes;
+  std::map<std::string, const Config*> knob_of;
+  for (const Config& c : in.configs) {
+    if (c.fixed_size() == 0 || c.source == kStudySource) continue;
+    const Group g{c.source, c.model, c.device};
+    auto& cell = groups[g][c.knobs.text()][c.fixed_size()];
+    if (!cell || c.rate_hz > cell->rate_hz) cell = &c;  // the highest rate: batches back to back
+    sizes[g].insert(c.fixed_size());
+    knob_of[c.knobs.text()] = &c;
+  }
+  std::string h;
+  for (const auto& [g, by_knobs] : groups) {
+    const auto& [source, model, device] = g;
+    h += fmt::format("<h3>{} · {} · {}</h3>\n<table><tr><th>knobs</th><th>top-1 agreement with fp32</th>"
+                     "<th>max logit difference</th>",
+                     esc(display_name(in.catalog, model)), esc(device), esc(source));
+    for (const int b : sizes[g]) h += fmt::format("<th>batch {}: J/image · ms/batch</th>", b);
+    h += "</tr>\n";
+    for (const auto& [text, by_size] : by_knobs) {
+      const Config& any_of = *by_size.begin()->second;
+      h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td>", esc(any_of.knobs.label()),
+                       any_of.top1_agreement ? fmt::format("{:.0f} %", *any_of.top1_agreement * 100) : "–",
+                       any_of.max_logit_diff ? fmt::format("{:.3g}", *any_of.max_logit_diff) : "–");
+      for (const int b : sizes[g]) {
+        const auto it = by_size.find(b);
+        if (it == by_size.end()) {
+          h += "<td>–</td>";
+          continue;
+        }
+        const Config& c = *it->second;
+        h += fmt::format("<td>{} · {}</td>", c.energy_j ? fmt::format("{:.4g}", c.energy_j->mean) : "–",
+                         c.service_mean_s ? fmt::format("{:.1f}", c.service_mean_s->mean * 1e3)
+                                          : (c.failed ? std::string("failed") : std::string("–")));
+      }
+      h += "</tr>\n";
+    }
+    h += "</table>\n";
+  }
+  return h;
 }
 
 // Each configuration measured both in process and through a greenbatch serve (a sweep's serve
@@ -478,7 +527,12 @@ std::optional<Trace> load_trace(const Run& run) {
   return std::nullopt;
 }
 
-std::string render_report(const ReportInput& in) {
+std::string render_report(const ReportInput& input) {
+  // The figures tell knob sets apart as devices: "cpu [bf16]" is another line than "cpu".
+  ReportInput in = input;
+  for (Config& c : in.configs) {
+    if (!c.knobs.is_default()) c.device += " [" + c.knobs.label() + "]";
+  }
   const RateColours colour(in.configs);
   std::set<std::string> sources;
   std::size_t failed = 0;
@@ -536,11 +590,15 @@ std::string render_report(const ReportInput& in) {
     << paths_section(in);
   h << "<h2>8. Configurations and runs</h2>\n<p class=\"note\">Means over repetitions, ± the 95 % confidence "
        "interval's half-width where there are several.</p>\n"
-    << configs_table(in) << "<h3>Every run</h3>\n" << runs_table(in);
+    << configs_table(input) << "<h3>Every run</h3>\n" << runs_table(in);
   h << "<h2>9. Loads that change</h2>\n<p class=\"note\">Runs whose arrival rate changes with time (steps:, "
        "diurnal:), by 10 s window of scheduled arrival: latency against the target and the batch size against the "
        "rate, per policy.</p>\n"
     << changing_load_section(in);
+  h << "<h2>10. Knobs</h2>\n<p class=\"note\">Runs with knobs (precision, memory format, CUDA graphs, power limit): "
+       "energy per image and mean time per batch for each fixed batch size (at the highest rate run), per knob set, "
+       "with how far its outputs are from fp32's on the shipped images.</p>\n"
+    << knobs_section(input);
   h << "</body></html>\n";
   return h.str();
 }

@@ -16,12 +16,23 @@ namespace greenbatch::report {
 // A latency target: core's one grammar (p50|p90|p95|p99|max|mean=DURATION).
 using Slo = LatencyTarget;
 
+// A knob set's own best under the target, against the best with the defaults (fp32, contiguous).
+struct KnobSaving {
+  Knobs knobs;
+  const Config* best = nullptr;           // its lowest energy meeting the target (none: none meets it)
+  std::optional<double> saving_pct;       // (defaults' best - its best) / defaults' best x 100
+  bool excluded = false;                  // its agreement with fp32 is below the tolerance
+  std::optional<double> top1_agreement;   // the lowest of its configurations'
+};
+
 struct Recommendation {
   std::string source, model, device, arrivals;
   double rate_hz = 0;
-  const Config* best = nullptr;       // lowest energy per image meeting the target
+  // Across policies and knobs: lowest energy per image meeting the target among the
+  // configurations whose top-1 agreement with fp32 is at least the tolerance.
+  const Config* best = nullptr;
   const Config* runner_up = nullptr;  // the next lowest meeting it
-  const Config* greedy = nullptr;     // the greedy policy of the group, if it ran
+  const Config* greedy = nullptr;     // the greedy policy of the group with the default knobs, if it ran
   std::optional<double> saving_vs_greedy_pct;  // (greedy - best) / greedy x 100
   // The study's rule: is the model more efficient at small or large batches (energy of the
   // smallest against the largest fixed size)? Large: lower the batch size from the largest
@@ -30,9 +41,14 @@ struct Recommendation {
   const Config* rule_pick = nullptr;
   bool differs = false;  // the rule picks another policy than the lowest energy
   std::string note;      // why there is no pick, when there is none
+  // Where knob sets other than the defaults ran: each one's best against the defaults' best (the
+  // saving of that knob set alone), in the order of the knobs' text.
+  std::vector<KnobSaving> knob_savings;
 };
 
-std::vector<Recommendation> recommend(const std::vector<Config>& configs, const Slo& slo);
+// `min_agreement`: the share of the shipped images (0 to 1) whose top-1 class a knob set must
+// keep to be chosen (runs at the defaults always may).
+std::vector<Recommendation> recommend(const std::vector<Config>& configs, const Slo& slo, double min_agreement = 1.0);
 
 nlohmann::json to_json(const std::vector<Recommendation>& recs, const Slo& slo);
 

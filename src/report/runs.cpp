@@ -95,6 +95,14 @@ Run run_from_record(const RunRecord& r, const std::string& file) {
   run.arrivals = r.arrivals;
   run.policy = r.policy;
   run.label = policy_label(run.policy);
+  run.knobs = r.knobs;
+  if (r.backend.is_object() && r.backend.contains("agreement") && r.backend["agreement"].is_object()) {
+    const auto& a = r.backend["agreement"];
+    if (a.contains("top1_agreement") && a["top1_agreement"].is_number()) run.top1_agreement = a["top1_agreement"].get<double>();
+    if (a.contains("max_abs_logit_diff") && a["max_abs_logit_diff"].is_number()) {
+      run.max_logit_diff = a["max_abs_logit_diff"].get<double>();
+    }
+  }
   // The rate the requests came at: a trace's own (it ignores the rate asked for).
   const bool trace = r.arrivals.starts_with("trace:") && finite(r.offered_rate_hz);
   run.rate_hz = (trace ? finite(r.offered_rate_hz) : finite(r.rate_hz)).value_or(0);
@@ -112,6 +120,7 @@ Run run_from_record(const RunRecord& r, const std::string& file) {
     run.lat_p50_s = finite(r.summary->latency_s.p50);
     run.lat_p90_s = finite(r.summary->latency_s.p90);
     run.lat_p95_s = finite(r.summary->latency_s.p95);
+    if (r.summary->batches > 0) run.service_mean_s = finite(r.summary->service_s.mean);
   }
   if (r.energy && r.energy->measured) {
     run.energy_j = finite(r.energy->per_image_j);
@@ -264,13 +273,17 @@ int Config::fixed_size() const {
 std::vector<Config> aggregate(const std::vector<Run>& runs) {
   // Runs of another length are another configuration (a 1024-request run is no repetition of a
   // 2048-request one).
-  using Key = std::tuple<std::string, std::string, std::string, std::string, double, std::string, std::size_t>;
+  using Key = std::tuple<std::string, std::string, std::string, std::string, double, std::string, std::size_t, std::string>;
   std::map<Key, std::vector<const Run*>> groups;
-  for (const Run& r : runs) groups[{r.source, r.model, r.device, r.arrivals, r.rate_hz, r.policy, r.requests}].push_back(&r);
+  for (const Run& r : runs) {
+    groups[{r.source, r.model, r.device, r.arrivals, r.rate_hz, r.policy, r.requests, r.knobs.text()}].push_back(&r);
+  }
   std::vector<Config> out;
   for (const auto& [key, members] : groups) {
     Config c;
-    std::tie(c.source, c.model, c.device, c.arrivals, c.rate_hz, c.policy, c.requests) = key;
+    std::string knobs;
+    std::tie(c.source, c.model, c.device, c.arrivals, c.rate_hz, c.policy, c.requests, knobs) = key;
+    c.knobs = members.front()->knobs;
     c.label = policy_label(c.policy);
     c.meter = members.front()->meter;
     std::vector<const Run*> ok;
@@ -299,12 +312,17 @@ std::vector<Config> aggregate(const std::vector<Run>& runs) {
     c.lat_p95_s = stat(&Run::lat_p95_s);
     c.peak_power_w = stat(&Run::peak_power_w);
     c.avg_power_w = stat(&Run::avg_power_w);
+    c.service_mean_s = stat(&Run::service_mean_s);
+    for (const Run* r : ok) {
+      if (r->top1_agreement) c.top1_agreement = std::min(c.top1_agreement.value_or(1.0), *r->top1_agreement);
+      if (r->max_logit_diff) c.max_logit_diff = std::max(c.max_logit_diff.value_or(0.0), *r->max_logit_diff);
+    }
     out.push_back(std::move(c));
   }
   std::stable_sort(out.begin(), out.end(), [](const Config& a, const Config& b) {
     const auto key = [](const Config& c) {
       return std::make_tuple(c.source, c.model, c.device, c.arrivals, c.rate_hz, policy_order(c.policy), c.policy,
-                             c.requests);
+                             c.requests, c.knobs.text());
     };
     return key(a) < key(b);
   });

@@ -23,6 +23,10 @@ struct Run {
   std::string device, host, started_utc, arrivals;
   std::string policy;  // fixed:16, greedy:128, timeout:8:100ms
   std::string label;   // the mark on the figures: 16, 32, G, T8/100ms
+  Knobs knobs;         // the numeric path's (core/knobs.hpp); the study's: the defaults
+  // Runs with knobs: their outputs against fp32's on the shipped images (the record's
+  // backend.agreement): the share of images with the same top-1 class, the largest logit gap.
+  std::optional<double> top1_agreement, max_logit_diff;
   double rate_hz = 0;
   double avg_batch = 0;
   int repetition = 0;
@@ -31,6 +35,7 @@ struct Run {
   std::optional<double> dynamic_j;  // per image, idle power times the window subtracted
   std::optional<double> lat_max_s, lat_p99_s, lat_mean_s, lat_p50_s, lat_p90_s, lat_p95_s;
   std::optional<double> avg_power_w, peak_power_w;
+  std::optional<double> service_mean_s;  // the mean time of a batch
   std::string meter;
   std::string power_trace;  // a power trace file, when the run wrote one
   std::vector<WindowSummary> windows;  // a load that changes: its 10 s windows (else none)
@@ -68,23 +73,26 @@ struct Stat {
   double sd = 0;  // standard deviation (0 with one repetition)
 };
 
-// One configuration: source, model, device, arrivals, rate, policy and requests per run, over its
-// repetitions.
+// One configuration: source, model, device, arrivals, rate, policy, knobs and requests per run,
+// over its repetitions.
 struct Config {
   std::string source, model, device, arrivals, policy, label, meter;
+  Knobs knobs;
+  std::optional<double> top1_agreement, max_logit_diff;  // the lowest and the largest over its runs
   double rate_hz = 0;
   std::size_t requests = 0;  // per run
   double avg_batch = 0;
   std::size_t runs = 0, failed = 0;
   std::optional<Stat> energy_j, dynamic_j, lat_max_s, lat_p99_s, lat_mean_s, lat_p50_s, lat_p90_s, lat_p95_s, peak_power_w,
-      avg_power_w;
+      avg_power_w, service_mean_s;
   bool greedy() const { return policy.rfind("greedy", 0) == 0; }
   // The batch size a fixed policy names (0 for others).
   int fixed_size() const;
 };
 
 // Configurations in a stable order: source, model, device, arrivals, rate, then policy by batch
-// size (fixed sizes ascending, then greedy, then timeouts). Failed runs count in `failed` only.
+// size (fixed sizes ascending, then greedy, then timeouts), then knobs. Failed runs count in
+// `failed` only.
 std::vector<Config> aggregate(const std::vector<Run>& runs);
 
 }  // namespace greenbatch::report

@@ -17,6 +17,8 @@ class FakeNvml {
     reset_ = reinterpret_cast<void (*)(unsigned, double)>(dlsym(handle_, "fake_nvml_reset"));
     set_power_ = reinterpret_cast<void (*)(unsigned, double)>(dlsym(handle_, "fake_nvml_set_power"));
     fail_ = reinterpret_cast<void (*)(unsigned, int)>(dlsym(handle_, "fake_nvml_fail"));
+    limit_ = reinterpret_cast<unsigned (*)(unsigned)>(dlsym(handle_, "fake_nvml_power_limit_mw"));
+    limits_set_ = reinterpret_cast<unsigned (*)(unsigned)>(dlsym(handle_, "fake_nvml_limits_set"));
     reset_(devices, watts);
   }
   ~FakeNvml() {
@@ -26,12 +28,18 @@ class FakeNvml {
   void set_power(unsigned device, double watts) { set_power_(device, watts); }
   void fail_power(unsigned device) { fail_(device, 1); }
   void fail_energy(unsigned device) { fail_(device, 2); }
+  void deny_power_limit(unsigned device) { fail_(device, 3); }
+  // The device's power limit now (W; 700 until set), and how many times it was set.
+  double power_limit_w(unsigned device) const { return limit_(device) / 1000.0; }
+  unsigned limits_set(unsigned device) const { return limits_set_(device); }
 
  private:
   void* handle_ = nullptr;
   void (*reset_)(unsigned, double) = nullptr;
   void (*set_power_)(unsigned, double) = nullptr;
   void (*fail_)(unsigned, int) = nullptr;
+  unsigned (*limit_)(unsigned) = nullptr;
+  unsigned (*limits_set_)(unsigned) = nullptr;
 };
 
 }  // namespace greenbatch::testing

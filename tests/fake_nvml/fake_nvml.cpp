@@ -14,12 +14,15 @@
 
 namespace {
 
-constexpr int kSuccess = 0, kUninitialized = 1, kInvalidArgument = 2, kNotFound = 6, kUnknown = 999;
+constexpr int kSuccess = 0, kUninitialized = 1, kInvalidArgument = 2, kNoPermission = 4, kNotFound = 6, kUnknown = 999;
+constexpr unsigned kMinLimitMw = 200000, kMaxLimitMw = 700000;
 
 struct Dev {
   std::string uuid, name;
   std::vector<std::pair<double, double>> changes;  // (time s, power W) from that time on
-  int fail = 0;                                    // 1: power reads fail, 2: energy reads fail
+  int fail = 0;  // 1: power reads fail, 2: energy reads fail, 3: setting the power limit is not permitted
+  unsigned limit_mw = 700000;                      // the power limit, from 200 to 700 W
+  std::vector<unsigned> limits_set;                // every limit set, in order
 };
 
 std::mutex mu;
@@ -88,7 +91,7 @@ void fake_nvml_reset(unsigned count, double watts) {
   for (unsigned i = 0; i < count; ++i) {
     char uuid[64];
     std::snprintf(uuid, sizeof(uuid), "GPU-00000000-0000-0000-0000-%012u", i);
-    devs.push_back({uuid, "Fake GPU " + std::to_string(i), {{t, watts}}, 0});
+    devs.push_back({uuid, "Fake GPU " + std::to_string(i), {{t, watts}}, 0, kMaxLimitMw, {}});
   }
 }
 void fake_nvml_set_power(unsigned index, double watts) {
@@ -100,6 +103,14 @@ void fake_nvml_fail(unsigned index, int what) {
   if (index < devs.size()) devs[index].fail = what;
 }
 int fake_nvml_init_calls() { return init_calls; }
+unsigned fake_nvml_power_limit_mw(unsigned index) {
+  std::lock_guard<std::mutex> lock(mu);
+  return index < devs.size() ? devs[index].limit_mw : 0;
+}
+unsigned fake_nvml_limits_set(unsigned index) {
+  std::lock_guard<std::mutex> lock(mu);
+  return index < devs.size() ? static_cast<unsigned>(devs[index].limits_set.size()) : 0;
+}
 
 // ---- the NVML API ----
 int nvmlInit_v2() {
@@ -108,7 +119,7 @@ int nvmlInit_v2() {
   initialised = true;
   if (devs.empty()) {
     const double t = now_s() - 10;
-    devs.push_back({"GPU-00000000-0000-0000-0000-000000000000", "Fake GPU 0", {{t, 75.0}}, 0});
+    devs.push_back({"GPU-00000000-0000-0000-0000-000000000000", "Fake GPU 0", {{t, 75.0}}, 0, kMaxLimitMw, {}});
   }
   return kSuccess;
 }
@@ -118,6 +129,7 @@ const char* nvmlErrorString(int r) {
     case kSuccess: return "Success";
     case kUninitialized: return "Uninitialized";
     case kInvalidArgument: return "Invalid Argument";
+    case kNoPermission: return "Insufficient Permissions";
     case kNotFound: return "Not Found";
     default: return "Unknown Error";
   }
@@ -182,8 +194,29 @@ int nvmlDeviceGetFieldValues(void* h, int n, FieldValue* values) {
   }
   return kSuccess;
 }
-int nvmlDeviceGetEnforcedPowerLimit(void*, unsigned* mw) {
-  *mw = 700000;
+int nvmlDeviceGetEnforcedPowerLimit(void* h, unsigned* mw) {
+  std::lock_guard<std::mutex> lock(mu);
+  Dev* d = dev(h);
+  if (!d) return kInvalidArgument;
+  *mw = d->limit_mw;
+  return kSuccess;
+}
+int nvmlDeviceGetPowerManagementLimit(void* h, unsigned* mw) { return nvmlDeviceGetEnforcedPowerLimit(h, mw); }
+int nvmlDeviceGetPowerManagementLimitConstraints(void* h, unsigned* min_mw, unsigned* max_mw) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (!dev(h)) return kInvalidArgument;
+  *min_mw = kMinLimitMw;
+  *max_mw = kMaxLimitMw;
+  return kSuccess;
+}
+int nvmlDeviceSetPowerManagementLimit(void* h, unsigned mw) {
+  std::lock_guard<std::mutex> lock(mu);
+  Dev* d = dev(h);
+  if (!d) return kInvalidArgument;
+  if (d->fail == 3) return kNoPermission;
+  if (mw < kMinLimitMw || mw > kMaxLimitMw) return kInvalidArgument;
+  d->limit_mw = mw;
+  d->limits_set.push_back(mw);
   return kSuccess;
 }
 int nvmlDeviceGetClockInfo(void*, int type, unsigned* mhz) {

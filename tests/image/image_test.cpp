@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "support/errors.hpp"
 #include "image/jpeg.hpp"
 #include "image/normalize.hpp"
 #include "image/preprocess.hpp"
@@ -48,16 +49,7 @@ std::vector<std::uint8_t> reference_jpeg(const std::string& name) {
   return image_refs::read_all(image_refs::folder() / (name + ".jpg"));
 }
 
-// The UserError's message, or "" when `fn` returns without one.
-template <typename Fn>
-std::string user_error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::user_error_of;
 
 // --------------------------------------------------------------------------- resized size
 

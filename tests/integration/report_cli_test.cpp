@@ -57,7 +57,7 @@ TEST_F(ReportCli, OurRunsWithAPowerTraceAndRepetitions) {
   EXPECT_NE(page.find("Power over time: synthetic"), std::string::npos);
   EXPECT_NE(page.find("1b. Energy per image against p99 latency"), std::string::npos);
   // Two repetitions: one configuration, "2" runs.
-  EXPECT_NE(page.find("<td>fixed:8</td><td>2</td>"), std::string::npos);
+  EXPECT_NE(page.find("<td>fixed:8</td><td>fp32</td><td>2</td>"), std::string::npos);
 }
 
 TEST_F(ReportCli, RecommendOnTheStudysFiles) {

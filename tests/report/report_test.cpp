@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <tuple>
 
 #include "core/error.hpp"
 #include "report/catalog.hpp"
@@ -309,6 +311,47 @@ TEST(Recommend, TheLowestEnergyThatMeetsTheTargetAndTheStudysRule) {
   const auto no_energy = recommend(unmeasured, parse_slo("max=1s"));
   EXPECT_EQ(no_energy[0].best, nullptr);
   EXPECT_NE(no_energy[0].note.find("no energy figures"), std::string::npos) << no_energy[0].note;
+}
+
+Config with_knobs(Config c, const char* knobs, std::optional<double> top1) {
+  c.knobs = parse_knobs(knobs);
+  c.top1_agreement = top1;
+  return c;
+}
+
+TEST(Recommend, ChoosesAcrossKnobsWithinTheAgreementTolerance) {
+  // fp32: fixed:16 at 2 J is the best meeting max=1s. bf16 (every top-1 kept): fixed:16 at 1.5 J.
+  // int8 (two images of three kept): fixed:16 at 1 J. channels_last: slower, fixed:8 at 2.5 J.
+  std::vector<Config> cs = {hand("fixed:8", 0.4, 3), hand("fixed:16", 0.8, 2), hand("greedy:32", 0.1, 6)};
+  cs.push_back(with_knobs(hand("fixed:16", 0.6, 1.5), "precision=bf16", 1.0));
+  cs.push_back(with_knobs(hand("fixed:32", 1.2, 1.2), "precision=bf16", 1.0));  // misses the target
+  cs.push_back(with_knobs(hand("fixed:16", 0.5, 1.0), "precision=int8", 2.0 / 3));
+  cs.push_back(with_knobs(hand("fixed:8", 0.9, 2.5), "memory_format=channels_last", 1.0));
+  std::stable_sort(cs.begin(), cs.end(), [](const Config& a, const Config& b) {
+    return std::make_tuple(policy_order(a.policy), a.policy, a.knobs.text()) <
+           std::make_tuple(policy_order(b.policy), b.policy, b.knobs.text());
+  });
+  const auto strict = recommend(cs, parse_slo("max=1s"));
+  ASSERT_EQ(strict.size(), 1u);  // one group: knobs are choices within it
+  ASSERT_NE(strict[0].best, nullptr);
+  EXPECT_EQ(strict[0].best->policy, "fixed:16");
+  EXPECT_EQ(strict[0].best->knobs.precision, Precision::kBf16);  // int8 lost a top-1: excluded at 100 %
+  EXPECT_EQ(strict[0].greedy->knobs, Knobs{});
+  ASSERT_EQ(strict[0].knob_savings.size(), 3u);
+  std::map<std::string, const KnobSaving*> by;
+  for (const auto& k : strict[0].knob_savings) by[k.knobs.label()] = &k;
+  EXPECT_NEAR(*by["bf16"]->saving_pct, 25.0, 1e-9);           // (2 - 1.5) / 2
+  EXPECT_NEAR(*by["fp32 channels_last"]->saving_pct, -25.0, 1e-9);
+  EXPECT_TRUE(by["int8"]->excluded);
+  EXPECT_NEAR(*by["int8"]->top1_agreement, 2.0 / 3, 1e-12);
+  // The study's rule stays on the defaults' runs.
+  EXPECT_EQ(strict[0].rule_pick->knobs, Knobs{});
+  // A looser tolerance admits int8.
+  const auto loose = recommend(cs, parse_slo("max=1s"), 0.6);
+  EXPECT_EQ(loose[0].best->knobs.precision, Precision::kInt8);
+  const nlohmann::json j = to_json(loose, parse_slo("max=1s"));
+  EXPECT_EQ(j[0]["best"]["knobs"]["precision"], "int8");
+  EXPECT_EQ(j[0]["knob_savings"].size(), 3u);
 }
 
 TEST(Recommend, BadTargetsAreClearErrors) {

@@ -7,9 +7,11 @@
 #include <torch/version.h>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -68,6 +70,64 @@ TEST(TorchScript, ATinyModelRunsBatchesAndDescribesItself) {
   EXPECT_NE(f["blas"]["name"], "unknown") << library;
   EXPECT_NE(f["blas"]["name"], "none loaded");
   EXPECT_TRUE(f["onednn"]["built"].is_boolean());
+}
+
+// The knobs (issue 23): each loads, runs, is described, and records how far its outputs are
+// from fp32's on the shipped images.
+TEST(TorchScript, EachKnobRunsAndRecordsItsAgreementWithFp32) {
+  struct Case {
+    const char* knobs;
+    double max_relative_diff;  // of the largest logit
+  };
+  for (const Case& c : {Case{"precision=bf16", 0.1}, Case{"memory_format=channels_last", 1e-5}, Case{"precision=int8", 0.1},
+                        Case{"precision=bf16,memory_format=channels_last", 0.1}}) {
+    SCOPED_TRACE(c.knobs);
+    TorchScriptOptions o = options("tiny_cnn");
+    o.knobs = parse_knobs(c.knobs);
+    auto b = make_torchscript_backend(o);
+    b->warmup(1, 2);
+    BatchOutput out;
+    b->run_outputs(consecutive_requests(0, 3), out);
+    EXPECT_EQ(out.width, 10u);
+    const nlohmann::json f = b->facts();
+    EXPECT_EQ(Knobs::from_json(f["knobs"]), o.knobs);
+    const nlohmann::json& a = f["agreement"];
+    ASSERT_TRUE(a.is_object()) << f.dump();
+    EXPECT_EQ(a["images"], 3);
+    EXPECT_GE(a["top1_agreement"].get<double>(), 0.0);
+    EXPECT_LE(a["top1_agreement"].get<double>(), 1.0);
+    EXPECT_EQ(a["top1_agreement"].get<double>(), a["top1_same"].get<double>() / 3);
+    const double diff = a["max_abs_logit_diff"], largest = a["max_abs_logit"];
+    EXPECT_GT(largest, 0.0);
+    EXPECT_LE(diff, c.max_relative_diff * largest);
+    if (o.knobs.precision != Precision::kFp32) {
+      EXPECT_GT(diff, 0.0);  // a lower precision is not exact
+    }
+    if (o.knobs.precision == Precision::kInt8) {
+      EXPECT_FALSE(f["quantized_engine"].get<std::string>().empty());
+      EXPECT_NE(f["model_path"].get<std::string>().find("tiny_cnn.int8.pt"), std::string::npos);
+    }
+  }
+  // fp32 has nothing to agree with.
+  EXPECT_FALSE(make_torchscript_backend(options("tiny_cnn"))->facts().contains("agreement"));
+}
+
+TEST(TorchScript, AKnobTheModelOrDeviceCannotTakeIsAClearError) {
+  TorchScriptOptions o = options("tiny_cnn");
+  o.knobs.precision = Precision::kFp16;
+  expect_user_error(o, "half precision is for CUDA devices");
+  o.knobs = parse_knobs("cuda_graphs");
+  expect_user_error(o, "CUDA graphs need a CUDA device");
+  // int8 without the quantized export: says how to make it.
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("gb-int8-{}", getpid());
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(std::filesystem::path(GB_TEST_MODELS) / "tiny_cnn.pt", dir / "tiny_cnn.pt",
+                             std::filesystem::copy_options::overwrite_existing);
+  o = options("tiny_cnn");
+  o.models_dir = dir.string();
+  o.knobs.precision = Precision::kInt8;
+  expect_user_error(o, "scripts/export_models.py --int8 tiny_cnn");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TorchScript, CachedHostMemoryCannotGoBackToSystemInOneProcess) {
@@ -247,6 +307,61 @@ TEST_F(TorchCli, ShuffleNetRunsEndToEndOnTheCpu) {
   // A real network takes real time: every batch's latency includes its forward pass.
   EXPECT_GT(j["latency_s"]["max"].get<double>(), 0.0);
   EXPECT_TRUE(j["error"].is_null());
+}
+
+// A sweep over knob sets: each a run of its own identity, resumed as such; a knob the model
+// cannot take fails its runs only.
+TEST_F(TorchCli, ASweepOverKnobsRunsEachAndResumesThem) {
+  const std::string file = write("knobs.toml", fmt::format(
+      "name = \"knobs\"\nmodels = [\"tiny_cnn\", \"tiny_flat\"]\nrates = [200]\npolicies = [\"fixed:2\"]\n"
+      "requests = 4\nknobs = [\"fp32\", \"precision=bf16\", \"precision=int8\", \"fp32\"]\n"
+      "meter = \"modelled:idle=10W,busy=30W\"\n"
+      "idle_window = \"0s\"\nwarmup_batches = 1\nwarmup_batch_size = 1\nmodels_dir = \"{}\"\n"
+      "images_dir = \"{}\"\nout = \"{}\"\n",
+      GB_TEST_MODELS, GB_IMAGES, (dir_ / "out").string()));
+  const auto r = run_greenbatch("sweep " + file);
+  EXPECT_NE(r.code, 0) << r.output;  // tiny_flat rejects every image batch: its runs fail, the rest go on
+  EXPECT_NE(r.output.find("knobs: 'fp32' listed twice"), std::string::npos) << r.output;
+  std::map<std::string, std::string> by_knobs;
+  std::istringstream records(testing::slurp(dir_ / "out" / "runs.jsonl"));
+  for (std::string line; std::getline(records, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j["model"] != "tiny_cnn") continue;
+    const std::string k = j.contains("knobs") ? j["knobs"]["precision"].get<std::string>() : "fp32";
+    by_knobs[k] = j["error"].is_null() ? "ok" : j["error"].get<std::string>();
+    if (k != "fp32") {
+      EXPECT_TRUE(j["backend"]["agreement"].is_object()) << line;
+    }
+  }
+  EXPECT_EQ(by_knobs, (std::map<std::string, std::string>{{"bf16", "ok"}, {"fp32", "ok"}, {"int8", "ok"}}));
+  const auto again = run_greenbatch("sweep " + file);
+  EXPECT_NE(again.output.find("6 runs, 3 already done, 3 to run"), std::string::npos) << again.output;
+  // recommend chooses across them and says what each knob set saves; the report tabulates them.
+  const auto rec = run_greenbatch("recommend " + (dir_ / "out").string() + " --slo max=100s");
+  ASSERT_EQ(rec.code, 0) << rec.output;
+  EXPECT_NE(rec.output.find("knobs against fp32's best: bf16: "), std::string::npos) << rec.output;
+  EXPECT_NE(rec.output.find("int8: "), std::string::npos) << rec.output;
+  const auto loose = run_greenbatch("recommend " + (dir_ / "out").string() + " --slo max=100s --min-agreement 0 --json");
+  ASSERT_EQ(loose.code, 0) << loose.output;
+  const auto recs = nlohmann::json::parse(loose.output);
+  bool tiny = false;
+  for (const auto& r : recs) {
+    if (r["model"] != "tiny_cnn") continue;
+    tiny = true;
+    EXPECT_EQ(r["knob_savings"].size(), 2u) << r.dump();
+    EXPECT_TRUE(r["best"]["knobs"].is_object()) << r.dump();
+  }
+  EXPECT_TRUE(tiny) << loose.output;
+  EXPECT_NE(run_greenbatch("recommend " + (dir_ / "out").string() + " --min-agreement 101").output.find(
+                "--min-agreement 101: must be a percentage from 0 to 100"),
+            std::string::npos);
+  const auto html = (dir_ / "report.html").string();
+  ASSERT_EQ(run_greenbatch("report " + (dir_ / "out").string() + " --out " + html).code, 0);
+  const std::string page = testing::slurp(html);
+  const auto knobs_at = page.find("<h2>10. Knobs</h2>");
+  ASSERT_NE(knobs_at, std::string::npos);
+  EXPECT_NE(page.find("<td>bf16</td>", knobs_at), std::string::npos);
+  EXPECT_NE(page.find("<td>int8</td>", knobs_at), std::string::npos);
 }
 
 // Minor page faults of the children this process has waited for, so far.

@@ -1,6 +1,7 @@
 #include "backends/torchscript/torchscript_backend.hpp"
 
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
@@ -10,6 +11,9 @@
 
 #ifdef GREENBATCH_TORCH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #endif
 
 #include <malloc.h>
@@ -21,6 +25,7 @@
 #include <thread>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "backends/prepare_pool.hpp"
 #include "image/jpeg.hpp"
@@ -154,6 +159,75 @@ std::string resolve_model_path(const TorchScriptOptions& o) {
   return path;
 }
 
+// The int8 export beside a model file: NAME.pt -> NAME.int8.pt.
+std::string int8_path(const std::string& fp32_path, const std::string& model) {
+  const fs::path p(fp32_path);
+  const std::string path = (p.parent_path() / (p.stem().string() + ".int8.pt")).string();
+  if (!fs::exists(path)) {
+    throw UserError(fmt::format(
+        "--precision int8: {} not found; export it with `/usr/bin/python3 scripts/export_models.py --int8 {}` (a "
+        "model with no Linear layer has no int8 export: its convolutions stay fp32 under dynamic quantization)",
+        path, recorded_model_name(model)));
+  }
+  return path;
+}
+
+// Chooses the quantized engine int8 weights are packed for, as scripts/export_models.py does:
+// the first of FBGEMM, oneDNN, QNNPACK this LibTorch has.
+std::string choose_quantized_engine() {
+  const auto& supported = at::globalContext().supportedQEngines();
+  for (const auto& [engine, name] : {std::pair{at::QEngine::FBGEMM, "fbgemm"}, std::pair{at::QEngine::ONEDNN, "onednn"},
+                                    std::pair{at::QEngine::QNNPACK, "qnnpack"}}) {
+    if (std::find(supported.begin(), supported.end(), engine) != supported.end()) {
+      at::globalContext().setQEngine(engine);
+      return name;
+    }
+  }
+  throw UserError("--precision int8: this LibTorch has no quantized engine (FBGEMM, oneDNN or QNNPACK)");
+}
+
+// LibTorch's autocast for the calling thread while it lives (bf16 or fp16 compute where autocast
+// casts: convolutions and matrix products; reductions stay fp32). Autocast's state is
+// thread-local: set at every batch, on whichever thread runs it.
+class AutocastScope {
+ public:
+  AutocastScope(Precision p, bool cuda, bool cache) : cuda_(cuda) {
+    on_ = p == Precision::kBf16 || p == Precision::kFp16;
+    if (!on_) return;
+    const at::ScalarType type = p == Precision::kBf16 ? at::kBFloat16 : at::kHalf;
+    was_enabled_ = cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+    was_type_ = cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+    was_cache_ = at::autocast::is_autocast_cache_enabled();
+    if (cuda) {
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(type);
+    } else {
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(type);
+    }
+    at::autocast::set_autocast_cache_enabled(cache);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_cache_enabled(was_cache_);
+    if (cuda_) {
+      at::autocast::set_enabled(was_enabled_);
+      at::autocast::set_autocast_gpu_dtype(was_type_);
+    } else {
+      at::autocast::set_cpu_enabled(was_enabled_);
+      at::autocast::set_autocast_cpu_dtype(was_type_);
+    }
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool on_ = false, cuda_ = false, was_enabled_ = false, was_cache_ = true;
+  at::ScalarType was_type_ = at::kFloat;
+};
+
 class TorchScriptBackend final : public Backend {
  public:
   explicit TorchScriptBackend(const TorchScriptOptions& o) : options_(o), device_(parse_device(o.device)) {
@@ -161,18 +235,30 @@ class TorchScriptBackend final : public Backend {
     apply_host_memory(o.host_memory);
     const int intra_op_threads = o.threads > 0 ? o.threads : usable_cores();
     at::set_num_threads(intra_op_threads);
+    check_knobs(o.knobs, o.device);
     path_ = resolve_model_path(o);
     name_ = recorded_model_name(o.model);
     torch::jit::setGraphExecutorOptimize(o.optimize);
-    try {
-      module_ = torch::jit::load(path_, device_);
-    } catch (const std::exception& e) {
-      throw UserError(fmt::format("--model '{}': {} is not a TorchScript file LibTorch {} can load ({})", o.model, path_,
-                                  TORCH_VERSION, short_error(e)));
-    }
-    module_.eval();
+    module_ = load_module(path_);
     load_sidecar();
     load_images();
+    // The knobs: the fp32 outputs on the shipped images first (the agreement's reference), then
+    // the model as the knobs make it.
+    const bool numeric_knobs = o.knobs.precision != Precision::kFp32 ||
+                               o.knobs.memory_format != MemoryFormat::kContiguous || o.knobs.cuda_graphs;
+    torch::Tensor reference;
+    if (numeric_knobs) {
+      at::set_num_threads(1);  // as for the input check below
+      reference = outputs_of_images(/*with_knobs=*/false);
+      at::set_num_threads(intra_op_threads);
+    }
+    if (o.knobs.precision == Precision::kInt8) {
+      quantized_engine_ = choose_quantized_engine();
+      fp32_path_ = path_;
+      path_ = int8_path(path_, o.model);
+      module_ = load_module(path_);
+    }
+    if (o.knobs.memory_format == MemoryFormat::kChannelsLast) to_channels_last();
     // The model must take what the study feeds it: a batch of 3x224x224 images. Checked on one
     // intra-op thread: a parallel region here would give the loading thread an OpenMP team of
     // its own, and when another thread runs the batches (a server's inference thread) libgomp,
@@ -181,10 +267,21 @@ class TorchScriptBackend final : public Backend {
     // ShuffleNetV2 on two vCPUs took 64 ms instead of 35 ms).
     at::set_num_threads(1);
     try {
-      forward(consecutive_requests(0, 1));
+      forward(consecutive_requests(0, 1), /*graphs=*/false);
     } catch (const std::exception& e) {
       at::set_num_threads(intra_op_threads);
-      throw UserError(fmt::format("--model '{}': the model rejects a 1x3x224x224 input: {}", o.model, short_error(e)));
+      if (!numeric_knobs) {
+        throw UserError(fmt::format("--model '{}': the model rejects a 1x3x224x224 input: {}", o.model, short_error(e)));
+      }
+      throw UserError(fmt::format("--model '{}' cannot run with {}: {}", o.model, o.knobs.text(), short_error(e)));
+    }
+    if (numeric_knobs) {
+      try {
+        agreement_ = agreement(reference, outputs_of_images(/*with_knobs=*/true));
+      } catch (const std::exception& e) {
+        at::set_num_threads(intra_op_threads);
+        throw UserError(fmt::format("--model '{}' cannot run with {}: {}", o.model, o.knobs.text(), short_error(e)));
+      }
     }
     at::set_num_threads(intra_op_threads);
   }
@@ -251,6 +348,12 @@ class TorchScriptBackend final : public Backend {
       if (!uuid.empty()) f["device_uuid"] = uuid;
     }
     f["model_info"] = sidecar_;
+    f["knobs"] = options_.knobs.to_json();
+    if (!quantized_engine_.empty()) {
+      f["quantized_engine"] = quantized_engine_;
+      f["fp32_model_path"] = fp32_path_;
+    }
+    if (!agreement_.is_null()) f["agreement"] = agreement_;
     return f;
   }
 
@@ -263,6 +366,55 @@ class TorchScriptBackend final : public Backend {
     } catch (const std::exception& e) {
       throw std::runtime_error(fmt::format("{} at batch size {}", short_error(e), size));
     }
+  }
+
+  torch::jit::script::Module load_module(const std::string& path) const {
+    torch::jit::script::Module m;
+    try {
+      m = torch::jit::load(path, device_);
+    } catch (const std::exception& e) {
+      throw UserError(fmt::format("--model '{}': {} is not a TorchScript file LibTorch {} can load ({})", options_.model,
+                                  path, TORCH_VERSION, short_error(e)));
+    }
+    m.eval();
+    return m;
+  }
+
+  // The 4-D weights (convolutions') in channels-last order; every batch follows (forward()).
+  void to_channels_last() {
+    c10::InferenceMode guard;
+    for (torch::Tensor p : module_.parameters(/*recurse=*/true)) {
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
+
+  // The model's outputs (float32, on the CPU) for each shipped image, one batch of them, as
+  // exported (fp32, contiguous) or with the knobs.
+  torch::Tensor outputs_of_images(bool with_knobs) {
+    const auto requests = consecutive_requests(0, cached_.size());
+    torch::jit::IValue y;
+    if (with_knobs) {
+      y = forward(requests, /*graphs=*/false);
+    } else {
+      c10::InferenceMode guard;
+      y = module_.forward({input_batch(requests).to(device_)});
+    }
+    if (!y.isTensor()) throw std::runtime_error(fmt::format("the model's output is a {}, not a tensor", y.tagKind()));
+    return y.toTensor().to(torch::kCPU, torch::kFloat32).reshape({static_cast<std::int64_t>(requests.size()), -1});
+  }
+
+  // How far the knobs' outputs are from fp32's on the shipped images: the largest absolute
+  // difference of a logit, and the share of images whose top-1 class is the same.
+  nlohmann::json agreement(const torch::Tensor& want, const torch::Tensor& got) const {
+    const auto n = want.size(0);
+    const double max_diff = (got - want).abs().max().item<double>();
+    const auto same = (got.argmax(1) == want.argmax(1)).sum().item<std::int64_t>();
+    return {{"reference", "fp32 contiguous, on the shipped images"},
+            {"images", n},
+            {"max_abs_logit_diff", max_diff},
+            {"max_abs_logit", want.abs().max().item<double>()},
+            {"top1_same", same},
+            {"top1_agreement", n > 0 ? static_cast<double>(same) / static_cast<double>(n) : 1.0}};
   }
 
   void load_sidecar() {
@@ -311,14 +463,70 @@ class TorchScriptBackend final : public Backend {
     }
   }
 
-  // Runs one batch: each request's image (input mod the number of images), prepared per request
-  // (the pool) or once (cached), normalised into the batch's input tensor.
-  torch::jit::IValue forward(std::span<const Request> batch) {
+  // Runs one batch with the knobs: its input (input_batch()) in the memory format, under the
+  // precision's autocast, through the batch size's CUDA graph (with `graphs` and --cuda-graphs).
+  torch::jit::IValue forward(std::span<const Request> batch, bool graphs = true) {
     c10::InferenceMode guard;
     // The graph executor's optimisation switch is thread-local in LibTorch: a batch run on
     // another thread than the one that loaded the model (a server's inference thread) would
     // otherwise run with LibTorch's default (on), not --graph-optimize's choice.
     torch::jit::setGraphExecutorOptimize(options_.optimize);
+    torch::Tensor x = input_batch(batch);
+    const Knobs& k = options_.knobs;
+    if (k.memory_format == MemoryFormat::kChannelsLast) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    // A graph's capture keeps no autocast cache (a cached cast would be a tensor of the capture).
+    AutocastScope autocast(k.precision, device_.is_cuda(), /*cache=*/!k.cuda_graphs);
+#ifdef GREENBATCH_TORCH_CUDA
+    if (graphs && k.cuda_graphs && device_.is_cuda()) return graphed(x);
+#else
+    (void)graphs;
+#endif
+    if (device_.is_cuda()) x = x.to(device_, /*non_blocking=*/true);
+    torch::jit::IValue out = module_.forward({x});
+    // Outputs are complete only once the device has finished.
+    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+    return out;
+  }
+
+#ifdef GREENBATCH_TORCH_CUDA
+  // --cuda-graphs: one graph per batch size, captured at the size's first batch (after the
+  // warm-up, which runs at its own size: a size first seen in the run pays its capture once).
+  // The batch is copied into the graph's static input; its static output is the graph's.
+  torch::jit::IValue graphed(const torch::Tensor& host) {
+    const auto size = static_cast<std::size_t>(host.size(0));
+    auto& g = graphs_[size];
+    if (!g) {
+      auto made = std::make_unique<CudaGraph>();
+      made->input = torch::empty_like(host, host.options().device(device_).pinned_memory(false));
+      made->input.copy_(host);
+      const c10::cuda::CUDAGuard device_guard(device_.index());
+      c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, device_.index());
+      {
+        const c10::cuda::CUDAStreamGuard stream_guard(side);
+        for (int i = 0; i < 3; ++i) module_.forward({made->input});  // as PyTorch's own capture warms up
+        side.synchronize();
+        made->graph.capture_begin();
+        made->output = module_.forward({made->input}).toTensor();
+        made->graph.capture_end();
+      }
+      torch::cuda::synchronize(device_.index());
+      g = std::move(made);
+    }
+    g->input.copy_(host, /*non_blocking=*/true);
+    g->graph.replay();
+    torch::cuda::synchronize(device_.index());
+    return g->output;
+  }
+  struct CudaGraph {
+    at::cuda::CUDAGraph graph;
+    torch::Tensor input, output;
+  };
+  std::map<std::size_t, std::unique_ptr<CudaGraph>> graphs_;
+#endif
+
+  // The batch's input tensor, float32 on the host: each request's image (input mod the number
+  // of images), prepared per request (the pool) or once (cached), normalised.
+  torch::Tensor input_batch(std::span<const Request> batch) {
     const int crop = preprocessor_.crop();
     const std::size_t plane = static_cast<std::size_t>(crop) * crop;
     // For a GPU, the batch is assembled in pinned host memory (LibTorch's caching host allocator
@@ -347,11 +555,7 @@ class TorchScriptBackend final : public Backend {
         normalize(cached_[batch[k].input % cached_.size()].data(), plane, dst + k * 3 * plane);
       }
     }
-    if (device_.is_cuda()) x = x.to(device_, /*non_blocking=*/true);
-    torch::jit::IValue out = module_.forward({x});
-    // Outputs are complete only once the device has finished.
-    if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
-    return out;
+    return x;
   }
 
   TorchScriptOptions options_;
@@ -364,6 +568,8 @@ class TorchScriptBackend final : public Backend {
   std::vector<std::vector<std::uint8_t>> jpegs_;
   std::vector<std::vector<std::uint8_t>> cached_;  // each image resized and cropped once
   std::unique_ptr<PreparePool> pool_;              // per-request preprocessing (none: cached)
+  std::string quantized_engine_, fp32_path_;       // --precision int8: the engine, the fp32 model
+  nlohmann::json agreement_;                       // the knobs against fp32 on the images (null: fp32)
 };
 
 }  // namespace

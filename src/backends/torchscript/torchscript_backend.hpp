@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/choices.hpp"
+#include "core/knobs.hpp"
 
 #include "backends/backend.hpp"
 
@@ -34,6 +35,11 @@ struct TorchScriptOptions {
   // host-memory.md: 28 to 44 % of a CPU batch's time from batch 16 up). A process that cached
   // cannot go back.
   HostMemory host_memory = HostMemory::kCached;
+  // The numeric path (core/knobs.hpp): precision (bf16 and fp16 under LibTorch's autocast; int8
+  // the model's dynamically quantized export, models_dir/NAME.int8.pt), memory format
+  // (channels_last: the 4-D weights and every batch), CUDA graphs (a CUDA build only). A model
+  // that cannot take them fails to load, saying why. The power limit is the engine's.
+  Knobs knobs;
 };
 
 // True when `model` names a TorchScript model rather than a synthetic one.

@@ -142,7 +142,100 @@ struct TuneCli {
   std::uint64_t seed = 1;
   bool verify = false, oracle = false;
   unsigned jobs = 0;  // 0: one per hardware thread
+  double min_agreement_pct = 100;
 };
+
+// A profile's knobs and their agreement with fp32, from its backend facts (a profile measured
+// before knobs existed: the defaults).
+Knobs profile_knobs(const Profile& p, std::optional<double>* top1) {
+  const nlohmann::json& m = p.meta;
+  if (!m.is_object() || !m.contains("backend") || !m["backend"].is_object()) return {};
+  const nlohmann::json& b = m["backend"];
+  if (top1 && b.contains("agreement") && b["agreement"].is_object() && b["agreement"].contains("top1_agreement") &&
+      b["agreement"]["top1_agreement"].is_number()) {
+    *top1 = b["agreement"]["top1_agreement"].get<double>();
+  }
+  return b.contains("knobs") ? Knobs::from_json(b["knobs"]) : Knobs{};
+}
+
+// tune over several profiles of one model, each measured with other knobs: every policy under
+// every knob set, least energy first, among the knob sets that keep at least --min-agreement of
+// the shipped images' fp32 top-1 class; then each knob set's best against the defaults' best.
+int do_tune_knobs(const TuneCli& c, const std::vector<std::string>& paths, const TuneInput& in) {
+  if (c.oracle || c.verify) throw UserError("--oracle and --verify take one profile; give --profile one file");
+  if (!(c.min_agreement_pct >= 0 && c.min_agreement_pct <= 100)) {
+    throw UserError(fmt::format("--min-agreement {}: must be a percentage from 0 to 100", c.min_agreement_pct));
+  }
+  struct Set {
+    Knobs knobs;
+    std::optional<double> top1;
+    TuneResult result;
+  };
+  std::vector<Set> sets;
+  std::string model;
+  for (const std::string& path : paths) {
+    const LoadedProfile lp = load_profile(path);
+    print_load_note(lp);
+    if (!model.empty() && lp.profile.model != model) {
+      throw UserError(fmt::format("--profile: {} is of model {}, the first of {}: tune across knobs takes profiles of one "
+                                  "model",
+                                  path, lp.profile.model, model));
+    }
+    model = lp.profile.model;
+    Set set;
+    set.knobs = profile_knobs(lp.profile, &set.top1);
+    for (const Set& other : sets) {
+      if (other.knobs == set.knobs) throw UserError(fmt::format("--profile: two profiles with knobs {}", set.knobs.label()));
+    }
+    set.result = tune(lp.profile, in);
+    sets.push_back(std::move(set));
+  }
+  const double min_agreement = c.min_agreement_pct / 100;
+  const auto eligible = [&](const Set& s) {
+    return s.knobs.precision == Precision::kFp32 || (s.top1 && *s.top1 >= min_agreement - 1e-12);
+  };
+  std::vector<std::pair<const Set*, const TuneCandidate*>> all;
+  for (const Set& s : sets) {
+    if (!eligible(s)) continue;
+    for (const TuneCandidate& k : s.result.meeting) all.push_back({&s, &k});
+  }
+  std::stable_sort(all.begin(), all.end(),
+                   [](const auto& a, const auto& b) { return a.second->energy_per_image_j < b.second->energy_per_image_j; });
+  fmt::print("tune: {} knob sets of {}, {} at {:g}/s; {} (policy, knobs) meet {} <= {}\n", sets.size(), model, c.arrivals,
+             c.rate, all.size(), latency_key(in.target.figure), format_duration_s(in.target.limit_s()));
+  if (all.empty()) {
+    fmt::print("no policy meets the target with any knob set allowed\n");
+    return 1;
+  }
+  fmt::print("{:<20} {:<26} {:>16} {:>12} {:>12} {:>10}\n", "policy", "knobs", "energy J/image", "p99", "max", "avg batch");
+  for (std::size_t i = 0; i < std::min(c.top, all.size()); ++i) {
+    const TuneCandidate& k = *all[i].second;
+    fmt::print("{:<20} {:<26} {:>16.5g} {:>12} {:>12} {:>10.2f}\n", k.policy, all[i].first->knobs.label(),
+               k.energy_per_image_j, format_duration_s(k.p99_s), format_duration_s(k.max_s), k.avg_batch);
+  }
+  const Set* defaults = nullptr;
+  for (const Set& s : sets) {
+    if (s.knobs.is_default()) defaults = &s;
+  }
+  fmt::print("each knob set's best{}:\n", defaults ? " against fp32's" : " (no fp32 profile given)");
+  for (const Set& s : sets) {
+    const std::string top1 = s.top1 ? fmt::format(", top-1 {:.0f} %", *s.top1 * 100) : "";
+    if (s.result.meeting.empty()) {
+      fmt::print("  {:<26} nothing meets the target{}\n", s.knobs.label(), top1);
+      continue;
+    }
+    const TuneCandidate& best = s.result.meeting.front();
+    std::string line = fmt::format("  {:<26} {} {:.5g} J/image", s.knobs.label(), best.policy, best.energy_per_image_j);
+    if (defaults && &s != defaults && !defaults->result.meeting.empty()) {
+      const double base = defaults->result.meeting.front().energy_per_image_j;
+      line += fmt::format(" ({:+.1f} %)", (best.energy_per_image_j - base) / base * 100);
+    }
+    line += top1;
+    if (!eligible(s)) line += fmt::format(" (excluded: below --min-agreement {:g} %)", c.min_agreement_pct);
+    fmt::print("{}\n", line);
+  }
+  return 0;
+}
 
 // tune --oracle: the best static policy per segment, and the switch between them simulated.
 int do_oracle(const Profile& p, const TuneInput& in) {
@@ -169,10 +262,14 @@ int do_oracle(const Profile& p, const TuneInput& in) {
 }
 
 int do_tune(const TuneCli& c) {
-  const LoadedProfile lp = load_profile(c.profile);
-  print_load_note(lp);
-  if (c.verify) check_results_folder(c.out);
-  const Profile& p = lp.profile;
+  std::vector<std::string> paths;
+  for (std::size_t start = 0; start <= c.profile.size();) {
+    std::size_t comma = c.profile.find(',', start);
+    if (comma == std::string::npos) comma = c.profile.size();
+    if (comma > start) paths.push_back(c.profile.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (paths.empty()) throw UserError("--profile: no file given");
   TuneInput in;
   in.target = parse_latency_target(c.slo, "--slo");
   in.rate_hz = c.rate;
@@ -183,6 +280,11 @@ int do_tune(const TuneCli& c) {
   in.seed = c.seed;
   in.cap = c.cap;
   in.jobs = c.jobs;
+  if (paths.size() > 1) return do_tune_knobs(c, paths, in);
+  const LoadedProfile lp = load_profile(paths.front());
+  print_load_note(lp);
+  if (c.verify) check_results_folder(c.out);
+  const Profile& p = lp.profile;
   if (c.oracle) return do_oracle(p, in);
   const TuneResult r = tune(p, in);
   const LatencyTarget& slo = in.target;
@@ -282,7 +384,14 @@ void add_profile_commands(CLI::App& app, Action& action) {
 
   auto tc = std::make_shared<TuneCli>();
   CLI::App* tune = app.add_subcommand("tune", "Search fixed, greedy and timeout policies (and the target's adaptive and aimd) for the least energy under a latency target");
-  tune->add_option("--profile", tc->profile, "Profile from greenbatch profile")->required();
+  tune->add_option("--profile", tc->profile,
+                   "Profile from greenbatch profile; several, comma-separated, of one model measured with other knobs "
+                   "(--precision, --memory-format, ...): every policy under every knob set")
+      ->required();
+  tune->add_option("--min-agreement", tc->min_agreement_pct,
+                   "With several profiles: knob sets other than fp32 only when at least this % of the shipped images "
+                   "keep their fp32 top-1 class (the profile's backend.agreement)")
+      ->capture_default_str();
   add_rate(tune, tc->rate, "Request rate");
   tune->add_option("--arrivals", tc->arrivals, "Arrival process")->capture_default_str();
   tune->add_option("--slo", tc->slo, "Latency target: p50|p90|p95|p99|max|mean=DURATION")->capture_default_str();

@@ -356,6 +356,44 @@ TEST_F(Tune, FindsTheOptimumDerivedByHand) {
   EXPECT_NE(none.output.find("no policy meets the target"), std::string::npos) << none.output;
 }
 
+// tune over profiles of one model measured with other knobs (each profile's backend.knobs and
+// agreement): the least energy (policy, knobs) within the agreement tolerance, and each knob
+// set's best against fp32's.
+TEST_F(Tune, SearchesPoliciesAndKnobsTogetherWithinTheAgreementTolerance) {
+  const auto profile_with = [&](const char* spec, const char* knobs, std::optional<double> top1, const char* name) {
+    Profile p = synthetic_profile(spec);
+    p.model = "net";
+    p.meta["backend"]["knobs"] = parse_knobs(knobs).to_json();
+    if (top1) p.meta["backend"]["agreement"] = {{"top1_agreement", *top1}};
+    return write(name, p.to_json().dump());
+  };
+  const std::string fp32 = profile_with("synthetic:base=10ms,per_item=1ms", "fp32", std::nullopt, "fp32.json");
+  const std::string bf16 = profile_with("synthetic:base=10ms,per_item=500us", "precision=bf16", 1.0, "bf16.json");
+  const std::string int8 = profile_with("synthetic:base=5ms,per_item=250us", "precision=int8", 2.0 / 3, "int8.json");
+  const std::string all = fp32 + "," + bf16 + "," + int8;
+  const auto r = run_greenbatch("tune --profile " + all + " --rate 100 --slo max=200ms --top 3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("tune: 3 knob sets of net"), std::string::npos) << r.output;
+  const auto header = r.output.find("\npolicy ");
+  const auto first = r.output.substr(r.output.find('\n', header + 1) + 1, 80);
+  EXPECT_NE(first.find("bf16"), std::string::npos) << r.output;  // int8 loses a top-1 of three
+  EXPECT_NE(r.output.find("(excluded: below --min-agreement 100 %)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("each knob set's best against fp32's:"), std::string::npos) << r.output;
+  const auto loose = run_greenbatch("tune --profile " + all + " --rate 100 --slo max=200ms --min-agreement 60");
+  ASSERT_EQ(loose.code, 0) << loose.output;
+  const auto h = loose.output.find("\npolicy ");
+  EXPECT_NE(loose.output.substr(loose.output.find('\n', h + 1) + 1, 80).find("int8"), std::string::npos) << loose.output;
+  // Profiles of two models, two of the same knobs, or --oracle with several: clear refusals.
+  Profile other = synthetic_profile("synthetic:base=10ms,per_item=1ms");
+  const std::string other_file = write("other.json", other.to_json().dump());
+  EXPECT_NE(run_greenbatch("tune --profile " + fp32 + "," + other_file).output.find("takes profiles of one model"),
+            std::string::npos);
+  EXPECT_NE(run_greenbatch("tune --profile " + fp32 + "," + fp32).output.find("two profiles with knobs fp32"),
+            std::string::npos);
+  EXPECT_NE(run_greenbatch("tune --oracle --profile " + fp32 + "," + bf16).output.find("--oracle and --verify take one"),
+            std::string::npos);
+}
+
 TEST(TuneLibrary, FindsTheOptimumDerivedByHandAndEveryCandidateMeetsTheTarget) {
   // As Tune.FindsTheOptimumDerivedByHand, through the library: fixed:18 (198 ms) is the least
   // energy under a 200 ms maximum.

@@ -127,10 +127,13 @@ class LoadTest(unittest.TestCase):
         scheduled time, shows the rest of the stall (a closed-loop client would have sent them after
         it and seen a few ms)."""
         stall = 1.0
-        _, port, model = self.serve("--model", f"synthetic:base=1ms,stall={stall:g}s@1s")
+        _, port, model = self.serve("--model", f"synthetic:base=1ms,stall={stall:g}s@2s")
         per_request = os.path.join(self.dir, "requests.csv")
-        # 3 s at 200/s; the server's first batch is the first request's, so the stall comes about
-        # 1 s in. 300 connections: every request of the stall goes out on time, none waits for one.
+        # 3 s at 200/s. The server's first batch is its start-up probe (one item through the output
+        # path), so the stall comes 2 s after it says ready: somewhere in the load's first 2 s,
+        # however long (under 2 s) this machine takes to start the client, and the whole stall
+        # inside the 3 s (a fixed time into the load was a flaky assumption). 300 connections:
+        # every request of the stall goes out on time.
         r = self.load(port, model, "--rate", "200", "--requests", "601", "--input", "null", "--connections", "300",
                       "--meter", "none", "--idle-window", "0s", "--requests-out", per_request)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -140,14 +143,15 @@ class LoadTest(unittest.TestCase):
         self.assertTrue(all(row["outcome"] == "http" and row["status"] == "200" for row in rows))
         scheduled = [float(row["scheduled_s"]) for row in rows]
         latency = [float(row["done_s"]) - float(row["scheduled_s"]) for row in rows]
-        # The stall's first victim (in schedule order): the first request that waited half of it.
-        # It reached the server before the stalled batch started, so the stall ended at least
-        # `stall` after its scheduled time s0: every request scheduled from s0 to s0 + stall was
-        # answered after that end.
-        first = next((i for i, x in enumerate(latency) if x >= stall / 2), None)
+        # The stall's first victim (in schedule order): the first request that waited nearly all of
+        # it (9/10: a hiccup of a loaded machine, which CI's parallel tests can cause, delays a
+        # request by far less; half the stall was not enough there). Every request of the stalled
+        # batch waited the whole stall, so the first victim is the batch's first request: it reached
+        # the server before the batch started, and the stall ended at least `stall` after its
+        # scheduled time s0: every request scheduled from s0 to s0 + stall was answered after that.
+        first = next((i for i, x in enumerate(latency) if x >= 0.9 * stall), None)
         self.assertIsNotNone(first, f"no request saw the stall; latency max {max(latency):.3f} s")
         s0 = scheduled[first]
-        self.assertGreater(s0, 0.5)  # not before its time (1 s after the first batch)
         window = [i for i, s in enumerate(scheduled) if s0 <= s < s0 + stall]
         self.assertGreaterEqual(len(window), 195)  # 200/s over the stall, every one of them counted
         tolerance = 0.001  # the bound is exact (one steady clock, sends never early); spare for float sums

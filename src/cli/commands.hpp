@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 
+#include "core/carbon.hpp"
 #include "core/choices.hpp"
 #include "core/knobs.hpp"
 #include "core/error.hpp"
@@ -46,6 +47,8 @@ void add_knob_options(CLI::App* sub, Knobs& knobs);
 void add_meter_options(CLI::App* sub, RunSpec& spec, std::string& idle_window);
 // "0.123 J/image (... J in ... s, method ...)" and its warnings, or why it was not measured.
 std::string energy_line(const Energy& e);
+// "0.123 g CO2e (1.2 mg per image) at 350 gCO2e/kWh (350 gCO2e/kWh)", ESTIMATED first when it is.
+std::string carbon_line(const Carbon& c);
 
 void add_run_command(CLI::App& app, Action& action);
 void add_serve_command(CLI::App& app, Action& action);

@@ -54,10 +54,14 @@ void add_knob_options(CLI::App* sub, Knobs& knobs) {
 
 void add_meter_options(CLI::App* sub, RunSpec& spec, std::string& idle_window) {
   sub->add_option("--meter", spec.meter,
-                  "Energy meter: auto (NVML on a CUDA device, RAPL on the CPU where readable, else none), nvml "
-                  "(the GPU's energy counter), nvml-sampled (power sampled every 10 ms, the study's method), rapl, "
-                  "modelled:idle=P,busy=P, none; nvml and rapl take :period=D")
+                  "Energy meter: auto (NVML on a CUDA device, RAPL on the CPU where readable, else on the CPU the "
+                  "estimate, saying so), nvml (the GPU's energy counter), nvml-sampled (power sampled every 10 ms, "
+                  "the study's method), rapl, estimate[:tdp=W,idle=W,threads=N] (from CPU time: estimated, not "
+                  "measured), modelled:idle=P,busy=P, none; nvml and rapl take :period=D")
       ->capture_default_str();
+  sub->add_option("--carbon-intensity", spec.carbon_intensity,
+                  "The grid's carbon intensity: gCO2e per kWh (e.g. 350), or a CSV file of time,intensity rows (a "
+                  "grid operator's export), averaged over the run's window; the record gets grams of CO2e");
   sub->add_option("--idle-window", idle_window, "How long idle power is measured before the run (0s: not at all)")
       ->capture_default_str();
 }

@@ -27,8 +27,26 @@ struct ReportOptions {
   std::string catalog;
   std::string slo = "max=1s";
   double min_agreement_pct = 100;
+  double assume_cv_pct = 0;
+  std::string carbon_intensity;  // applied to runs without a carbon figure of their own
   bool json = false;
 };
+
+void with_carbon(const ReportOptions& o, std::vector<report::Run>& runs) {
+  if (o.carbon_intensity.empty()) return;
+  report::apply_carbon(runs, parse_carbon_intensity(o.carbon_intensity));
+}
+
+// "12.3 mg CO2e" / "1.2 g CO2e" per image.
+std::string grams_text(double g) {
+  return g < 1 ? fmt::format("{:.3g} mg CO2e", g * 1000) : fmt::format("{:.3g} g CO2e", g);
+}
+
+void check_assume_cv(const ReportOptions& o) {
+  if (!(o.assume_cv_pct >= 0 && o.assume_cv_pct <= 100)) {
+    throw UserError(fmt::format("--assume-cv {}: must be a percentage from 0 (none assumed) to 100", o.assume_cv_pct));
+  }
+}
 
 report::Catalog catalog_for(const ReportOptions& o, std::string* used) {
   *used = o.catalog.empty() ? report::default_catalog_path() : o.catalog;
@@ -42,10 +60,14 @@ int do_report(const ReportOptions& o) {
   report::ReportInput in;
   in.inputs = o.dirs;
   in.loaded = report::load(o.dirs);
+  with_carbon(o, in.loaded.runs);
   in.configs = report::aggregate(in.loaded.runs);
   in.catalog = catalog_for(o, &in.catalog_path);
   in.generated_utc = utc_now_iso8601();
   in.tool_version = fmt::format("{} ({})", build::kVersion, build::kGitRev);
+  in.slo = parse_latency_target(o.slo, "--slo");
+  check_assume_cv(o);
+  in.recommendations = report::recommend(in.configs, in.slo, o.min_agreement_pct / 100, o.assume_cv_pct / 100);
   const std::string html = report::render_report(in);
   // Written whole to OUT.tmp and renamed into place; the temporary file goes on every exit path.
   const TempFile tmp(o.out + ".tmp");
@@ -68,7 +90,8 @@ std::string policy_cell(const report::Config* c, report::Latency metric) {
   if (!c) return "–";
   const auto l = report::latency_of(*c, metric);
   const std::string knobs = c->knobs.is_default() ? "" : " [" + c->knobs.label() + "]";
-  return fmt::format("{}{} ({:.4g} J, {})", c->policy, knobs, c->energy_j->mean, l ? format_duration_s(l->mean) : "?");
+  return fmt::format("{}{} ({:.4g} J{}, {})", c->policy, knobs, c->energy_j->mean,
+                     c->carbon_g ? ", " + grams_text(c->carbon_g->mean) : "", l ? format_duration_s(l->mean) : "?");
 }
 
 // "bf16: -12.3 % (top-1 100 %); int8: excluded (top-1 67 % < 100 %)": each knob set's own best
@@ -94,12 +117,14 @@ std::string knob_savings_line(const report::Recommendation& r, double min_agreem
 
 int do_recommend(const ReportOptions& o) {
   const LatencyTarget slo = parse_latency_target(o.slo, "--slo");
-  const auto loaded = report::load(o.dirs);
+  auto loaded = report::load(o.dirs);
+  with_carbon(o, loaded.runs);
   const auto configs = report::aggregate(loaded.runs);
   if (!(o.min_agreement_pct >= 0 && o.min_agreement_pct <= 100)) {
     throw UserError(fmt::format("--min-agreement {}: must be a percentage from 0 to 100", o.min_agreement_pct));
   }
-  const auto recs = report::recommend(configs, slo, o.min_agreement_pct / 100);
+  check_assume_cv(o);
+  const auto recs = report::recommend(configs, slo, o.min_agreement_pct / 100, o.assume_cv_pct / 100);
   if (o.json) {
     std::printf("%s\n", report::to_json(recs, slo).dump(2).c_str());
     return 0;
@@ -111,7 +136,8 @@ int do_recommend(const ReportOptions& o) {
                                 latency_name(slo.figure), format_duration_s(slo.limit_s())).c_str());
   std::string last;
   for (const auto& r : recs) {
-    const std::string head = fmt::format("{} · {} · {} arrivals", r.source, r.device, r.arrivals);
+    const std::string head = fmt::format("{} · {} · {} arrivals{}", r.source, r.device, r.arrivals,
+                                         r.estimated ? " · ENERGY ESTIMATED from CPU time (no sensor), not measured" : "");
     if (head != last) {
       std::printf("%s\n", head.c_str());
       last = head;
@@ -122,6 +148,7 @@ int do_recommend(const ReportOptions& o) {
       if (r.best == r.greedy) line += " (greedy itself)";
       else if (r.saving_vs_greedy_pct) line += fmt::format(", {:+.1f} % energy vs greedy", -*r.saving_vs_greedy_pct);
       if (r.runner_up) line += "; runner-up " + policy_cell(r.runner_up, slo.figure);
+      line += fmt::format("\n  {:<28}{}", "", r.verdict.text);
     } else {
       line += r.note;
     }
@@ -148,6 +175,14 @@ void add_report_commands(CLI::App& app, Action& action) {
       ->required();
   rep->add_option("--out", o->out, "The HTML file to write")->capture_default_str();
   rep->add_option("--catalog", o->catalog, "Model catalog (default: data/models.toml, found from here or the executable)");
+  rep->add_option("--slo", o->slo, "Latency target of section 11's pick (as for recommend)")->capture_default_str();
+  rep->add_option("--min-agreement", o->min_agreement_pct, "Knob sets' top-1 agreement for section 11 (as for recommend)")
+      ->capture_default_str();
+  rep->add_option("--carbon-intensity", o->carbon_intensity,
+                  "gCO2e per kWh (or a CSV time series) for runs whose records carry no carbon figure")
+      ->capture_default_str();
+  rep->add_option("--assume-cv", o->assume_cv_pct, "Section 11's assumed run-to-run noise for single runs (as for recommend)")
+      ->capture_default_str();
   rep->callback([&action, o] { action = [o] { return do_report(*o); }; });
 
   CLI::App* rec = app.add_subcommand(
@@ -157,6 +192,14 @@ void add_report_commands(CLI::App& app, Action& action) {
   rec->add_option("--min-agreement", o->min_agreement_pct,
                   "Knobs other than fp32 are chosen only when at least this % of the shipped images keep their fp32 "
                   "top-1 class (the record's backend.agreement)")
+      ->capture_default_str();
+  rec->add_option("--carbon-intensity", o->carbon_intensity,
+                  "gCO2e per kWh, or a CSV file of time,intensity rows, for runs whose records carry no carbon figure "
+                  "(the study's files: a number only, they have no times): grams of CO2e per image beside the energy")
+      ->capture_default_str();
+  rec->add_option("--assume-cv", o->assume_cv_pct,
+                  "Where a configuration ran once, judge differences under this run-to-run standard deviation (% of "
+                  "the mean; a figure from your own repeated runs); 0: such differences are left unchecked")
       ->capture_default_str();
   rec->add_flag("--json", o->json, "Print JSON");
   rec->add_option("--catalog", o->catalog, "Model catalog, for display names");

@@ -28,18 +28,24 @@ struct RunOptions {
 }  // namespace
 
 std::string energy_line(const Energy& e) {
-  if (!e.measured) return fmt::format("not measured ({})", e.reason);
+  if (!e.has_figures()) return fmt::format("not measured ({})", e.reason);
   std::string cross;
   if (e.cross_check && e.cross_check->per_image_j) {
     cross = fmt::format("; {} says {:.4g} J/image ({:+.1f} %)", e.cross_check->method, *e.cross_check->per_image_j,
                         e.cross_check->difference_pct.value_or(0));
   }
-  std::string s = fmt::format("{:.4g} J/image ({:.6g} J in {:.3f} s, method {})", e.per_image_j.value_or(0),
-                              e.joules.value_or(0), e.window_s, e.method);
+  std::string s = fmt::format("{}{:.4g} J/image ({:.6g} J in {:.3f} s, method {})", e.estimated ? "ESTIMATED " : "",
+                              e.per_image_j.value_or(0), e.joules.value_or(0), e.window_s, e.method);
+  if (e.estimated) s += "\n  " + e.reason;
   if (e.dynamic_per_image_j) s += fmt::format(", {:.4g} J/image above idle", *e.dynamic_per_image_j);
   s += cross;
   for (const std::string& w : e.warnings) s += "\n  warning: " + w;
   return s;
+}
+
+std::string carbon_line(const Carbon& c) {
+  return fmt::format("{}{:.4g} g CO2e ({:.4g} mg per image) at {:.4g} gCO2e/kWh ({})", c.estimated ? "ESTIMATED " : "",
+                     c.grams, c.grams_per_image.value_or(0) * 1000, c.intensity_g_per_kwh, c.source);
 }
 
 namespace {
@@ -77,6 +83,7 @@ void print_summary(const RunRecord& rec, const std::string& out_dir) {
                      .c_str());
   }
   std::fprintf(stdout, "%s", fmt::format("  energy: {}\n", energy_line(*rec.energy)).c_str());
+  if (rec.carbon) std::fprintf(stdout, "%s", fmt::format("  carbon: {}\n", carbon_line(*rec.carbon)).c_str());
   std::fprintf(stdout, "%s", fmt::format("  appended to {}/runs.jsonl and {}/runs.csv\n", out_dir, out_dir).c_str());
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -122,6 +123,7 @@ void print_record(const RunRecord& rec, const std::string& out_dir) {
     text += "  no inference was requested\n";
   }
   if (rec.energy) text += fmt::format("  energy: {}\n", energy_line(*rec.energy));
+  if (rec.carbon) text += fmt::format("  carbon: {}\n", carbon_line(*rec.carbon));
   text += fmt::format("  appended to {}/runs.jsonl\n", out_dir);
   std::fputs(text.c_str(), stdout);
 }
@@ -132,6 +134,8 @@ int do_serve(const ServeOptions& o) {
   spec.requests_given = true;
   auto policy = parse_policy(spec.policy);
   check_meter_spec(spec.meter);
+  const CarbonIntensity carbon =
+      spec.carbon_intensity.empty() ? CarbonIntensity{} : parse_carbon_intensity(spec.carbon_intensity);
   check_run_spec(spec, parse_arrivals(spec.arrivals));
   if (o.max_queue == 0) throw UserError("--max-queue: must be at least 1 (items waiting for a batch)");
   const std::string name = served_name(o);
@@ -284,6 +288,10 @@ int do_serve(const ServeOptions& o) {
   if (!result.arrivals.empty()) rec.summary = summarize(result);
   result.energy.trace.clear();
   rec.energy = result.energy;
+  if (!carbon.empty()) {
+    apply_carbon(rec, carbon,
+                 std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  }
   append_line_durable(jsonl, rec.to_json().dump());
   print_record(rec, o.out_dir);
   return 0;

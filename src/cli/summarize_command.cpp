@@ -41,7 +41,7 @@ int do_summarize(const SummarizeOptions& o) {
   nlohmann::json out = nlohmann::json::array();
   for (const report::Config& c : report::aggregate(loaded.runs)) {
     if (c.runs == 0) continue;  // only failed runs: nothing to summarise
-    nlohmann::json g = {{"configuration", configuration(c)}, {"repetitions", c.runs}};
+    nlohmann::json g = {{"configuration", configuration(c)}, {"repetitions", c.runs}, {"energy_estimated", c.estimated}};
     for (const auto& [name, figure] : kMetrics) {
       const std::optional<report::Stat>& m = c.*figure;
       if (!m) {
@@ -63,7 +63,8 @@ int do_summarize(const SummarizeOptions& o) {
   fmt::print("mean ± half-width of the 95 % confidence interval over repetitions (Student's t)\n");
   for (const auto& g : out) {
     fmt::print("{} (n={})\n", g["configuration"].get<std::string>(), g["repetitions"].get<std::size_t>());
-    fmt::print("    energy {}   latency mean {}  p50 {}  p99 {}  max {}\n", cell(g["energy_per_image_j"], 1, "J/image"),
+    fmt::print("    energy {}{}   latency mean {}  p50 {}  p99 {}  max {}\n", cell(g["energy_per_image_j"], 1, "J/image"),
+               g["energy_estimated"].get<bool>() ? " ESTIMATED" : "",
                cell(g["latency_mean_s"], 1e3, "ms"), cell(g["latency_p50_s"], 1e3, "ms"),
                cell(g["latency_p99_s"], 1e3, "ms"), cell(g["latency_max_s"], 1e3, "ms"));
   }

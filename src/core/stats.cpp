@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace greenbatch {
@@ -65,15 +66,39 @@ std::vector<double> percentiles_unsorted(std::vector<double>& xs, std::span<cons
   return out;
 }
 
-double ci95_half_width(std::span<const double> xs) {
-  if (xs.size() < 2) return 0.0;
+double student_t975(double dof) {
   // Two-sided 97.5 % quantiles of Student's t for 1..30 degrees of freedom, then the normal.
   static constexpr double kT[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
                                   2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
                                   2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
-  const std::size_t dof = xs.size() - 1;
-  const double t = dof <= 30 ? kT[dof - 1] : 1.960;
-  return t * stddev(xs) / std::sqrt(static_cast<double>(xs.size()));
+  if (!(dof >= 1)) return kT[0];
+  if (dof > 30) return 1.960;
+  return kT[static_cast<std::size_t>(std::floor(dof)) - 1];  // the lower whole dof: the larger quantile
+}
+
+double ci95_half_width(std::span<const double> xs) {
+  if (xs.size() < 2) return 0.0;
+  return student_t975(static_cast<double>(xs.size() - 1)) * stddev(xs) / std::sqrt(static_cast<double>(xs.size()));
+}
+
+std::optional<WelchTest> welch_test(double mean_a, double sd_a, std::size_t n_a, double mean_b, double sd_b,
+                                    std::size_t n_b) {
+  if (n_a < 2 || n_b < 2) return std::nullopt;
+  const double va = sd_a * sd_a / static_cast<double>(n_a), vb = sd_b * sd_b / static_cast<double>(n_b);
+  WelchTest w;
+  const double se = std::sqrt(va + vb);
+  if (se == 0) {
+    // No spread in either: the means differ exactly or not at all.
+    w.t = mean_a == mean_b ? 0.0 : std::copysign(std::numeric_limits<double>::infinity(), mean_b - mean_a);
+    w.dof = static_cast<double>(n_a + n_b - 2);
+  } else {
+    w.t = (mean_b - mean_a) / se;
+    const double den = va * va / static_cast<double>(n_a - 1) + vb * vb / static_cast<double>(n_b - 1);
+    w.dof = den > 0 ? (va + vb) * (va + vb) / den : static_cast<double>(n_a + n_b - 2);
+  }
+  w.critical = student_t975(w.dof);
+  w.different = std::abs(w.t) > w.critical;
+  return w;
 }
 
 double ks_statistic_exponential(std::vector<double> xs, double rate) {

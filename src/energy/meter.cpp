@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/units.hpp"
+#include "energy/estimate.hpp"
 #include "energy/modelled.hpp"
 #include "energy/sensor_meter.hpp"
 
@@ -21,6 +22,7 @@ namespace {
 
 constexpr std::string_view kAccepted =
     "auto, none, nvml[:period=D,gpu=N], nvml-sampled[:period=D,gpu=N], rapl[:period=D,root=DIR], "
+    "estimate[:tdp=W,idle=W,threads=N] (from CPU time, labelled estimated), "
     "modelled:idle=P,busy=P (e.g. modelled:idle=50W,busy=150W)";
 
 struct Parsed {
@@ -42,6 +44,8 @@ Parsed parse(std::string_view spec) {
     if (!p.kv.contains("idle") || !p.kv.contains("busy")) {
       throw UserError(fmt::format("{}: the modelled meter needs both idle and busy power; accepted: {}", what, kAccepted));
     }
+  } else if (name == "estimate") {
+    p.kv = parse_key_values(rest, what, "tdp,idle,threads");
   } else if (name == "nvml" || name == "nvml-sampled") {
     p.kv = parse_key_values(rest, what, "period,gpu");
   } else if (name == "rapl") {
@@ -93,6 +97,20 @@ std::unique_ptr<EnergyMeter> make_rapl(const Parsed& p, const std::string& spec)
   }
 }
 
+std::unique_ptr<EnergyMeter> make_estimate(const Parsed& p, const std::string& spec, std::string note) {
+  const std::string what = fmt::format("--meter '{}'", spec);
+  std::optional<double> tdp, idle;
+  std::optional<unsigned> threads;
+  if (auto it = p.kv.find("tdp"); it != p.kv.end()) tdp = parse_power_w(it->second, what);
+  if (auto it = p.kv.find("idle"); it != p.kv.end()) idle = parse_power_w(it->second, what);
+  if (auto it = p.kv.find("threads"); it != p.kv.end()) {
+    threads = static_cast<unsigned>(parse_whole(it->second, what + ": threads", 1, 1u << 20));
+  }
+  CpuFacts facts = read_cpu_facts();
+  CpuPower power = cpu_power(facts, tdp, idle, threads);
+  return std::make_unique<EstimateMeter>(std::move(power), std::move(facts), process_cpu_time_s, spec, std::move(note));
+}
+
 }  // namespace
 
 void check_meter_spec(std::string_view spec) { (void)parse(spec); }
@@ -112,6 +130,7 @@ std::unique_ptr<EnergyMeter> make_meter(std::string_view spec_view, const MeterC
   }
   if (p.name == "nvml" || p.name == "nvml-sampled") return make_nvml(p, ctx, spec);
   if (p.name == "rapl") return make_rapl(p, spec);
+  if (p.name == "estimate") return make_estimate(p, spec, "");
   // auto: NVML's counter on a CUDA device, RAPL on the CPU where readable, otherwise none.
   if (ctx.device == "synthetic") {
     return std::make_unique<NoMeter>("auto: a synthetic model has no hardware to measure (use modelled:idle=P,busy=P)");
@@ -125,7 +144,13 @@ std::unique_ptr<EnergyMeter> make_meter(std::string_view spec_view, const MeterC
     sub.name = "rapl";
     return make_rapl(sub, "rapl");
   } catch (const UserError& e) {
-    return std::make_unique<NoMeter>(fmt::format("auto: {} unavailable: {}", sub.name, e.what()));
+    const std::string why = fmt::format("auto: {} unavailable: {}", sub.name, e.what());
+    if (sub.name == "rapl" && ctx.estimate_without_sensor) {
+      Parsed est;
+      est.name = "estimate";
+      return make_estimate(est, "estimate", fmt::format("no sensor readable ({}); estimated from CPU time instead", why));
+    }
+    return std::make_unique<NoMeter>(why);
   }
 }
 

@@ -45,7 +45,11 @@ class LiveJoulesFloor {
 struct Energy {
   std::string method;  // "none", "modelled", ...
   bool measured = false;
+  // Figures from a model of this machine's power, not a sensor (--meter estimate, or auto where no
+  // sensor is readable): joules and the rest are set, `measured` stays false, `reason` says why.
+  bool estimated = false;
   std::string reason;  // when not measured: why
+  bool has_figures() const { return measured || estimated; }
   double window_s = 0;
   std::optional<double> joules;               // the whole window, idle included
   std::optional<double> per_image_j;          // joules / images
@@ -103,9 +107,12 @@ class NoMeter final : public EnergyMeter {
 struct MeterContext {
   std::string device;       // "cpu", "cuda:0", "synthetic"
   std::string device_uuid;  // the CUDA device's UUID ("GPU-..."), when known
+  // auto on the CPU with no readable sensor: estimate from CPU time (saying so) rather than
+  // measure nothing. Off where this process is not what would be measured (load's client).
+  bool estimate_without_sensor = true;
 };
 
-// none, auto, modelled:idle=P,busy=P, nvml[:period=D,gpu=N], nvml-sampled[:period=D,gpu=N],
+// none, auto, estimate[:tdp=W,idle=W,threads=N], modelled:idle=P,busy=P, nvml[:period=D,gpu=N], nvml-sampled[:period=D,gpu=N],
 // rapl[:period=D,root=DIR]. Throws UserError with the accepted forms, or when the sensor
 // cannot be opened (auto falls back to none with the reason instead).
 std::unique_ptr<EnergyMeter> make_meter(std::string_view spec, const MeterContext& context);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 
 #include "arrivals/schedule.hpp"
@@ -96,6 +97,7 @@ PreparedRun::PreparedRun(const RunSpec& spec, RunSession* session) : parts_(std:
   p.policy = parse_policy(spec.policy);
   check_meter_spec(spec.meter);
   check_run_spec(spec, arrivals);
+  if (!spec.carbon_intensity.empty()) carbon_ = parse_carbon_intensity(spec.carbon_intensity);
   // A session keeps its model loaded (and warm) while the runs that use it go on.
   const std::string identity =
       fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", spec.model, spec.device, name_of(spec.clock), spec.threads,
@@ -182,6 +184,10 @@ RunOutcome PreparedRun::execute() {
   std::vector<PowerSample> trace = std::move(out.result.energy.trace);
   rec.energy = out.result.energy;
   out.result.energy.trace = std::move(trace);
+  if (!carbon_.empty()) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    apply_carbon(rec, carbon_, std::chrono::duration<double>(now).count());
+  }
   rec.error = out.result.error;
   return out;
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/carbon.hpp"
 #include "core/choices.hpp"
 #include "core/knobs.hpp"
 #include "engine/engine.hpp"
@@ -44,6 +45,8 @@ struct RunSpec {
   std::string images_dir = "data/images";
   std::size_t warmup_batches = 256;
   std::size_t warmup_batch_size = 32;
+  // gCO2e per kWh, or a CSV time series of it (core/carbon.hpp); empty: no carbon figure.
+  std::string carbon_intensity;
 };
 
 // The backend `spec` names (model, device, threads, preprocessing, host memory), loaded, not
@@ -106,6 +109,7 @@ class PreparedRun {
   std::string power_limit_uuid_;
   unsigned power_limit_index_ = 0;
   const std::atomic<bool>* cancel_ = nullptr;
+  CarbonIntensity carbon_;  // --carbon-intensity, read before the run
 };
 
 }  // namespace greenbatch

@@ -47,6 +47,7 @@ Json energy_to_json(const Energy& e) {
     j["cross_check"] = nullptr;
   }
   j["reason"] = str_or_null(e.reason);
+  if (e.estimated) j["estimated"] = true;  // written only when set: measured records are unchanged
   return j;
 }
 
@@ -151,6 +152,7 @@ Energy energy_from(const Reader& r) {
   Energy e;
   e.method = r.opt_string("method");
   e.measured = r.boolean_or("measured", false);
+  e.estimated = r.boolean_or("estimated", false);
   e.reason = r.opt_string("reason");
   e.window_s = r.number_or("window_s", 0);
   e.joules = r.opt_number("joules");
@@ -370,6 +372,13 @@ nlohmann::json RunRecord::to_json() const {
   }
   if (mode == "load") load_to_json(*this, j);
   j["energy"] = energy ? energy_to_json(*energy) : Json(nullptr);
+  if (carbon) {  // only where an intensity was given: other records read as before
+    j["carbon"] = {{"intensity_g_per_kwh", carbon->intensity_g_per_kwh},
+                   {"grams", carbon->grams},
+                   {"grams_per_image", opt(carbon->grams_per_image)},
+                   {"source", carbon->source},
+                   {"estimated", carbon->estimated}};
+  }
   j["power_trace"] = str_or_null(power_trace);
   j["error"] = str_or_null(error);
   return j;
@@ -415,8 +424,36 @@ RunRecord RunRecord::from_json(const nlohmann::json& j) {
   rec.power_trace = r.opt_string("power_trace");
   rec.summary = summary_from(r, rec.requests);
   if (const auto e = r.object("energy")) rec.energy = energy_from(*e);
+  if (const auto c = r.object("carbon")) {
+    Carbon carbon;
+    carbon.intensity_g_per_kwh = c->number_or("intensity_g_per_kwh", 0);
+    carbon.grams = c->number_or("grams", 0);
+    carbon.grams_per_image = c->opt_number("grams_per_image");
+    carbon.source = c->opt_string("source");
+    carbon.estimated = c->boolean_or("estimated", false);
+    rec.carbon = carbon;
+  }
   rec.error = r.opt_string("error");
   return rec;
+}
+
+void apply_carbon(RunRecord& rec, const CarbonIntensity& ci, double end_unix_s) {
+  rec.carbon.reset();
+  if (ci.empty() || !rec.energy || !rec.energy->has_figures() || !rec.energy->joules) return;
+  Energy& e = *rec.energy;
+  std::string why;
+  const auto intensity = mean_intensity(ci, end_unix_s - e.window_s, end_unix_s, &why);
+  if (!intensity) {
+    e.warnings.push_back("no carbon figure: " + why);
+    return;
+  }
+  Carbon c;
+  c.intensity_g_per_kwh = *intensity;
+  c.grams = *e.joules / 3.6e6 * *intensity;
+  if (e.per_image_j) c.grams_per_image = *e.per_image_j / 3.6e6 * *intensity;
+  c.source = ci.source;
+  c.estimated = e.estimated;
+  rec.carbon = c;
 }
 
 RunRecord record_header(const RunSpec& spec) {

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "core/carbon.hpp"
 #include "core/knobs.hpp"
 #include "core/time.hpp"
 #include "energy/meter.hpp"
@@ -67,6 +68,7 @@ struct RunRecord {
   // What happened: no summary and no energy for a run that never started (model load, warm-up).
   std::optional<Summary> summary;
   std::optional<Energy> energy;  // its power `trace` is not part of the record
+  std::optional<Carbon> carbon;  // the energy in gCO2e, where a carbon intensity was given
   std::string error;             // empty: none
 
   // True for a run that completed every request without error.
@@ -101,6 +103,16 @@ std::string canonical_device(const std::string& model, const std::string& device
 // networks) and the tool and host. The real run starts from it, the plan computes identities
 // from it and a run that could not start is recorded with it. Throws UserError on a bad spec.
 RunRecord record_header(const RunSpec& spec);
+
+// Sets rec.carbon from its energy (measured or estimated) and the intensity over its window,
+// which ended at `end_unix_s`; without energy figures, or where a series does not cover the
+// window, no carbon, and a warning in the energy's warnings saying why.
+void apply_carbon(RunRecord& rec, const CarbonIntensity& ci, double end_unix_s);
+
+// Sets rec.carbon from its energy (measured or estimated) and the intensity over its window,
+// which ended at `end_unix_s`; without energy figures, or where a series does not cover the
+// window, no carbon, and a warning in the energy's warnings saying why.
+void apply_carbon(RunRecord& rec, const CarbonIntensity& ci, double end_unix_s);
 
 // The mean rate of a schedule (ascending times): (n - 1) / (last - first); none for fewer than
 // two arrivals or no span.

@@ -16,6 +16,7 @@
 #include "batching/policy.hpp"
 #include "backends/backend.hpp"
 #include "core/choices.hpp"
+#include "core/carbon.hpp"
 #include "core/error.hpp"
 #include "core/units.hpp"
 #include "energy/meter.hpp"
@@ -36,7 +37,7 @@ const std::set<std::string> kKeys = {
     "seed",        "device",    "meter",      "preprocess", "threads",    "warmup_batches",    "warmup_batch_size",
     "cooldown",    "idle_window", "order",    "order_seed", "out",        "clock",             "models_dir",
     "images_dir",  "host_memory", "preprocess_threads", "mode", "target", "server_policy", "connections",
-    "request_timeout", "input", "input_name", "output", "knobs"};
+    "request_timeout", "input", "input_name", "output", "knobs", "carbon_intensity"};
 
 class Reader {
  public:
@@ -391,6 +392,14 @@ void read_settings(const Reader& r, const std::string& path, Experiment& e) {
   e.out = r.str("out", "results/" + e.name);
   read_path(r, e);
 
+  if (const toml::node* ci = r.node("carbon_intensity")) {
+    r.check(ci, "carbon_intensity", [&] {
+      if (const auto v = ci->value<double>()) b.carbon_intensity = fmt::format("{}", *v);
+      else if (const auto t = ci->value<std::string>()) b.carbon_intensity = *t;
+      else throw UserError("a number (gCO2e per kWh) or a CSV file's path (time,intensity rows)");
+      (void)parse_carbon_intensity(b.carbon_intensity, "carbon_intensity");
+    });
+  }
   r.check(r.node("meter"), "meter", [&] {
     if (b.meter == "server") {
       if (!r.node("target")) {

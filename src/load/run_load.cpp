@@ -27,7 +27,8 @@ std::unique_ptr<EnergyMeter> local_meter(const std::string& spec) {
   if (spec != "auto") return make_meter(spec, MeterContext{"cpu", ""});
   auto gpu = make_meter("auto", MeterContext{"cuda:0", ""});
   if (gpu->spec() != "none") return gpu;
-  return make_meter("auto", MeterContext{"cpu", ""});
+  // Not the estimate: this process is the client, whose CPU time is not the server's work.
+  return make_meter("auto", MeterContext{"cpu", "", /*estimate_without_sensor=*/false});
 }
 
 bool is_loopback(const std::string& host) {
@@ -75,6 +76,10 @@ RunRecord load_header(const LoadSpec& s) {
   check_tensor_name(s.names.input, "--input-name");
   check_tensor_name(s.names.output, "--output");
   if (s.meter != "server") check_meter_spec(s.meter);
+  if (s.meter.starts_with("estimate")) {
+    throw UserError("--meter estimate: the estimate counts this process's CPU time, which is the client's, not the "
+                    "server's; run the server with --meter estimate and give load --meter server");
+  }
   if (s.connections == 0) throw UserError("--connections: must be at least 1");
   const ArrivalSpec arrivals = checked_arrivals(s);
   RunRecord rec;
@@ -156,6 +161,11 @@ LoadRun run_load(const LoadSpec& s, const std::atomic<bool>* cancel) {
     if (!out.cancelled) {
       const ServerReading after = read_server(target, since());
       e = server_energy(*before, after, sum.figures.statuses.s2xx);
+      if (e.measured && rec.meter.starts_with("estimate")) {  // the server estimates: so is this
+        e.measured = false;
+        e.estimated = true;
+        e.reason = fmt::format("the server's meter is an estimate from CPU time ({}), not a sensor", rec.meter);
+      }
       // The server's batches in the window (no other client in a sweep's serve mode).
       rec.summary->batches = static_cast<std::size_t>(after.batches - before->batches + 0.5);
       if (rec.summary->batches > 0) {
@@ -166,7 +176,7 @@ LoadRun run_load(const LoadSpec& s, const std::atomic<bool>* cancel) {
   } else {
     e = meter->stop(since(), {}, sum.figures.statuses.s2xx);
     e.trace.clear();
-    if (e.measured && !is_loopback(target.host)) {
+    if (e.has_figures() && !is_loopback(target.host)) {
       e.warnings.push_back(fmt::format("the meter measured this machine ({}); the server at {} may run on another, "
                                        "whose energy is not in this figure",
                                        hostname(), target.host));

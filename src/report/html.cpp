@@ -365,16 +365,48 @@ std::string changing_load_section(const ReportInput& in) {
 std::string configs_table(const ReportInput& in) {
   std::string h =
       "<table><tr><th>source</th><th>model</th><th>device</th><th>arrivals</th><th>rate</th><th>policy</th><th>knobs</th>"
-      "<th>runs</th><th>avg batch</th><th>J/image</th><th>dynamic J/image</th><th>max latency (s)</th><th>p99 latency (s)</th>"
-      "<th>peak W</th></tr>\n";
+      "<th>runs</th><th>avg batch</th><th>J/image</th><th>dynamic J/image</th><th>mg CO2e/image</th><th>max latency (s)</th>"
+      "<th>p99 latency (s)</th><th>peak W</th></tr>\n";
   for (const Config& c : in.configs) {
     h += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-        esc(c.source), esc(display_name(in.catalog, c.model)), esc(c.device), esc(c.arrivals), rate_text(c.rate_hz),
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+        esc(c.source), esc(display_name(in.catalog, c.model)), esc(c.device + (c.estimated ? " (estimated energy)" : "")),
+        esc(c.arrivals), rate_text(c.rate_hz),
         esc(c.policy), esc(c.knobs.label()), c.runs, c.failed ? fmt::format(" (+{} failed)", c.failed) : "",
         c.avg_batch > 0 ? fmt::format("{:.3g}", c.avg_batch) : "–", with_ci(c.energy_j), with_ci(c.dynamic_j),
+        with_ci(c.carbon_g ? std::optional<Stat>(Stat{c.carbon_g->mean * 1000, c.carbon_g->ci * 1000, c.carbon_g->n,
+                                                      c.carbon_g->sd * 1000})
+                           : std::nullopt),
         with_ci(c.lat_max_s), with_ci(c.lat_p99_s), with_ci(c.peak_power_w));
+  }
+  return h + "</table>\n";
+}
+
+// The pick under the latency target per model and rate, and whether it is below the others
+// beyond the noise of repeated runs.
+std::string recommend_section(const ReportInput& in) {
+  if (in.slo.limit_ns <= 0) return "<p class=\"note\">No latency target was given.</p>\n";
+  if (in.recommendations.empty()) return "<p class=\"note\">No configurations.</p>\n";
+  std::string h =
+      "<table><tr><th>source</th><th>model</th><th>device</th><th>arrivals</th><th>rate</th><th>pick</th><th>J/image</th>"
+      "<th>latency (s)</th><th>runs</th><th>verdict</th><th>runner-up</th><th>J/image</th><th>study's rule</th></tr>\n";
+  const auto name = [](const Config* c) {
+    return c->knobs.is_default() ? c->policy : fmt::format("{} [{}]", c->policy, c->knobs.label());
+  };
+  for (const Recommendation& r : in.recommendations) {
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td>", esc(r.source),
+                     esc(display_name(in.catalog, r.model)), esc(r.device), r.estimated ? " (estimated energy)" : "",
+                     esc(r.arrivals), rate_text(r.rate_hz));
+    if (!r.best) {
+      h += fmt::format("<td colspan=\"8\">{}</td></tr>\n", esc(r.note));
+      continue;
+    }
+    h += fmt::format("<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                     esc(name(r.best)), with_ci(r.best->energy_j), with_ci(latency_of(*r.best, in.slo.figure)),
+                     r.best->runs, esc(r.verdict.text), r.runner_up ? esc(name(r.runner_up)) : "–",
+                     r.runner_up ? with_ci(r.runner_up->energy_j) : "–",
+                     r.rule_pick ? esc(r.rule_pick->policy) + (r.differs ? " (differs)" : "") : "–");
   }
   return h + "</table>\n";
 }
@@ -532,6 +564,7 @@ std::string render_report(const ReportInput& input) {
   ReportInput in = input;
   for (Config& c : in.configs) {
     if (!c.knobs.is_default()) c.device += " [" + c.knobs.label() + "]";
+    if (c.estimated) c.device += " (estimated energy)";
   }
   const RateColours colour(in.configs);
   std::set<std::string> sources;
@@ -599,6 +632,13 @@ std::string render_report(const ReportInput& input) {
        "energy per image and mean time per batch for each fixed batch size (at the highest rate run), per knob set, "
        "with how far its outputs are from fp32's on the shipped images.</p>\n"
     << knobs_section(input);
+  h << fmt::format("<h2>11. Which policy, beyond the noise</h2>\n<p class=\"note\">Per model and rate, the lowest "
+                   "energy per image whose {} latency is at most {} (greenbatch recommend --slo {}), ± the 95 % "
+                   "confidence interval over repetitions. Where the next ones are within the noise of it (Welch's t-test, "
+                   "two-sided, 5 % level) they are tied and the lowest latency among them is the pick; with one run per "
+                   "configuration the difference is unchecked.</p>\n",
+                   latency_name(input.slo.figure), format_duration_s(input.slo.limit_s()), esc(input.slo.text))
+    << recommend_section(input);
   h << "</body></html>\n";
   return h.str();
 }

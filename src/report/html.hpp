@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "report/catalog.hpp"
+#include "report/recommend.hpp"
 #include "report/runs.hpp"
 
 namespace greenbatch::report {
@@ -15,6 +16,9 @@ struct ReportInput {
   std::string catalog_path;
   std::vector<std::string> inputs;  // the folders given
   std::string generated_utc, tool_version;
+  // Section 11: the recommendation under `slo` over `configs` (pointers into them).
+  LatencyTarget slo;
+  std::vector<Recommendation> recommendations;
 };
 
 // A power trace found for a run: its samples and batches.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/latency_target.hpp"
+#include "core/stats.hpp"
 #include "report/figures.hpp"
 #include "report/runs.hpp"
 
@@ -25,13 +26,31 @@ struct KnobSaving {
   std::optional<double> top1_agreement;   // the lowest of its configurations'
 };
 
+// Whether the pick's energy is below the others' beyond the noise of repeated runs.
+struct Verdict {
+  // "clear": the lowest energy is below every other's beyond the noise (Welch's t, two-sided 5 %);
+  // "tied": one or more others are within the noise of it, and the tie went to the lowest
+  // latency; "unchecked": the lowest or the runner-up ran once, so the noise is unknown; "sole":
+  // one configuration meets the target.
+  std::string kind;
+  const Config* lowest = nullptr;       // the lowest energy meeting the target (best, unless tied)
+  std::vector<const Config*> tied;      // tied with the lowest (the best among them excluded)
+  std::optional<WelchTest> vs_runner_up;  // the lowest against the next lowest
+  bool assumed_noise = false;  // a side ran once: its spread was assumed (--assume-cv), not measured
+  std::string text;                     // one sentence for people
+};
+
 struct Recommendation {
   std::string source, model, device, arrivals;
   double rate_hz = 0;
+  bool estimated = false;  // the energy figures are estimates from CPU time (a group of their own)
   // Across policies and knobs: lowest energy per image meeting the target among the
   // configurations whose top-1 agreement with fp32 is at least the tolerance.
   const Config* best = nullptr;
-  const Config* runner_up = nullptr;  // the next lowest meeting it
+  // Within the noise of repetitions: where the lowest energy is tied with others (Welch's t), the
+  // one of them with the lowest latency (the target's figure).
+  const Config* runner_up = nullptr;  // the lowest energy meeting it other than `best`
+  Verdict verdict;
   const Config* greedy = nullptr;     // the greedy policy of the group with the default knobs, if it ran
   std::optional<double> saving_vs_greedy_pct;  // (greedy - best) / greedy x 100
   // The study's rule: is the model more efficient at small or large batches (energy of the
@@ -48,7 +67,10 @@ struct Recommendation {
 
 // `min_agreement`: the share of the shipped images (0 to 1) whose top-1 class a knob set must
 // keep to be chosen (runs at the defaults always may).
-std::vector<Recommendation> recommend(const std::vector<Config>& configs, const Slo& slo, double min_agreement = 1.0);
+// `assumed_cv`: where a configuration ran once, its run-to-run standard deviation taken as this
+// share of its mean (0: not assumed; such differences are "unchecked").
+std::vector<Recommendation> recommend(const std::vector<Config>& configs, const Slo& slo, double min_agreement = 1.0,
+                                      double assumed_cv = 0);
 
 nlohmann::json to_json(const std::vector<Recommendation>& recs, const Slo& slo);
 

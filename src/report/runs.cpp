@@ -122,7 +122,13 @@ Run run_from_record(const RunRecord& r, const std::string& file) {
     run.lat_p95_s = finite(r.summary->latency_s.p95);
     if (r.summary->batches > 0) run.service_mean_s = finite(r.summary->service_s.mean);
   }
-  if (r.energy && r.energy->measured) {
+  if (r.carbon) {
+    run.carbon_g = finite(r.carbon->grams_per_image);
+    run.carbon_source = r.carbon->source;
+  }
+  if (r.energy && r.energy->has_figures()) {
+    run.estimated = r.energy->estimated;
+    run.window_s = finite(r.energy->window_s).value_or(0);
     run.energy_j = finite(r.energy->per_image_j);
     run.dynamic_j = finite(r.energy->dynamic_per_image_j);
     run.avg_power_w = finite(r.energy->avg_power_w);
@@ -211,7 +217,7 @@ std::vector<Run> read_study_file(const std::string& path) {
       return v;
     };
     r.avg_power_w = measured(f[1], "average power", false);
-    measured(f[2], "time", true);
+    r.window_s = measured(f[2], "time", true).value_or(0);
     const auto energy = measured(f[3], "energy", false);
     if (energy) r.energy_j = *energy / static_cast<double>(kStudyRequests);
     r.lat_mean_s = measured(f[4], "average wait", true);
@@ -270,19 +276,38 @@ int Config::fixed_size() const {
   return policy_kind_of(policy) == &kFixedKind ? static_cast<int>(policy_order(policy).batch) : 0;
 }
 
+std::size_t apply_carbon(std::vector<Run>& runs, const CarbonIntensity& ci) {
+  std::size_t n = 0;
+  for (Run& r : runs) {
+    if (r.carbon_g || !r.energy_j) continue;
+    std::optional<double> intensity = ci.constant_g_per_kwh;
+    if (!intensity && !r.started_utc.empty()) {
+      if (const auto start = parse_utc_time(r.started_utc)) intensity = mean_intensity(ci, *start, *start + r.window_s, nullptr);
+    }
+    if (!intensity) continue;
+    r.carbon_g = *r.energy_j / 3.6e6 * *intensity;
+    r.carbon_source = ci.source;
+    ++n;
+  }
+  return n;
+}
+
 std::vector<Config> aggregate(const std::vector<Run>& runs) {
   // Runs of another length are another configuration (a 1024-request run is no repetition of a
   // 2048-request one).
-  using Key = std::tuple<std::string, std::string, std::string, std::string, double, std::string, std::size_t, std::string>;
+  // Estimated energy is another configuration too: never averaged with measured figures.
+  using Key =
+      std::tuple<std::string, std::string, std::string, std::string, double, std::string, std::size_t, std::string, bool>;
   std::map<Key, std::vector<const Run*>> groups;
   for (const Run& r : runs) {
-    groups[{r.source, r.model, r.device, r.arrivals, r.rate_hz, r.policy, r.requests, r.knobs.text()}].push_back(&r);
+    groups[{r.source, r.model, r.device, r.arrivals, r.rate_hz, r.policy, r.requests, r.knobs.text(), r.estimated}]
+        .push_back(&r);
   }
   std::vector<Config> out;
   for (const auto& [key, members] : groups) {
     Config c;
     std::string knobs;
-    std::tie(c.source, c.model, c.device, c.arrivals, c.rate_hz, c.policy, c.requests, knobs) = key;
+    std::tie(c.source, c.model, c.device, c.arrivals, c.rate_hz, c.policy, c.requests, knobs, c.estimated) = key;
     c.knobs = members.front()->knobs;
     c.label = policy_label(c.policy);
     c.meter = members.front()->meter;
@@ -303,6 +328,7 @@ std::vector<Config> aggregate(const std::vector<Run>& runs) {
     }
     c.avg_batch = batch.empty() ? 0 : mean(batch);
     c.energy_j = stat(&Run::energy_j);
+    c.carbon_g = stat(&Run::carbon_g);
     c.dynamic_j = stat(&Run::dynamic_j);
     c.lat_max_s = stat(&Run::lat_max_s);
     c.lat_p99_s = stat(&Run::lat_p99_s);
@@ -321,8 +347,8 @@ std::vector<Config> aggregate(const std::vector<Run>& runs) {
   }
   std::stable_sort(out.begin(), out.end(), [](const Config& a, const Config& b) {
     const auto key = [](const Config& c) {
-      return std::make_tuple(c.source, c.model, c.device, c.arrivals, c.rate_hz, policy_order(c.policy), c.policy,
-                             c.requests, c.knobs.text());
+      return std::make_tuple(c.source, c.model, c.device, c.estimated, c.arrivals, c.rate_hz, policy_order(c.policy),
+                             c.policy, c.requests, c.knobs.text());
     };
     return key(a) < key(b);
   });

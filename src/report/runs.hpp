@@ -24,6 +24,7 @@ struct Run {
   std::string policy;  // fixed:16, greedy:128, timeout:8:100ms
   std::string label;   // the mark on the figures: 16, 32, G, T8/100ms
   Knobs knobs;         // the numeric path's (core/knobs.hpp); the study's: the defaults
+  bool estimated = false;  // its energy is an estimate from CPU time (--meter estimate), not measured
   // Runs with knobs: their outputs against fp32's on the shipped images (the record's
   // backend.agreement): the share of images with the same top-1 class, the largest logit gap.
   std::optional<double> top1_agreement, max_logit_diff;
@@ -33,6 +34,9 @@ struct Run {
   std::size_t requests = 0;
   std::optional<double> energy_j;   // per image, the whole window (idle included)
   std::optional<double> dynamic_j;  // per image, idle power times the window subtracted
+  std::optional<double> carbon_g;   // gCO2e per image: the record's, or from report's --carbon-intensity
+  std::string carbon_source;        // the intensity it came from
+  double window_s = 0;              // the energy window (for an intensity that changes with time)
   std::optional<double> lat_max_s, lat_p99_s, lat_mean_s, lat_p50_s, lat_p90_s, lat_p95_s;
   std::optional<double> avg_power_w, peak_power_w;
   std::optional<double> service_mean_s;  // the mean time of a batch
@@ -78,17 +82,22 @@ struct Stat {
 struct Config {
   std::string source, model, device, arrivals, policy, label, meter;
   Knobs knobs;
+  bool estimated = false;  // energy estimated from CPU time: never compared with measured figures
   std::optional<double> top1_agreement, max_logit_diff;  // the lowest and the largest over its runs
   double rate_hz = 0;
   std::size_t requests = 0;  // per run
   double avg_batch = 0;
   std::size_t runs = 0, failed = 0;
-  std::optional<Stat> energy_j, dynamic_j, lat_max_s, lat_p99_s, lat_mean_s, lat_p50_s, lat_p90_s, lat_p95_s, peak_power_w,
+  std::optional<Stat> energy_j, dynamic_j, carbon_g, lat_max_s, lat_p99_s, lat_mean_s, lat_p50_s, lat_p90_s, lat_p95_s, peak_power_w,
       avg_power_w, service_mean_s;
   bool greedy() const { return policy.rfind("greedy", 0) == 0; }
   // The batch size a fixed policy names (0 for others).
   int fixed_size() const;
 };
+
+// Gives runs with energy but no carbon figure of their own one from `ci` over their window (a
+// series needs the run's start time: the study's files have none). Returns how many runs got one.
+std::size_t apply_carbon(std::vector<Run>& runs, const CarbonIntensity& ci);
 
 // Configurations in a stable order: source, model, device, arrivals, rate, then policy by batch
 // size (fixed sizes ascending, then greedy, then timeouts), then knobs. Failed runs count in

@@ -153,11 +153,23 @@ TEST_F(RaplTest, AnUnreadableCounterIsAClearErrorNeverZero) {
   }
   setenv("GREENBATCH_POWERCAP_ROOT", dir_.c_str(), 1);
   auto m = make_meter("auto", MeterContext{"cpu", ""});
+  auto bare = make_meter("auto", MeterContext{"cpu", "", /*estimate_without_sensor=*/false});
   unsetenv("GREENBATCH_POWERCAP_ROOT");
-  const Energy e = m->stop(0, {}, 10);
+  // auto says why there is no sensor, and estimates from CPU time instead: figures, never "measured".
+  m->start(0);
+  const Energy e = m->stop(kNsPerS, {}, 10);
   EXPECT_FALSE(e.measured);
-  EXPECT_FALSE(e.joules.has_value());
+  EXPECT_TRUE(e.estimated);
+  EXPECT_EQ(e.method, "estimate");
+  EXPECT_GT(*e.joules, 0);
   EXPECT_NE(e.reason.find("auto: rapl unavailable"), std::string::npos) << e.reason;
+  EXPECT_NE(e.reason.find("estimated from CPU time"), std::string::npos) << e.reason;
+  // Where the estimate would not be this run's (load's client), nothing.
+  bare->start(0);
+  const Energy none = bare->stop(kNsPerS, {}, 10);
+  EXPECT_FALSE(none.has_figures());
+  EXPECT_FALSE(none.joules.has_value());
+  EXPECT_NE(none.reason.find("auto: rapl unavailable"), std::string::npos) << none.reason;
 }
 
 TEST_F(RaplTest, PermissionDeniedSaysWhatToDo) {

@@ -412,6 +412,19 @@ TEST_F(ExperimentFile, AGoodFilePlansItsGrid) {
   EXPECT_EQ(s.name, "other");
 }
 
+TEST_F(ExperimentFile, CarbonIntensityIsAFigureOrASeriesFile) {
+  const Experiment e = load_experiment(write("c.toml", std::string(kGood) + "carbon_intensity = 350\n"));
+  EXPECT_EQ(e.base.carbon_intensity, "350");
+  for (const PlannedRun& r : plan_runs(e)) EXPECT_EQ(r.spec.carbon_intensity, "350");
+  const std::string series = write("grid.csv", "time,intensity\n2026-12-01T10:00:00Z,200\n");
+  EXPECT_EQ(load_experiment(write("s.toml", std::string(kGood) + "carbon_intensity = \"" + series + "\"\n"))
+                .base.carbon_intensity,
+            series);
+  expect_refused(std::string(kGood) + "carbon_intensity = -1\n", "from 0 to 5000");
+  expect_refused(std::string(kGood) + "carbon_intensity = \"nowhere.csv\"\n", "neither a number nor a readable file");
+  expect_refused(std::string(kGood) + "carbon_intensity = [1]\n", "carbon_intensity");
+}
+
 TEST_F(ExperimentFile, ServeModeRunsEachPolicysRatesTogetherAndKnowsRunsByConfiguration) {
   // 8192 requests, a multiple of 16: no run's last requests wait on a server for a batch.
   const Experiment e = load_experiment(write("serve.toml", std::string(kGood) + "mode = \"serve\"\n"));

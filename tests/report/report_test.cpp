@@ -354,6 +354,74 @@ TEST(Recommend, ChoosesAcrossKnobsWithinTheAgreementTolerance) {
   EXPECT_EQ(j[0]["knob_savings"].size(), 3u);
 }
 
+Config repeated(Config c, double sd, std::size_t n) {
+  c.energy_j->sd = sd;
+  c.energy_j->n = n;
+  c.runs = n;
+  return c;
+}
+
+TEST(Recommend, ABestInsideTheNoiseIsATieThatTheLowerLatencyBreaks) {
+  const Slo slo = parse_slo("max=1s");
+  // fixed:16 2.00 J and fixed:8 2.05 J, three runs each with sd 0.1 J: t = 0.61, tied; fixed:8
+  // has the lower latency (0.4 s against 0.8 s). fixed:4 at 5 J is beyond the noise.
+  const std::vector<Config> noisy = {repeated(hand("fixed:4", 0.2, 5), 0.1, 3), repeated(hand("fixed:8", 0.4, 2.05), 0.1, 3),
+                                     repeated(hand("fixed:16", 0.8, 2.0), 0.1, 3)};
+  const auto tied = recommend(noisy, slo);
+  ASSERT_NE(tied[0].best, nullptr);
+  EXPECT_EQ(tied[0].verdict.kind, "tied");
+  EXPECT_EQ(tied[0].best->policy, "fixed:8");
+  EXPECT_EQ(tied[0].verdict.lowest->policy, "fixed:16");
+  ASSERT_EQ(tied[0].verdict.tied.size(), 1u);
+  EXPECT_EQ(tied[0].verdict.tied[0]->policy, "fixed:16");
+  EXPECT_EQ(tied[0].runner_up->policy, "fixed:16");
+  EXPECT_NE(tied[0].verdict.text.find("fixed:16, fixed:8"), std::string::npos) << tied[0].verdict.text;
+  // The same means with a tenth of the spread: fixed:16 is below beyond the noise.
+  const std::vector<Config> quiet = {repeated(hand("fixed:4", 0.2, 5), 0.01, 3), repeated(hand("fixed:8", 0.4, 2.05), 0.01, 3),
+                                     repeated(hand("fixed:16", 0.8, 2.0), 0.01, 3)};
+  const auto clear = recommend(quiet, slo);
+  EXPECT_EQ(clear[0].verdict.kind, "clear");
+  EXPECT_EQ(clear[0].best->policy, "fixed:16");
+  EXPECT_EQ(clear[0].runner_up->policy, "fixed:8");
+  ASSERT_TRUE(clear[0].verdict.vs_runner_up.has_value());
+  EXPECT_TRUE(clear[0].verdict.vs_runner_up->different);
+  EXPECT_NEAR(clear[0].verdict.vs_runner_up->t, 0.05 / std::sqrt(2 * 0.0001 / 3), 1e-9);
+  // One run each: the lowest, and the difference is said to be unchecked.
+  const std::vector<Config> once = {hand("fixed:8", 0.4, 2.05), hand("fixed:16", 0.8, 2.0)};
+  const auto unchecked = recommend(once, slo);
+  EXPECT_EQ(unchecked[0].verdict.kind, "unchecked");
+  EXPECT_EQ(unchecked[0].best->policy, "fixed:16");
+  EXPECT_NE(unchecked[0].verdict.text.find("repetitions"), std::string::npos) << unchecked[0].verdict.text;
+  // Single runs under an assumed noise: 1 % run-to-run sd -> z = 0.05 / sqrt(0.020^2 + 0.0205^2) = 1.75,
+  // a tie; 0.5 % -> z = 3.49, clear.
+  const auto assumed_1pct = recommend(once, slo, 1.0, 0.01);
+  EXPECT_EQ(assumed_1pct[0].verdict.kind, "tied");
+  EXPECT_TRUE(assumed_1pct[0].verdict.assumed_noise);
+  EXPECT_EQ(assumed_1pct[0].best->policy, "fixed:8");
+  EXPECT_NEAR(assumed_1pct[0].verdict.vs_runner_up->t, 0.05 / std::hypot(0.02, 0.0205), 1e-9);
+  EXPECT_NE(assumed_1pct[0].verdict.text.find("assumed run-to-run sd of 1 %"), std::string::npos)
+      << assumed_1pct[0].verdict.text;
+  const auto assumed_half = recommend(once, slo, 1.0, 0.005);
+  EXPECT_EQ(assumed_half[0].verdict.kind, "clear");
+  EXPECT_EQ(assumed_half[0].best->policy, "fixed:16");
+  EXPECT_EQ(to_json(assumed_half, slo)[0]["verdict"]["test"]["name"], "z_assumed_sd");
+  // Measured spreads are used where there are repetitions, whatever is assumed.
+  EXPECT_EQ(recommend(noisy, slo, 1.0, 0.0001)[0].verdict.kind, "tied");
+  // One configuration meeting the target.
+  const auto sole = recommend(noisy, parse_slo("max=300ms"));
+  EXPECT_EQ(sole[0].verdict.kind, "sole");
+  EXPECT_EQ(sole[0].best->policy, "fixed:4");
+  // --json carries the verdict and the test.
+  const nlohmann::json j = to_json(tied, slo);
+  EXPECT_EQ(j[0]["verdict"]["kind"], "tied");
+  EXPECT_EQ(j[0]["verdict"]["lowest_energy"]["policy"], "fixed:16");
+  EXPECT_EQ(j[0]["verdict"]["tied"][0]["policy"], "fixed:16");
+  EXPECT_EQ(j[0]["verdict"]["test"]["name"], "welch_t");
+  EXPECT_FALSE(j[0]["verdict"]["test"]["different"].get<bool>());
+  EXPECT_NEAR(j[0]["best"]["energy_per_image_sd_j"].get<double>(), 0.1, 1e-12);
+  EXPECT_TRUE(to_json(unchecked, slo)[0]["verdict"]["test"].is_null());
+}
+
 TEST(Recommend, BadTargetsAreClearErrors) {
   EXPECT_THROW(parse_slo("1s"), UserError);
   EXPECT_THROW(parse_slo("p98=1s"), UserError);
@@ -396,6 +464,28 @@ TEST(Recommend, OnTheStudysDataItAgreesWithTheStudysFindings) {
     EXPECT_TRUE(r.best->policy == "fixed:16" || r.best->greedy()) << rate << " " << r.best->policy;
     EXPECT_EQ(r.rule_direction, "small batches") << rate;
   }
+  // The study ran each configuration once: every difference is unchecked, and says so.
+  for (const Recommendation& r : recs) EXPECT_EQ(r.verdict.kind, "unchecked") << r.model << " " << r.rate_hz;
+  // Under an assumed run-to-run noise of 1 % (docs/report.md): ShuffleNet's policies are all
+  // within the noise at every rate, so the tie goes to greedy's latency; ConvNeXt's fixed:128 at
+  // 64/s and greedy at 32/s, DenseNet's fixed:16 at 16/s, ViT's greedy at 16/s stand clear; AlexNet's
+  // fixed sizes tie among themselves but stay below greedy.
+  const auto noisy = recommend(configs, parse_slo("max=10s"), 1.0, 0.01);
+  const auto at = [&](const std::string& m, double rate) {
+    return *std::find_if(noisy.begin(), noisy.end(), [&](const Recommendation& r) { return r.model == m && r.rate_hz == rate; });
+  };
+  for (double rate : {16.0, 32.0, 64.0}) {
+    EXPECT_EQ(at("shufflenet_v2_x0_5", rate).verdict.kind, "tied") << rate;
+    EXPECT_TRUE(at("shufflenet_v2_x0_5", rate).best->greedy()) << rate;
+    EXPECT_EQ(at("alexnet", rate).verdict.kind, "tied") << rate;
+    EXPECT_EQ(at("alexnet", rate).best->fixed_size() > 0, true) << rate;
+  }
+  EXPECT_EQ(at("convnext_base", 64).verdict.kind, "clear");
+  EXPECT_EQ(at("convnext_base", 64).best->policy, "fixed:128");
+  EXPECT_EQ(at("convnext_base", 32).verdict.kind, "clear");
+  EXPECT_EQ(at("densenet121", 16).verdict.kind, "clear");
+  EXPECT_EQ(at("densenet121", 16).best->policy, "fixed:16");
+  EXPECT_EQ(at("vit_b_16", 16).verdict.kind, "clear");
   // The p99 target cannot be judged on the study's files, and says why.
   const auto p99 = recommend(configs, parse_slo("p99=1s"));
   EXPECT_EQ(p99[0].best, nullptr);

@@ -70,3 +70,34 @@ TEST(Stats, NormalQuantileInvertsTheNormalDistribution) {
   EXPECT_NEAR(greenbatch::normal_quantile(0.999), 3.090232306167813, 1e-10);
   for (double u = 0.01; u < 1; u += 0.07) EXPECT_NEAR(0.5 * std::erfc(-greenbatch::normal_quantile(u) / std::sqrt(2.0)), u, 1e-12);
 }
+
+namespace greenbatch {
+
+TEST(Stats, WelchTestOnSummaries) {
+  // a: 10 +- 1 (n 5), b: 12 +- 2 (n 5): se = sqrt(1/5 + 4/5) = 1, t = 2, dof = 1 / (0.2^2/4 + 0.8^2/4)
+  // = 5.88 -> Student's quantile for 5 (rounded down: the cautious side) 2.571: not different.
+  const auto w = welch_test(10, 1, 5, 12, 2, 5);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_NEAR(w->t, 2.0, 1e-12);
+  EXPECT_NEAR(w->dof, 1.0 / (0.04 / 4 + 0.64 / 4), 1e-12);
+  EXPECT_DOUBLE_EQ(w->critical, 2.571);
+  EXPECT_FALSE(w->different);
+  // Ten runs each, the same spread: t = 2 / sqrt(0.1 + 0.4) = 2.83 > t(13.2 -> 13) = 2.160.
+  const auto ten = welch_test(10, 1, 10, 12, 2, 10);
+  EXPECT_NEAR(ten->t, 2 / std::sqrt(0.5), 1e-12);
+  EXPECT_TRUE(ten->different);
+  // The sign follows b - a; the verdict does not.
+  EXPECT_NEAR(welch_test(12, 2, 10, 10, 1, 10)->t, -ten->t, 1e-12);
+  EXPECT_TRUE(welch_test(12, 2, 10, 10, 1, 10)->different);
+  // One run on either side: the spread is unknown.
+  EXPECT_FALSE(welch_test(10, 0, 1, 12, 2, 5).has_value());
+  // No spread at all: different exactly when the means differ.
+  EXPECT_TRUE(welch_test(10, 0, 3, 10.5, 0, 3)->different);
+  EXPECT_FALSE(welch_test(10, 0, 3, 10, 0, 3)->different);
+  // The quantile table: whole dof, fractional dof rounded down, the normal above 30.
+  EXPECT_DOUBLE_EQ(student_t975(1), 12.706);
+  EXPECT_DOUBLE_EQ(student_t975(2.9), 4.303);
+  EXPECT_DOUBLE_EQ(student_t975(31), 1.960);
+}
+
+}  // namespace greenbatch

@@ -7,6 +7,7 @@ set -euo pipefail
 # prometheus_client's text parser reads /metrics back in serve_tests (tests/serve/parse_metrics.py).
 # curl and a real Prometheus server talk to `greenbatch serve` in serve_cli (tests/serve/serve_cli_test.py);
 # wrk, the HTTP load generator, measures the server's throughput by hand (docs/architecture.md).
+# slurm-wlm and munge: tests/slurm/slurm_test.py brings up a single-node Slurm to run a sweep's array.
 # OpenBLAS, OpenMP variant: Debian's LibTorch calls whatever libblas.so.3 the alternatives point
 # to, the reference BLAS without it (AlexNet's batch of 8: 656 ms there, 64 ms with OpenBLAS on
 # 2 threads); its OpenMP build shares LibTorch's libgomp threads where the pthread build adds
@@ -18,7 +19,7 @@ packages=(cmake g++ ninja-build git pkg-config
   clang libfuzzer-14-dev librapidcheck-dev
   libtorch-dev libopenblas0-openmp libjpeg-dev python3-torch python3-torchvision python3-pil
   python3-prometheus-client libboost-dev
-  prometheus curl wrk)
+  prometheus curl wrk slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,6 +14,8 @@
 #include "core/latency_target.hpp"
 #include "core/units.hpp"
 #include "io/results.hpp"
+#include "report/recommend.hpp"
+#include "report/runs.hpp"
 #include "sim/measure.hpp"
 #include "sim/profile.hpp"
 #include "sim/simulate.hpp"
@@ -141,6 +143,7 @@ struct TuneCli {
   bool requests_given = false;
   std::uint64_t seed = 1;
   bool verify = false, oracle = false;
+  int verify_repetitions = 3;  // runs of each verified policy: enough for Welch's t between them
   unsigned jobs = 0;  // 0: one per hardware thread
   double min_agreement_pct = 100;
 };
@@ -305,14 +308,30 @@ int do_tune(const TuneCli& c) {
   }
   if (!c.verify) return 0;
   constexpr std::size_t kVerified = 3;
-  fmt::print("verifying the best {} for real ({} on {}):\n", std::min(kVerified, ok.size()), p.model, p.device);
-  verify(p, in, ok, kVerified, c.out, [&slo](const Verified& v) {
-    const Energy& e = *v.measured.energy;
-    fmt::print("  {:<20} predicted {:.5g} J/image, {} {}; measured {} J/image, {} {}\n", v.predicted.policy,
-               v.predicted.energy_per_image_j, latency_key(slo.figure), format_duration_s(v.predicted.latency_s),
-               e.per_image_j ? fmt::format("{:.5g}", *e.per_image_j) : "n/a", latency_key(slo.figure),
-               format_duration_s(v.measured_latency_s));
-  });
+  fmt::print("verifying the best {} for real ({} on {}), {} run(s) of each:\n", std::min(kVerified, ok.size()), p.model,
+             p.device, c.verify_repetitions);
+  const std::vector<Verified> verified = verify(
+      p, in, ok, kVerified, c.out,
+      [&slo](const Verified& v) {
+        const Energy& e = *v.measured.energy;
+        fmt::print("  {:<20} predicted {:.5g} J/image, {} {}; measured {}{} J/image, {} {}\n", v.predicted.policy,
+                   v.predicted.energy_per_image_j, latency_key(slo.figure), format_duration_s(v.predicted.latency_s),
+                   e.estimated ? "(estimated) " : "", e.per_image_j ? fmt::format("{:.5g}", *e.per_image_j) : "n/a",
+                   latency_key(slo.figure), format_duration_s(v.measured_latency_s));
+      },
+      c.verify_repetitions);
+  // The measured runs, judged as recommend judges them: the lowest energy meeting the target,
+  // beyond the noise of the repetitions or tied.
+  std::vector<report::Run> runs;
+  for (const Verified& v : verified) runs.push_back(report::run_from_record(v.measured, c.out + "/runs.jsonl"));
+  for (const report::Recommendation& r : report::recommend(report::aggregate(runs), slo)) {
+    if (r.best) {
+      fmt::print("measured pick: {} ({:.5g} J/image{}): {}\n", r.best->policy, r.best->energy_j->mean,
+                 r.best->energy_j->n > 1 ? fmt::format(" ± {:.2g}", r.best->energy_j->ci) : "", r.verdict.text);
+    } else {
+      fmt::print("measured pick: none ({})\n", r.note);
+    }
+  }
   return 0;
 }
 
@@ -404,6 +423,10 @@ void add_profile_commands(CLI::App& app, Action& action) {
   add_seed(tune, tc->seed, "Seed");
   add_whole(tune, "--jobs", tc->jobs, "Policies simulated at once (0: one per hardware thread)", 0, kMaxTuneJobs);
   tune->add_flag("--verify", tc->verify, "Run the best three for real and compare");
+  add_whole(tune, "--verify-repetitions", tc->verify_repetitions,
+            "Runs of each verified policy (interleaved); with two or more, the measured pick is tested against the "
+            "noise (Welch's t) as recommend does",
+            1, 100);
   tune->add_option("--out", tc->out, "Where --verify appends its runs")->capture_default_str();
   tune->add_flag("--oracle", tc->oracle,
                  "For a load that changes (steps:, diurnal:): the best static policy of each segment, switched at the "

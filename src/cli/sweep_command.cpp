@@ -17,6 +17,7 @@
 #include "core/sysinfo.hpp"
 #include "core/units.hpp"
 #include "sweep/sweep.hpp"
+#include "io/experiment.hpp"
 #include "io/records.hpp"
 
 namespace greenbatch::cli {
@@ -32,6 +33,26 @@ struct SweepOptions {
   bool dry_run = false;
   bool out_given = false;  // `--out ''` is refused, not taken as "the file's out"
 };
+
+// A word for a POSIX shell: as is when it is plain, else in single quotes.
+std::string shell_word(const std::string& w) {
+  const bool plain = !w.empty() && w.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                      "0123456789_./:=,+-@%") == std::string::npos;
+  if (plain) return w;
+  std::string q = "'";
+  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The command that resumes this sweep: every option given, so that it runs the same grid into
+// the same folder (the --set overrides too: without them it would be another experiment).
+std::string resume_command(const SweepOptions& o, const std::string& out) {
+  std::string cmd = "greenbatch sweep " + shell_word(o.file);
+  for (const std::string& set : o.sets) cmd += " --set " + shell_word(set);
+  cmd += " --out " + shell_word(out);
+  if (o.shard != "1/1") cmd += " --shard " + shell_word(o.shard);
+  return cmd;
+}
 
 std::string hms(double s) {
   const long t = static_cast<long>(s + 0.5);
@@ -114,8 +135,8 @@ int do_sweep(const SweepOptions& o) {
   const std::string& jsonl = plan.jsonl;
   const std::string& out = plan.out;
   if (g_interrupted) {
-    fmt::print(stderr, "\ninterrupted: {} run(s) of this session are saved in {}; resume with\n  greenbatch sweep {} --out {}{}\n",
-               n, jsonl, o.file, out, o.shard == "1/1" ? "" : " --shard " + o.shard);
+    fmt::print(stderr, "\ninterrupted: {} run(s) of this session are saved in {}; resume with\n  {}\n", n, jsonl,
+               resume_command(o, out));
     return 130;
   }
   fmt::print(stderr, "sweep {}: {} run(s) done now, {} were done before, {} failed\n", e.name, n, before,
@@ -127,15 +148,66 @@ int do_sweep(const SweepOptions& o) {
 struct MergeOptions {
   std::vector<std::string> dirs;
   std::string out;
+  std::string sweep;              // the experiment the folders are shards of: checked for completeness
+  std::vector<std::string> sets;  // its --set overrides, as the shards were run with
+  int shards = 0;                 // how many shards it was split into: the incomplete ones are named
 };
 
+// Against the experiment's full grid: which planned runs the merged set lacks, which failed.
+// Returns 1 (and says what is missing, and which shards to run again) when it is incomplete.
+int check_complete(const MergeOptions& o, const MergeOutcome& m) {
+  const Experiment e = load_experiment(o.sweep, o.sets, /*check_models=*/false);
+  std::map<std::string, const RunRecord*> by_key;
+  for (const RunRecord& r : m.records) {
+    if (r.sweep == e.name) by_key[r.identity()] = &r;
+  }
+  const std::vector<PlannedRun> grid = plan_runs(e, 1, 1);
+  std::vector<const PlannedRun*> missing, failed;
+  std::set<int> shards;
+  for (const PlannedRun& p : grid) {
+    const auto it = by_key.find(p.key);
+    if (it != by_key.end() && it->second->complete()) continue;
+    (it == by_key.end() ? missing : failed).push_back(&p);
+    if (o.shards > 0) shards.insert(static_cast<int>(p.grid_index % static_cast<std::size_t>(o.shards)) + 1);
+  }
+  if (missing.empty() && failed.empty()) {
+    fmt::print(stderr, "complete: every one of the {} runs of {} is in {}\n", grid.size(), o.sweep, o.out);
+    return 0;
+  }
+  fmt::print(stderr, "greenbatch merge: INCOMPLETE against {}: {} of {} runs missing, {} failed\n", o.sweep,
+             missing.size(), grid.size(), failed.size());
+  constexpr std::size_t kListed = 10;
+  std::size_t listed = 0;
+  for (const auto* list : {&missing, &failed}) {
+    for (const PlannedRun* p : *list) {
+      if (listed++ == kListed) break;
+      fmt::print(stderr, "  {}: {}{}\n", list == &missing ? "missing" : "failed", p->key,
+                 o.shards > 0 ? fmt::format(" (shard {}/{})", p->grid_index % static_cast<std::size_t>(o.shards) + 1,
+                                            o.shards)
+                              : "");
+    }
+  }
+  if (missing.size() + failed.size() > kListed) fmt::print(stderr, "  ... and {} more\n", missing.size() + failed.size() - kListed);
+  if (o.shards > 0) {
+    fmt::print(stderr, "incomplete shards: {}\n  (a Slurm array: sbatch --array={} scripts/slurm/sweep.sbatch)\n",
+               fmt::join(shards, ","), fmt::join(shards, ","));
+  } else {
+    fmt::print(stderr, "  (--shards N names the shards to run again)\n");
+  }
+  return 1;
+}
+
 int do_merge(const MergeOptions& o) {
+  if (o.shards < 0) throw UserError("--shards: must be at least 1");
+  if (o.shards > 0 && o.sweep.empty()) throw UserError("--shards goes with --sweep FILE (the experiment the shards are of)");
+  if (!o.sets.empty() && o.sweep.empty()) throw UserError("--set goes with --sweep FILE");
+  if (!o.sweep.empty()) (void)load_experiment(o.sweep, o.sets, /*check_models=*/false);  // before writing anything
   const MergeOutcome m = merge_results(o.dirs, o.out);
   for (const std::string& u : m.unreadable) {
     fmt::print(stderr, "greenbatch merge: {} unreadable line(s) (cut by a kill, or not a run record) not merged\n", u);
   }
-  fmt::print(stderr, "merged {} run(s) from {} folder(s) into {}/runs.jsonl\n", m.runs, o.dirs.size(), o.out);
-  return 0;
+  fmt::print(stderr, "merged {} run(s) from {} folder(s) into {}/runs.jsonl and runs.csv\n", m.runs, o.dirs.size(), o.out);
+  return o.sweep.empty() ? 0 : check_complete(o, m);
 }
 
 }  // namespace
@@ -156,7 +228,13 @@ void add_sweep_command(CLI::App& app, Action& action) {
   auto m = std::make_shared<MergeOptions>();
   CLI::App* merge = app.add_subcommand("merge", "Join result folders (e.g. the shards of a sweep)");
   merge->add_option("dirs", m->dirs, "Result folders holding runs.jsonl")->required();
-  merge->add_option("--out", m->out, "Folder to write the merged runs.jsonl to")->required();
+  merge->add_option("--out", m->out, "Folder to write the merged runs.jsonl (and runs.csv) to")->required();
+  merge->add_option("--sweep", m->sweep,
+                    "The experiment file the folders are shards of: exit 1, saying what is missing or failed, when "
+                    "the merged runs are not its whole grid");
+  merge->add_option("--set", m->sets, "The --set overrides the shards ran with (with --sweep)");
+  merge->add_option("--shards", m->shards, "How many shards the grid was split into (with --sweep): names the "
+                                           "incomplete ones, to run again");
   merge->callback([&action, m] { action = [m] { return do_merge(*m); }; });
 }
 

@@ -187,10 +187,13 @@ OracleResult oracle(const Profile& p, const TuneInput& in) {
 }
 
 std::vector<Verified> verify(const Profile& p, const TuneInput& in, const std::vector<TuneCandidate>& candidates,
-                             std::size_t n, const std::string& out, const std::function<void(const Verified&)>& on_each) {
+                             std::size_t n, const std::string& out, const std::function<void(const Verified&)>& on_each,
+                             int repetitions) {
   std::vector<Verified> done;
+  for (int rep = 0; rep < std::max(repetitions, 1); ++rep) {
   for (std::size_t i = 0; i < std::min(n, candidates.size()); ++i) {
     RunSpec s = simulated_spec(in, candidates[i].policy);
+    s.seed = in.seed + static_cast<std::uint64_t>(rep);  // repetition r: seed + r, as a sweep's
     s.model = p.model;
     s.device = p.device == "synthetic" ? "cpu" : p.device;
     s.meter = p.meter;
@@ -206,10 +209,12 @@ std::vector<Verified> verify(const Profile& p, const TuneInput& in, const std::v
     }
     PreparedRun run(s);
     RunRecord rec = run.execute().record;
+    rec.repetition = rep;
     append_line_durable(out + "/runs.jsonl", rec.to_json().dump());
     const double lat = latency_figure(rec.summary->latency_s, in.target.figure);
     done.push_back({candidates[i], std::move(rec), lat});
     if (on_each) on_each(done.back());
+  }
   }
   return done;
 }

@@ -87,9 +87,11 @@ struct Verified {
 
 // Runs the first `n` candidates for real, as the profile ran its model (device, meter, CPU
 // threads, preprocessing, host memory), with the input's rate, arrivals, requests and seed;
-// appends each record to `out`/runs.jsonl and calls `on_each` (may be empty) after each.
+// appends each record to `out`/runs.jsonl and calls `on_each` (may be empty) after each. With
+// `repetitions` > 1, every candidate runs that many times, interleaved (all of them, then all
+// again), repetition r with seed + r as a sweep's.
 std::vector<Verified> verify(const Profile& profile, const TuneInput& in, const std::vector<TuneCandidate>& candidates,
                              std::size_t n, const std::string& out,
-                             const std::function<void(const Verified&)>& on_each = {});
+                             const std::function<void(const Verified&)>& on_each = {}, int repetitions = 1);
 
 }  // namespace greenbatch

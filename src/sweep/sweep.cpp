@@ -334,6 +334,16 @@ MergeOutcome merge_results(const std::vector<std::string>& dirs, const std::stri
   std::filesystem::rename(tmp.path(), out + "/runs.jsonl", ec);
   if (ec) throw UserError(fmt::format("merge: cannot replace {}/runs.jsonl: {}", out, ec.message()));
   outcome.runs = order.size();
+  const TempFile csv(out + "/runs.csv.merging");
+  for (const std::string& k : order) {
+    const RunRecord& r = merged.at(k).record;
+    if (r.summary) append_csv(csv.path(), CsvStyle::kGreenbatch, r);  // as a sweep: the runs that ran
+    outcome.records.push_back(r);
+  }
+  if (std::filesystem::exists(csv.path())) {
+    std::filesystem::rename(csv.path(), out + "/runs.csv", ec);
+    if (ec) throw UserError(fmt::format("merge: cannot replace {}/runs.csv: {}", out, ec.message()));
+  }
   return outcome;
 }
 

@@ -58,6 +58,7 @@ SweepOutcome run_sweep(const SweepPlan& plan, const std::atomic<bool>& cancel, c
 
 struct MergeOutcome {
   std::size_t runs = 0;  // records in the merged runs.jsonl
+  std::vector<RunRecord> records;  // they, in the file's order
   // "FILE: N" for each input whose runs.jsonl had lines that did not parse (cut by a kill, or not
   // a record): they are not in the merged file.
   std::vector<std::string> unreadable;
@@ -67,7 +68,8 @@ struct MergeOutcome {
 // duplicates kept once, a completed run replaces a failed one, two different results for one run
 // are refused (UserError; nothing is written). OUT is checked and locked first
 // (check_results_folder); the merged file is written whole to runs.jsonl.merging, synced, then
-// renamed over runs.jsonl; the temporary file is removed on every exit path.
+// renamed over runs.jsonl; the temporary file is removed on every exit path. OUT/runs.csv is
+// rewritten the same way from the merged runs that ran (as a sweep writes it).
 MergeOutcome merge_results(const std::vector<std::string>& dirs, const std::string& out);
 
 }  // namespace greenbatch

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <map>
+#include <set>
 
 #include "backends/synthetic/synthetic.hpp"
 #include "batching/policy.hpp"
@@ -354,6 +357,35 @@ TEST_F(Tune, FindsTheOptimumDerivedByHand) {
   const auto none = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=5ms");
   EXPECT_EQ(none.code, 1);
   EXPECT_NE(none.output.find("no policy meets the target"), std::string::npos) << none.output;
+}
+
+// tune --verify runs the best three several times (interleaved, seed + r), and the measured pick
+// is judged against the noise of its repetitions as recommend judges it.
+TEST_F(Tune, VerifyRepeatsTheBestAndJudgesTheMeasuredPickAgainstTheNoise) {
+  const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms");
+  const std::string file = write("p.json", p.to_json().dump());
+  const std::string out = (dir_ / "verified").string();
+  const auto r = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=200ms --requests 100 --verify "
+                                "--verify-repetitions 2 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 run(s) of each"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("measured pick: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Welch's t"), std::string::npos) << r.output;
+  std::ifstream in(out + "/runs.jsonl");
+  std::map<int, int> by_rep;
+  std::set<std::uint64_t> seeds;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    ++by_rep[j["repetition"].get<int>()];
+    seeds.insert(j["seed"].get<std::uint64_t>());
+  }
+  EXPECT_EQ(by_rep, (std::map<int, int>{{0, 3}, {1, 3}}));
+  EXPECT_EQ(seeds, (std::set<std::uint64_t>{1, 2}));
+  // One run each: the verdict says the difference is unchecked.
+  const auto once = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=200ms --requests 100 --verify "
+                                   "--verify-repetitions 1 --out " + (dir_ / "once").string());
+  ASSERT_EQ(once.code, 0) << once.output;
+  EXPECT_NE(once.output.find("unchecked"), std::string::npos) << once.output;
 }
 
 // tune over profiles of one model measured with other knobs (each profile's backend.knobs and

@@ -203,8 +203,50 @@ TEST_F(Sweep, CtrlCStopsKeepsWhatWasWrittenAndSaysHowToResume) {
   EXPECT_EQ(WEXITSTATUS(status), 130);
   const std::string log = testing::slurp(dir_ / "spawn.log");
   EXPECT_NE(log.find("resume with"), std::string::npos) << log;
+  // Every option given, the --set overrides too: following it resumes this experiment, not another.
+  EXPECT_NE(log.find("greenbatch sweep " + kCi + " --set requests=400 --out " + dir("c")), std::string::npos) << log;
   for (const auto& rec : records("c")) EXPECT_TRUE(is_complete(rec));  // no half run on file
   EXPECT_LT(records("c").size(), 24u);
+  // The resume command with quoting: an override with quotes and spaces comes back as one word.
+  const pid_t quoted = spawn({"sweep", kCi, "--set", "requests=400", "--set", "policies=[\"fixed:8\", \"greedy:32\"]",
+                              "--out", dir("q")});
+  wait_for_lines("q", 1);
+  kill(quoted, SIGTERM);
+  waitpid(quoted, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string qlog = testing::slurp(dir_ / "spawn.log");
+  EXPECT_NE(qlog.find(" --set 'policies=[\"fixed:8\", \"greedy:32\"]' "), std::string::npos) << qlog;
+}
+
+// merge --sweep checks the merged runs against the file's grid: incomplete shards are named and
+// the exit status is 1; complete, 0; runs.csv is written beside runs.jsonl.
+TEST_F(Sweep, MergeAgainstTheSweepNamesIncompleteShardsAndFails) {
+  const std::string virt = " --set clock=\"virtual\" ";
+  for (int i : {1, 3}) {
+    ASSERT_EQ(run_greenbatch("sweep " + kCi + virt + "--shard " + std::to_string(i) + "/3 --out " + dir("s" + std::to_string(i))).code, 0);
+  }
+  const std::string merge = "merge " + dir("s1") + " " + dir("s3") + " --out " + dir("m") + " --sweep " + kCi + virt;
+  const auto partial = run_greenbatch(merge + "--shards 3");
+  EXPECT_EQ(partial.code, 1) << partial.output;
+  EXPECT_NE(partial.output.find("INCOMPLETE against " + kCi + ": 8 of 24 runs missing, 0 failed"), std::string::npos)
+      << partial.output;
+  EXPECT_NE(partial.output.find("(shard 2/3)"), std::string::npos) << partial.output;
+  EXPECT_NE(partial.output.find("incomplete shards: 2\n"), std::string::npos) << partial.output;
+  EXPECT_EQ(records("m").size(), 16u);  // what there is, merged all the same
+  const std::string csv = testing::slurp(dir_ / "m" / "runs.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 17);  // header and 16 runs
+  // Without the file's overrides the grid is another (real clock): every run is missing.
+  const auto other = run_greenbatch("merge " + dir("s1") + " --out " + dir("m3") + " --sweep " + kCi + " --set requests=32");
+  EXPECT_EQ(other.code, 1) << other.output;
+  EXPECT_NE(other.output.find("24 of 24 runs missing"), std::string::npos) << other.output;
+  ASSERT_EQ(run_greenbatch("sweep " + kCi + virt + "--shard 2/3 --out " + dir("s2")).code, 0);
+  const auto whole = run_greenbatch("merge " + dir("s1") + " " + dir("s2") + " " + dir("s3") + " --out " + dir("m") +
+                                    " --sweep " + kCi + virt + "--shards 3");
+  EXPECT_EQ(whole.code, 0) << whole.output;
+  EXPECT_NE(whole.output.find("complete: every one of the 24 runs"), std::string::npos) << whole.output;
+  // --shards and --set need --sweep.
+  EXPECT_EQ(run_greenbatch("merge " + dir("s1") + " --out " + dir("m4") + " --shards 3").code, 2);
 }
 
 TEST_F(Sweep, DryRunListsWithoutRunning) {

@@ -300,6 +300,9 @@ int do_tune(const TuneCli& c) {
     fmt::print("no policy meets the target at this rate: the model is too slow for it, or the target too tight\n");
     return 1;
   }
+  if (p.meta.is_object() && p.meta.value("energy_estimated", false)) {
+    fmt::print("energy ESTIMATED: the profile's energy is the CPU-time estimate (no sensor), not measured\n");
+  }
   fmt::print("{:<20} {:>16} {:>12} {:>12} {:>10}\n", "policy", "energy J/image", "p99", "max", "avg batch");
   for (std::size_t i = 0; i < std::min(c.top, ok.size()); ++i) {
     const TuneCandidate& k = ok[i];

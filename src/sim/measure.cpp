@@ -307,6 +307,8 @@ void set_profile_facts(const ProfileOptions& o, const RunRecord& r, const nlohma
                {"rounds", o.rounds},                {"min_window_s", ns_to_s(o.min_window_ns)},
                {"idle_order", o.steady_idle ? "steady" : "shuffled"}};
   if (!refine_record.is_null()) prof.meta["refine"] = refine_record;
+  // Energy from the CPU-time estimate (no sensor): what is simulated from it is estimated too.
+  if (r.energy && r.energy->estimated) prof.meta["energy_estimated"] = true;
 }
 
 // One round over the sizes: each size's share back to back, then its bursts after idleness.

@@ -36,7 +36,13 @@ Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std:
     if (power_by_size[size] == 0.0) power_by_size[size] = *profile_.dynamic_power_w(size);
     return power_by_size[size];
   });
-  e.measured = true;
+  // A profile whose energy was estimated from CPU time gives estimated figures, labelled so.
+  if (profile_.meta.is_object() && profile_.meta.value("energy_estimated", false)) {
+    e.estimated = true;
+    e.reason = "simulated from a profile whose energy was estimated from CPU time (no sensor), not measured";
+  } else {
+    e.measured = true;
+  }
   e.idle_power_w = profile_.idle_power_w;
   fill_totals(e, idle_plus_busy_joules(*profile_.idle_power_w, window_ns, dynamic.joules), window_ns, images,
               dynamic.joules);

@@ -98,7 +98,8 @@ void write_run(const SweepPlan& plan, const PlannedRun& p, std::optional<RunReco
     outcome = "FAILED: " + rec.error;
   } else {
     outcome = fmt::format("p99 {}, {}", format_duration_s(rec.summary->latency_s.p99),
-                          rec.energy && rec.energy->per_image_j ? fmt::format("{:.4g} J/image", *rec.energy->per_image_j)
+                          rec.energy && rec.energy->per_image_j ? fmt::format("{:.4g} J/image{}", *rec.energy->per_image_j,
+                                                                                   rec.energy->estimated ? " (estimated)" : "")
                                                                 : std::string("energy not measured"));
   }
   ++o.ran;

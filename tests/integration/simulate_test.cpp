@@ -359,6 +359,30 @@ TEST_F(Tune, FindsTheOptimumDerivedByHand) {
   EXPECT_NE(none.output.find("no policy meets the target"), std::string::npos) << none.output;
 }
 
+// A profile measured with the CPU-time estimate (no sensor) simulates estimated energy, labelled so.
+TEST_F(Tune, AProfileOfEstimatedEnergySimulatesEstimatedEnergy) {
+  Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms", {1, 8, 32});
+  RunSpec s;
+  s.model = p.model;
+  s.rate_hz = 100;
+  s.policy = "fixed:8";
+  s.requests = 64;
+  s.requests_given = true;
+  const RunRecord measured = simulate_run(p, s).record;
+  EXPECT_TRUE(measured.energy->measured);
+  EXPECT_FALSE(measured.energy->estimated);
+  p.meta["energy_estimated"] = true;
+  const RunRecord estimated = simulate_run(p, s).record;
+  EXPECT_FALSE(estimated.energy->measured);
+  EXPECT_TRUE(estimated.energy->estimated);
+  EXPECT_DOUBLE_EQ(*estimated.energy->joules, *measured.energy->joules);  // the same figure, labelled
+  EXPECT_NE(estimated.energy->reason.find("estimated from CPU time"), std::string::npos);
+  const std::string file = write("est.json", p.to_json().dump());
+  const auto r = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=200ms --top 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("energy ESTIMATED"), std::string::npos) << r.output;
+}
+
 // tune --verify runs the best three several times (interleaved, seed + r), and the measured pick
 // is judged against the noise of its repetitions as recommend judges it.
 TEST_F(Tune, VerifyRepeatsTheBestAndJudgesTheMeasuredPickAgainstTheNoise) {

@@ -327,7 +327,9 @@ int do_tune(const TuneCli& c) {
   // beyond the noise of the repetitions or tied.
   std::vector<report::Run> runs;
   for (const Verified& v : verified) runs.push_back(report::run_from_record(v.measured, c.out + "/runs.jsonl"));
-  for (const report::Recommendation& r : report::recommend(report::aggregate(runs), slo)) {
+  // Named: the recommendations point into the configurations, which must outlive them.
+  const std::vector<report::Config> configs = report::aggregate(runs);
+  for (const report::Recommendation& r : report::recommend(configs, slo)) {
     if (r.best) {
       fmt::print("measured pick: {} ({:.5g} J/image{}): {}\n", r.best->policy, r.best->energy_j->mean,
                  r.best->energy_j->n > 1 ? fmt::format(" ± {:.2g}", r.best->energy_j->ci) : "", r.verdict.text);

@@ -18,9 +18,15 @@ constexpr std::string_view kAccepted =
     "a number of gCO2e per kWh (e.g. 350) or a CSV file of time,intensity rows (time ISO 8601 UTC such as "
     "2026-12-01T10:00:00Z, or unix seconds; intensity in gCO2e/kWh)";
 
-std::optional<double> number(std::string_view s) {
+// A CSV field without its spaces, quotes and line end.
+std::string_view trimmed(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '"')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '"' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+std::optional<double> number(std::string_view s) {
+  s = trimmed(s);
   if (s.empty() || s.size() > 64) return std::nullopt;
   const std::string t(s);
   char* end = nullptr;
@@ -32,8 +38,7 @@ std::optional<double> number(std::string_view s) {
 }  // namespace
 
 std::optional<double> parse_utc_time(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '"')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '"' || text.back() == '\r')) text.remove_suffix(1);
+  text = trimmed(text);
   if (const auto n = number(text)) return *n;
   const std::string t(text);
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, used = 0;

@@ -31,6 +31,9 @@ std::optional<double> mean_intensity(const CarbonIntensity& ci, double start_s, 
 // A time as unix seconds: ISO 8601 (UTC, or with an offset) or a plain number. nullopt if neither.
 std::optional<double> parse_utc_time(std::string_view text);
 
+// Grams of CO2e of `joules` at `g_per_kwh` (1 kWh = 3.6e6 J).
+inline double grams_co2e(double joules, double g_per_kwh) { return joules / 3.6e6 * g_per_kwh; }
+
 // The run's carbon, recorded beside its energy.
 struct Carbon {
   double intensity_g_per_kwh = 0;  // over the window

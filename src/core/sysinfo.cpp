@@ -26,13 +26,14 @@ std::string utc_now_iso8601() {
   return buf;
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
+std::string cpu_model(const std::string& cpuinfo) {
+  std::ifstream in(cpuinfo);
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("model name", 0) == 0) {
       const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+      const auto first = colon == std::string::npos ? colon : line.find_first_not_of(" \t", colon + 1);
+      if (first != std::string::npos) return line.substr(first);
     }
   }
   return "unknown";

@@ -11,7 +11,7 @@ std::string hostname();
 // Current UTC time as ISO 8601 with seconds, e.g. "2026-11-26T14:11:09Z".
 std::string utc_now_iso8601();
 // "model name" from /proc/cpuinfo, or "unknown".
-std::string cpu_model();
+std::string cpu_model(const std::string& cpuinfo = "/proc/cpuinfo");
 
 // The BLAS this process has loaded. Debian's LibTorch calls whatever `libblas.so.3` the system's
 // alternatives point to: the reference BLAS by default, tens of times slower than OpenBLAS on a

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/sysinfo.hpp"
 #include "core/units.hpp"
 #include "energy/energy_math.hpp"
 
@@ -73,17 +74,11 @@ std::span<const KnownCpu> known_cpus() { return kKnown; }
 CpuFacts read_cpu_facts(const std::string& root) {
   const std::filesystem::path r(root);
   CpuFacts f;
+  f.model_name = cpu_model((r / "proc/cpuinfo").string());  // "unknown" when it is not there
   std::istringstream cpuinfo(read_text(r / "proc/cpuinfo"));
   unsigned processors = 0;
   for (std::string line; std::getline(cpuinfo, line);) {
     if (line.rfind("processor", 0) == 0) ++processors;
-    if (f.model_name.empty() && line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        const std::size_t first = line.find_first_not_of(" \t", colon + 1);
-        if (first != std::string::npos) f.model_name = line.substr(first);
-      }
-    }
   }
   f.logical_cpus = std::max(processors, 1u);
   f.allotted_cpus = f.logical_cpus;
@@ -142,7 +137,7 @@ CpuPower cpu_power(const CpuFacts& facts, std::optional<double> tdp_w, std::opti
   p.max_w_per_cpu = kCcfMaxW;
   p.source = fmt::format("'{}' is not in the table: Cloud Carbon Footprint's average watts per vCPU (AWS, 0.74 W "
                          "idle, 3.5 W busy); give estimate:tdp=W for this processor",
-                         facts.model_name.empty() ? "unknown CPU" : facts.model_name);
+                         facts.model_name);
   return p;
 }
 

@@ -15,7 +15,7 @@ namespace greenbatch {
 
 // What the estimate needs to know about this machine.
 struct CpuFacts {
-  std::string model_name;    // /proc/cpuinfo's "model name"
+  std::string model_name;    // /proc/cpuinfo's "model name" ("unknown" when it has none)
   unsigned logical_cpus = 1;  // the CPUs this machine (or VM) shows
   double allotted_cpus = 1;   // the CPUs this process may use: affinity, and the cgroup's quota where set
   std::string allotted_from;  // "affinity" or "cgroup cpu.max"

@@ -449,8 +449,8 @@ void apply_carbon(RunRecord& rec, const CarbonIntensity& ci, double end_unix_s) 
   }
   Carbon c;
   c.intensity_g_per_kwh = *intensity;
-  c.grams = *e.joules / 3.6e6 * *intensity;
-  if (e.per_image_j) c.grams_per_image = *e.per_image_j / 3.6e6 * *intensity;
+  c.grams = grams_co2e(*e.joules, *intensity);
+  if (e.per_image_j) c.grams_per_image = grams_co2e(*e.per_image_j, *intensity);
   c.source = ci.source;
   c.estimated = e.estimated;
   rec.carbon = c;

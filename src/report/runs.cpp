@@ -285,7 +285,7 @@ std::size_t apply_carbon(std::vector<Run>& runs, const CarbonIntensity& ci) {
       if (const auto start = parse_utc_time(r.started_utc)) intensity = mean_intensity(ci, *start, *start + r.window_s, nullptr);
     }
     if (!intensity) continue;
-    r.carbon_g = *r.energy_j / 3.6e6 * *intensity;
+    r.carbon_g = grams_co2e(*r.energy_j, *intensity);
     r.carbon_source = ci.source;
     ++n;
   }

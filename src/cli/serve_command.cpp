@@ -207,6 +207,16 @@ int do_serve(const ServeOptions& o) {
           }},
       warm_up);
   if (live) live->attach(*loop);
+  // On every way out, the loop (whose thread asks for snapshots) ends before the snapshot thread
+  // (which reads the loop), and both before the objects they point into.
+  struct StopInOrder {
+    std::unique_ptr<serve::InferenceLoop>& loop;
+    std::unique_ptr<serve::LiveEnergyTracker>& live;
+    ~StopInOrder() {
+      if (loop) loop->close();
+      if (live) live->stop();
+    }
+  } stop_in_order{loop, live};
 
   serve::HttpConfig cfg;
   cfg.host = o.host;
@@ -258,6 +268,7 @@ int do_serve(const ServeOptions& o) {
   io.join();
   waiter.finish();
   loop->close();
+  if (live) live->stop();  // its last snapshot taken before the meter's window closes
   if (!error.empty()) throw UserError(fmt::format("the model could not be warmed up: {}", error));
 
   // The server's lifetime as one run: admissions are the arrivals, the batches as they ran.

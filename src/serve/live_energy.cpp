@@ -3,15 +3,42 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace greenbatch::serve {
 
 LiveEnergyTracker::LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w) : meter_(meter), idle_w_(idle_w) {}
 
+LiveEnergyTracker::~LiveEnergyTracker() { stop(); }
+
 void LiveEnergyTracker::start() {
   start_ns_ = loop_ ? loop_->now() : 0;
   meter_.start(start_ns_);
   started_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void LiveEnergyTracker::stop() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LiveEnergyTracker::run() {
+  std::unique_lock lock(wake_mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return asked_ != nullptr || stopping_; });
+    if (GaugeFamily* family = std::exchange(asked_, nullptr)) {
+      lock.unlock();
+      snapshot(*family);
+      lock.lock();
+    } else {
+      return;  // stopping, nothing asked
+    }
+  }
 }
 
 std::optional<LiveEnergy> LiveEnergyTracker::read(InferenceLoop::Activity& activity) {
@@ -50,8 +77,20 @@ EnergySources LiveEnergyTracker::sources() {
 }
 
 void LiveEnergyTracker::after_batch(GaugeFamily& per_inference) {
-  // Most batches only read the loop's clock: the last snapshot is recent.
-  if (!snapshots_.empty() && loop_ && loop_->now() - snapshots_.back().t < kSnapshotPeriodNs) return;
+  if (!started_ || !loop_) return;
+  // Most batches only read the loop's clock: the last snapshot asked for is recent.
+  const TimeNs now = loop_->now();
+  if (last_asked_ns_ && now - *last_asked_ns_ < kSnapshotPeriodNs) return;
+  last_asked_ns_ = now;
+  {
+    std::lock_guard lock(wake_mutex_);
+    if (stopping_) return;
+    asked_ = &per_inference;
+  }
+  wake_.notify_one();
+}
+
+void LiveEnergyTracker::snapshot(GaugeFamily& per_inference) {
   InferenceLoop::Activity a;
   const auto e = read(a);
   if (!e || a.items_done == 0) return;

@@ -3,11 +3,15 @@
 // start, current power) and energy per inference, since the start and over the recent batches,
 // each total and above idle. The meter knows nothing of the server; the inference loop's
 // activity (busy time, items done) is what a modelled meter needs and what the figures divide by.
+// The meter is never read on the inference thread: a batch only asks for a snapshot, which a
+// thread of the tracker's own takes (a GPU's energy counter takes milliseconds to read).
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "energy/meter.hpp"
 #include "serve/inference_loop.hpp"
@@ -24,18 +28,26 @@ class LiveEnergyTracker {
 
   // `idle_w` is the idle power measured before (none: no dynamic figures).
   LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w);
+  ~LiveEnergyTracker();
+  LiveEnergyTracker(const LiveEnergyTracker&) = delete;
+  LiveEnergyTracker& operator=(const LiveEnergyTracker&) = delete;
 
   // The loop whose activity is read; set once, before the first scrape or batch.
   void attach(const InferenceLoop& loop) { loop_ = &loop; }
-  // Opens the meter's window now, on the loop's clock (after attach()); before, the figures are 0.
+  // Opens the meter's window now, on the loop's clock (after attach()), and starts the snapshot
+  // thread; before, the figures are 0.
   void start();
+  // Takes the snapshot asked for, if one is, and ends the snapshot thread (before the meter's
+  // window closes; the destructor does it too).
+  void stop();
 
   // The scrape-time series (energy since the start, power, idle power) for
   // register_serving_metrics; they read through this tracker, which must outlive the registry's
   // use of them.
   EnergySources sources();
 
-  // After a batch (the inference thread): updates greenbatch_energy_per_inference_joules.
+  // After a batch (the inference thread): at most once per snapshot period, asks the snapshot
+  // thread to update greenbatch_energy_per_inference_joules. Reads only the loop's clock.
   void after_batch(GaugeFamily& per_inference);
 
   // Energy since the start (joules, never decreasing; the last good reading if the sensor fails).
@@ -50,6 +62,8 @@ class LiveEnergyTracker {
     std::uint64_t items = 0;
   };
   std::optional<LiveEnergy> read(InferenceLoop::Activity& activity);
+  void snapshot(GaugeFamily& per_inference);  // the snapshot thread
+  void run();
 
   EnergyMeter& meter_;
   const std::optional<double> idle_w_;
@@ -59,7 +73,13 @@ class LiveEnergyTracker {
   std::mutex mutex_;
   double last_joules_ = 0;
   std::optional<double> last_power_w_;
-  std::deque<Snapshot> snapshots_;  // inference thread only
+  std::deque<Snapshot> snapshots_;  // snapshot thread only
+  std::optional<TimeNs> last_asked_ns_;  // inference thread only
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  GaugeFamily* asked_ = nullptr;  // a snapshot asked for, for this family
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 }  // namespace greenbatch::serve

@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cmath>
 #include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "batching/policy.hpp"
 #include "energy/modelled.hpp"
@@ -66,6 +68,7 @@ TEST(LiveEnergy, PerInferenceFiguresFollowTheModelledPowerOfTheBatchesRun) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(LiveEnergyTracker::kSnapshotPeriodNs) + 30ms);
   }
   loop.close();
+  live.stop();  // its snapshots taken
   const auto batches = loop.batches();
   ASSERT_EQ(batches.size(), 3u);
   const auto busy = [&](std::size_t from) {
@@ -95,6 +98,76 @@ TEST(LiveEnergy, PerInferenceFiguresFollowTheModelledPowerOfTheBatchesRun) {
   const std::string text = registry.render();
   EXPECT_NE(text.find("greenbatch_energy_joules_total "), std::string::npos) << text;
   EXPECT_NE(text.find("greenbatch_idle_power_watts 10"), std::string::npos) << text;
+}
+
+// A meter that notes the threads that read it, over a modelled meter.
+class ThreadNotingMeter final : public EnergyMeter {
+ public:
+  ThreadNotingMeter(double idle_w, double busy_w) : inner_(idle_w, busy_w) {}
+  std::string spec() const override { return inner_.spec(); }
+  void start(TimeNs now) override { inner_.start(now); }
+  Energy stop(TimeNs now, std::span<const BatchRecord> batches, std::size_t images) override {
+    return inner_.stop(now, batches, images);
+  }
+  bool follows_clock() const override { return true; }
+  std::optional<LiveEnergy> live(TimeNs now, TimeNs busy_ns, bool busy) override {
+    {
+      std::lock_guard lock(mutex);
+      readers.push_back(std::this_thread::get_id());
+    }
+    return inner_.live(now, busy_ns, busy);
+  }
+  std::mutex mutex;
+  std::vector<std::thread::id> readers;
+
+ private:
+  ModelledMeter inner_;
+};
+
+// A GPU's energy counter takes milliseconds to read: the inference thread only asks for a
+// snapshot, and the tracker's own thread reads the meter.
+TEST(LiveEnergy, TheInferenceThreadNeverReadsTheMeter) {
+  ThreadNotingMeter meter(10, 110);
+  LiveEnergyTracker live(meter, 10.0);
+  MetricsRegistry registry;
+  ServingSources sources;
+  sources.queue_depth = [] { return 0.0; };
+  sources.energy = live.sources();
+  ServingMetrics metrics = register_serving_metrics(registry, sources);
+  SlowBackend backend;
+  auto policy = parse_policy("fixed:1");
+  std::mutex ids_mutex;
+  std::vector<std::thread::id> inference_threads;
+  InferenceLoop loop(backend, *policy, 10,
+                     {.on_batch = {}, .after_answers = [&](const BatchRecord&, std::span<const TimeNs>) {
+                       {
+                         std::lock_guard lock(ids_mutex);
+                         inference_threads.push_back(std::this_thread::get_id());
+                       }
+                       live.after_batch(*metrics.energy_per_inference);
+                     }});
+  live.attach(loop);
+  live.start();
+  float x = 0;
+  const Payload p{Payload::Kind::kTensor, nullptr, &x};
+  const Payload* items[] = {&p};
+  for (int i = 0; i < 2; ++i) {
+    std::promise<void> done;
+    ASSERT_EQ(loop.submit(items, [&done](Completion&&) { done.set_value(); }), InferenceLoop::Admit::kAccepted);
+    ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(LiveEnergyTracker::kSnapshotPeriodNs) + 30ms);
+  }
+  loop.close();
+  live.stop();
+  ASSERT_EQ(inference_threads.size(), 2u);
+  std::lock_guard lock(meter.mutex);
+  ASSERT_EQ(meter.readers.size(), 2u);  // one snapshot per batch (further apart than the period)
+  for (const std::thread::id& reader : meter.readers) {
+    EXPECT_NE(reader, inference_threads.front());
+    EXPECT_NE(reader, std::this_thread::get_id());
+  }
+  // And the snapshots were taken: the per-inference figure is there.
+  EXPECT_GT(metrics.energy_per_inference->labels({"since_start", "dynamic"}).value(), 0.0);
 }
 
 TEST(LiveEnergy, AMeterWithoutReadingsLeavesTheCounterAtZeroAndPowerUnknown) {

@@ -158,7 +158,7 @@ Knobs profile_knobs(const Profile& p, std::optional<double>* top1) {
       b["agreement"]["top1_agreement"].is_number()) {
     *top1 = b["agreement"]["top1_agreement"].get<double>();
   }
-  return b.contains("knobs") ? Knobs::from_json(b["knobs"]) : Knobs{};
+  return Knobs::from_backend(b);
 }
 
 // tune over several profiles of one model, each measured with other knobs: every policy under

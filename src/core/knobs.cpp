@@ -65,6 +65,17 @@ Knobs Knobs::from_json(const nlohmann::json& j) {
   return k;
 }
 
+Knobs Knobs::from_backend(const nlohmann::json& backend) {
+  Knobs k;
+  if (!backend.is_object()) return k;
+  if (backend.contains("knobs")) k = from_json(backend["knobs"]);
+  if (!k.power_limit_w && backend.contains("power_limit") && backend["power_limit"].is_object()) {
+    const nlohmann::json& limit = backend["power_limit"];
+    if (limit.contains("requested_w") && limit["requested_w"].is_number()) k.power_limit_w = limit["requested_w"].get<double>();
+  }
+  return k;
+}
+
 Knobs parse_knobs(std::string_view text) {
   Knobs k;
   if (text.empty() || text == "fp32") return k;

@@ -48,6 +48,9 @@ struct Knobs {
   nlohmann::json to_json() const;
   // Reads to_json's object; a missing key is its default. Throws UserError naming the key.
   static Knobs from_json(const nlohmann::json& j);
+  // A record's or profile's backend facts: its `knobs`, and the power limit its `power_limit`
+  // facts say was set (a synthetic model's backend has no knobs of its own, only the limit).
+  static Knobs from_backend(const nlohmann::json& backend);
 };
 
 // Parses text()'s form (also "fp32" alone for the defaults). Throws UserError saying what is

@@ -67,9 +67,7 @@ RunOutcome simulate_run(const Profile& profile, const RunSpec& spec) {
   as_run.requests_given = true;
   // The profile's knobs (its backend facts), so that a simulated run of a bf16 profile is one.
   const auto& meta = profile.meta;
-  if (meta.is_object() && meta.contains("backend") && meta["backend"].is_object() && meta["backend"].contains("knobs")) {
-    as_run.knobs = Knobs::from_json(meta["backend"]["knobs"]);
-  }
+  if (meta.is_object() && meta.contains("backend")) as_run.knobs = Knobs::from_backend(meta["backend"]);
   RunOutcome out{record_header(as_run), {}};
   RunRecord& rec = out.record;
   rec.clock = "virtual";

@@ -86,5 +86,24 @@ TEST(Knobs, JoinARunsIdentityOnlyWhenNotTheDefaults) {
   EXPECT_EQ(back.identity(), limited.identity());
 }
 
+// A profile keeps its knobs in its backend facts; a synthetic model's backend has no knobs of its
+// own, only the power limit's facts: tune across knobs and the simulator read the limit from
+// those (two power-limited profiles of one model were taken for one knob set).
+TEST(Knobs, ABackendsFactsGiveItsKnobsAndThePowerLimitSet) {
+  EXPECT_TRUE(Knobs::from_backend(nlohmann::json::object()).is_default());
+  EXPECT_TRUE(Knobs::from_backend(nlohmann::json()).is_default());
+  const nlohmann::json synthetic = {{"power_limit", {{"requested_w", 250.0}, {"previous_w", 700.0}}}};
+  EXPECT_EQ(Knobs::from_backend(synthetic), parse_knobs("power_limit=250W"));
+  nlohmann::json torch = {{"knobs", parse_knobs("precision=bf16").to_json()}};
+  EXPECT_EQ(Knobs::from_backend(torch), parse_knobs("precision=bf16"));
+  torch["power_limit"] = {{"requested_w", 300.0}};
+  EXPECT_EQ(Knobs::from_backend(torch), parse_knobs("precision=bf16,power_limit=300W"));
+  // The knobs' own limit, where they have one, is the one set.
+  torch["knobs"] = parse_knobs("precision=bf16,power_limit=300W").to_json();
+  torch["power_limit"] = {{"requested_w", 999.0}};
+  EXPECT_EQ(Knobs::from_backend(torch), parse_knobs("precision=bf16,power_limit=300W"));
+  EXPECT_THROW(Knobs::from_backend({{"knobs", {{"precision", "fp8"}}}}), UserError);
+}
+
 }  // namespace
 }  // namespace greenbatch

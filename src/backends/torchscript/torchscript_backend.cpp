@@ -186,6 +186,27 @@ std::string choose_quantized_engine() {
   throw UserError("--precision int8: this LibTorch has no quantized engine (FBGEMM, oneDNN or QNNPACK)");
 }
 
+// Autocast's state for one device type. LibTorch 2.4 made the calls device-generic and turned
+// the old per-device ones into wrappers that warn at every call (every batch, here), so the
+// generic ones are used wherever they exist.
+namespace autocast_state {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool enabled(bool cuda) { return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU); }
+void set_enabled(bool cuda, bool on) { at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, on); }
+at::ScalarType dtype(bool cuda) { return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU); }
+void set_dtype(bool cuda, at::ScalarType t) { at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, t); }
+#else
+bool enabled(bool cuda) { return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+void set_enabled(bool cuda, bool on) { cuda ? at::autocast::set_enabled(on) : at::autocast::set_cpu_enabled(on); }
+at::ScalarType dtype(bool cuda) {
+  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void set_dtype(bool cuda, at::ScalarType t) {
+  cuda ? at::autocast::set_autocast_gpu_dtype(t) : at::autocast::set_autocast_cpu_dtype(t);
+}
+#endif
+}  // namespace autocast_state
+
 // LibTorch's autocast for the calling thread while it lives (bf16 or fp16 compute where autocast
 // casts: convolutions and matrix products; reductions stay fp32). Autocast's state is
 // thread-local: set at every batch, on whichever thread runs it.
@@ -194,17 +215,11 @@ class AutocastScope {
   AutocastScope(Precision p, bool cuda, bool cache) : cuda_(cuda) {
     on_ = p == Precision::kBf16 || p == Precision::kFp16;
     if (!on_) return;
-    const at::ScalarType type = p == Precision::kBf16 ? at::kBFloat16 : at::kHalf;
-    was_enabled_ = cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-    was_type_ = cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+    was_enabled_ = autocast_state::enabled(cuda);
+    was_type_ = autocast_state::dtype(cuda);
     was_cache_ = at::autocast::is_autocast_cache_enabled();
-    if (cuda) {
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(type);
-    } else {
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(type);
-    }
+    autocast_state::set_enabled(cuda, true);
+    autocast_state::set_dtype(cuda, p == Precision::kBf16 ? at::kBFloat16 : at::kHalf);
     at::autocast::set_autocast_cache_enabled(cache);
     at::autocast::increment_nesting();
   }
@@ -212,13 +227,8 @@ class AutocastScope {
     if (!on_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
     at::autocast::set_autocast_cache_enabled(was_cache_);
-    if (cuda_) {
-      at::autocast::set_enabled(was_enabled_);
-      at::autocast::set_autocast_gpu_dtype(was_type_);
-    } else {
-      at::autocast::set_cpu_enabled(was_enabled_);
-      at::autocast::set_autocast_cpu_dtype(was_type_);
-    }
+    autocast_state::set_enabled(cuda_, was_enabled_);
+    autocast_state::set_dtype(cuda_, was_type_);
   }
   AutocastScope(const AutocastScope&) = delete;
   AutocastScope& operator=(const AutocastScope&) = delete;

@@ -81,16 +81,10 @@ print(f"Device: {device} ({b0.get('device_name') or b0.get('cpu_model', '')}), L
 print("Each cell: images per second / milliseconds per batch (the median batch's service time, dispatch to "
       "completion, so that a first call at a new batch shape does not weigh in), over back-to-back batches; "
       "then the energy per image from the meter where the run's window was at least 1 s.\n")
+sys.path.insert(0, "scripts")
+from knob_tables import knobs_label
 def knobs_of(r):
-    k = r.get("knobs") or {}
-    parts = [k.get("precision", "fp32")]
-    if k.get("memory_format", "contiguous") != "contiguous":
-        parts.append(k["memory_format"])
-    if k.get("cuda_graphs"):
-        parts.append("graphs")
-    if k.get("power_limit_w"):
-        parts.append(f"{k['power_limit_w']:g}W")
-    return " ".join(parts)
+    return knobs_label(r.get("knobs") or {})
 rows_of = list(dict.fromkeys((r["model"], knobs_of(r)) for r in rows))
 with_knobs = len({k for _, k in rows_of}) > 1
 print("| model | " + ("knobs | top-1 vs fp32 | " if with_knobs else "") + " | ".join(f"batch {s}" for s in sizes) + " |")

@@ -427,7 +427,9 @@ TEST_F(Tune, SearchesPoliciesAndKnobsTogetherWithinTheAgreementTolerance) {
   const std::string bf16 = profile_with("synthetic:base=10ms,per_item=500us", "precision=bf16", 1.0, "bf16.json");
   const std::string int8 = profile_with("synthetic:base=5ms,per_item=250us", "precision=int8", 2.0 / 3, "int8.json");
   const std::string all = fp32 + "," + bf16 + "," + int8;
-  const auto r = run_greenbatch("tune --profile " + all + " --rate 100 --slo max=200ms --top 3");
+  // 512 requests a candidate: a constant load on deterministic profiles repeats itself after the
+  // first batches, and three knob sets of the whole grid twice is minutes under ThreadSanitizer.
+  const auto r = run_greenbatch("tune --profile " + all + " --rate 100 --slo max=200ms --top 3 --requests 512");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("tune: 3 knob sets of net"), std::string::npos) << r.output;
   const auto header = r.output.find("\npolicy ");
@@ -435,7 +437,8 @@ TEST_F(Tune, SearchesPoliciesAndKnobsTogetherWithinTheAgreementTolerance) {
   EXPECT_NE(first.find("bf16"), std::string::npos) << r.output;  // int8 loses a top-1 of three
   EXPECT_NE(r.output.find("(excluded: below --min-agreement 100 %)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("each knob set's best against fp32's:"), std::string::npos) << r.output;
-  const auto loose = run_greenbatch("tune --profile " + all + " --rate 100 --slo max=200ms --min-agreement 60");
+  const auto loose =
+      run_greenbatch("tune --profile " + all + " --rate 100 --slo max=200ms --min-agreement 60 --requests 512");
   ASSERT_EQ(loose.code, 0) << loose.output;
   const auto h = loose.output.find("\npolicy ");
   EXPECT_NE(loose.output.substr(loose.output.find('\n', h + 1) + 1, 80).find("int8"), std::string::npos) << loose.output;

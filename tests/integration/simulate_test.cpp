@@ -345,7 +345,7 @@ TEST_F(Tune, FindsTheOptimumDerivedByHand) {
   // 200 ms maximum the optimum is the largest N with 11 N <= 200: N = 18 (198 ms).
   const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms");
   const std::string file = write("p.json", p.to_json().dump());
-  const auto r = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=200ms --top 3");
+  const auto r = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=200ms --top 3 --requests 512");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto line = r.output.find("\nfixed:18 ");
   ASSERT_NE(line, std::string::npos) << r.output;
@@ -459,6 +459,7 @@ TEST(TuneLibrary, FindsTheOptimumDerivedByHandAndEveryCandidateMeetsTheTarget) {
   const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms");
   TuneInput in;
   in.rate_hz = 100;
+  in.requests = 512;  // the constant load repeats itself after its first batches
   in.target = parse_latency_target("max=200ms");
   in.jobs = 2;
   const TuneResult r = tune(p, in);

@@ -36,9 +36,9 @@ def load(folder):
         if not knobs.get("power_limit_w") and (backend.get("power_limit") or {}).get("requested_w"):
             knobs["power_limit_w"] = backend["power_limit"]["requested_w"]
         points = {int(x["batch_size"]): x for x in p.get("points", [])}
-        profiles.append({"file": path.name, "model": p.get("model"), "device": p.get("device"),
-                         "knobs": knobs, "label": knobs_label(knobs), "agreement": backend.get("agreement"),
-                         "idle_w": p.get("idle_power_w"), "points": points, "backend": backend,
+        profiles.append({"model": p.get("model"), "device": p.get("device"), "knobs": knobs,
+                         "label": knobs_label(knobs), "base": knobs_label(dict(knobs, power_limit_w=None)),
+                         "agreement": backend.get("agreement"), "points": points, "backend": backend,
                          "meter": p.get("meter"), "host": p.get("host"), "created": p.get("created_utc")})
     return profiles
 
@@ -48,7 +48,7 @@ def per_image(pt):
     return e if isinstance(e, (int, float)) else None
 
 
-def cell(pt, size):
+def cell(pt):
     ms = pt["service_s"]["median"] * 1e3
     e = per_image(pt)
     return (f"{e:.3g} J / " if e is not None else "") + f"{ms:.2f} ms"
@@ -61,6 +61,7 @@ def agreement(a):
 
 
 def ratio(pr):
+    """Energy per image at the smallest size over the largest's (None without both)."""
     sizes = sorted(pr["points"])
     if len(sizes) < 2:
         return None
@@ -90,7 +91,7 @@ def main():
         for p in mine:
             r = ratio(p)
             print(f"| {p['label']} | {agreement(p['agreement'])} | "
-                  + " | ".join(cell(p["points"][s], s) if s in p["points"] else "" for s in sizes)
+                  + " | ".join(cell(p["points"][s]) if s in p["points"] else "" for s in sizes)
                   + f" | {f'{r:.1f}x' if r else '-'} |")
         print()
     print("### The target: batch-1 energy per image at most 3x the largest batch's, with CUDA graphs\n")
@@ -115,13 +116,9 @@ def main():
         print("|---|---|---|---|---|---|---|")
         for m in models:
             same = [p for p in profiles if p["model"] == m]
-            bases = []
-            for p in same:
-                base = knobs_label(dict(p["knobs"], power_limit_w=None))
-                if p["knobs"].get("power_limit_w") and base not in bases:
-                    bases.append(base)
+            bases = list(dict.fromkeys(p["base"] for p in same if p["knobs"].get("power_limit_w")))
             for base in bases:
-                rows = [q for q in same if knobs_label(dict(q["knobs"], power_limit_w=None)) == base]
+                rows = [q for q in same if q["base"] == base]
                 rows.sort(key=lambda q: -(q["knobs"].get("power_limit_w") or float("inf")))
                 for q in rows:
                     pts = q["points"]

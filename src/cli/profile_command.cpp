@@ -104,7 +104,8 @@ int do_profile(const ProfileCli& c) {
 
 // ---- simulate ----
 struct SimulateCli {
-  std::string profile, rates = "64", policies = "greedy:128", arrivals = "constant", out = "results/simulated", sweep, requests_out;
+  std::string profile, rates = "64", policies = "greedy:128", arrivals = "constant", out = "results/simulated", sweep, requests_out,
+      slowdown;
   std::size_t requests = 8192;
   bool requests_given = false;
   std::uint64_t seed = 1;
@@ -114,6 +115,7 @@ struct SimulateCli {
 int do_simulate(const SimulateCli& c) {
   check_idle_smoothing(c.idle_smoothing);
   SimulateInput in;
+  if (!c.slowdown.empty()) in.slowdown = parse_slowdown(c.slowdown);
   for (const std::string& path : split_list(c.profile)) {
     in.profiles.push_back(load_profile(path));
     print_load_note(in.profiles.back());
@@ -132,12 +134,15 @@ int do_simulate(const SimulateCli& c) {
   });
   fmt::print(stderr, "simulated {} run(s), {} requests, in {:.3f} s; appended to {}/runs.jsonl\n", r.runs.size(),
              r.requests, r.seconds, c.out);
+  if (!in.slowdown.empty()) {
+    fmt::print(stderr, "on a machine slower than the profile: --slowdown {} (recorded as backend.slowdown)\n", c.slowdown);
+  }
   return 0;
 }
 
 // ---- tune ----
 struct TuneCli {
-  std::string profile, arrivals = "constant", slo = "p99=200ms", out = "results/tune";
+  std::string profile, arrivals = "constant", slo = "p99=200ms", out = "results/tune", slowdown;
   double rate = 64;
   std::size_t requests = 2048, cap = 128, top = 5;
   bool requests_given = false;
@@ -283,6 +288,14 @@ int do_tune(const TuneCli& c) {
   in.seed = c.seed;
   in.cap = c.cap;
   in.jobs = c.jobs;
+  if (!c.slowdown.empty()) {
+    if (c.verify) {
+      throw UserError("--slowdown with --verify: --verify runs the best policies for real on this machine, where no "
+                      "slowdown applies; tune with --slowdown, then run its pick");
+    }
+    in.slowdown = parse_slowdown(c.slowdown);
+    fmt::print(stderr, "tuning for a machine slower than the profile: --slowdown {}\n", c.slowdown);
+  }
   if (paths.size() > 1) return do_tune_knobs(c, paths, in);
   const LoadedProfile lp = load_profile(paths.front());
   print_load_note(lp);
@@ -398,6 +411,9 @@ void add_profile_commands(CLI::App& app, Action& action) {
   sim->add_option("--idle-smoothing", sc->idle_smoothing,
                   "Share of the after-idle draws taken from the neighbouring measured idle times (0 to 1)")
       ->capture_default_str();
+  sim->add_option("--slowdown", sc->slowdown,
+                  "Replay on a machine slower than the profile: xF (every batch's service x F) or xF@START+DURATION "
+                  "(the batches starting in that stretch), comma-separated, e.g. x2@60s+20s");
   sim->add_option("--out", sc->out, "Results folder")->capture_default_str();
   sim->add_option("--requests-out", sc->requests_out,
                   "Also write the per-request records of the (one) simulated run to this CSV, as run does");
@@ -433,6 +449,9 @@ void add_profile_commands(CLI::App& app, Action& action) {
             "noise (Welch's t) as recommend does",
             1, 100);
   tune->add_option("--out", tc->out, "Where --verify appends its runs")->capture_default_str();
+  tune->add_option("--slowdown", tc->slowdown,
+                   "Tune for a machine slower than the profile, as simulate --slowdown: xF or xF@START+DURATION "
+                   "(--oracle: xF only)");
   tune->add_flag("--oracle", tc->oracle,
                  "For a load that changes (steps:, diurnal:): the best static policy of each segment, switched at the "
                  "change points (a switch: policy), simulated over the whole load");

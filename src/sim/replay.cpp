@@ -1,22 +1,77 @@
 #include "sim/replay.hpp"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <vector>
 
 #include "arrivals/schedule.hpp"
 #include "batching/policy.hpp"
+#include "core/error.hpp"
 #include "core/sysinfo.hpp"
 #include "core/units.hpp"
 #include "energy/energy_math.hpp"
 
 namespace greenbatch {
 
+namespace {
+constexpr double kMinSlowdown = 0.01, kMaxSlowdown = 100;
+}
+
+double Slowdown::factor_at(TimeNs t) const {
+  double f = 1;
+  for (const Stretch& s : stretches) {
+    if (t >= s.start_ns && (!s.end_ns || t < *s.end_ns)) f *= s.factor;
+  }
+  return f;
+}
+
+Slowdown parse_slowdown(const std::string& text, std::string_view what) {
+  Slowdown out;
+  out.text = text;
+  const auto fail = [&](const std::string& item, const std::string& why) {
+    throw UserError(fmt::format("{} '{}': {} (accepted: xF for every batch or xF@START+DURATION for the batches "
+                                "starting in that stretch of the run, comma-separated, F from {} to {}; e.g. "
+                                "x2@60s+20s,x1.5@180s+30s)",
+                                what, item, why, kMinSlowdown, kMaxSlowdown));
+  };
+  const auto items = split_list(text);
+  if (items.empty()) fail(text, "nothing given");
+  for (const std::string& item : items) {
+    if (item.size() < 2 || item[0] != 'x') fail(item, "a slowdown starts with x and its factor");
+    const std::size_t at = item.find('@');
+    Slowdown::Stretch s;
+    try {
+      s.factor = parse_double(std::string_view(item).substr(1, at == std::string::npos ? std::string::npos : at - 1), "factor");
+    } catch (const UserError& e) {
+      fail(item, e.what());
+    }
+    if (!(s.factor >= kMinSlowdown && s.factor <= kMaxSlowdown)) fail(item, "the factor is out of range");
+    if (at != std::string::npos) {
+      const std::string when = item.substr(at + 1);
+      const std::size_t plus = when.find('+');
+      if (plus == std::string::npos) fail(item, "a stretch is START+DURATION");
+      TimeNs d = 0;
+      try {
+        s.start_ns = parse_duration_ns(when.substr(0, plus), "START");
+        d = parse_duration_ns(when.substr(plus + 1), "DURATION");
+      } catch (const UserError& e) {
+        fail(item, e.what());
+      }
+      if (d <= 0) fail(item, "the DURATION must be above 0s");
+      s.end_ns = s.start_ns + d;
+    }
+    out.stretches.push_back(s);
+  }
+  return out;
+}
+
 void ProfileBackend::run(std::span<const Request> batch) {
   const std::size_t count = batch.size();
   const TimeNs now = clock_.now();
   const double idle_s = last_end_ns_ ? ns_to_s(now - *last_end_ns_) : 1e9;  // the first batch follows idleness
   const double u = rng_.uniform01();
-  const double s = profile_.draw_service_s(count, idle_s, u, rng_.uniform01());
+  const double s = profile_.draw_service_s(count, idle_s, u, rng_.uniform01()) * slowdown_.factor_at(now);
   clock_.sleep_until(now + static_cast<TimeNs>(std::llround(s * 1e9)));
   last_end_ns_ = clock_.now();
 }
@@ -50,9 +105,9 @@ Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std:
   return e;
 }
 
-RunOutcome simulate_run(const Profile& profile, const RunSpec& spec) {
+RunOutcome simulate_run(const Profile& profile, const RunSpec& spec, const Slowdown& slowdown) {
   VirtualClock clock;
-  ProfileBackend backend(profile, clock, spec.seed);
+  ProfileBackend backend(profile, clock, spec.seed, slowdown);
   ProfileMeter meter(profile);
   const ArrivalSpec arrivals = parse_arrivals(spec.arrivals);
   const auto policy = parse_policy(spec.policy);
@@ -75,6 +130,7 @@ RunOutcome simulate_run(const Profile& profile, const RunSpec& spec) {
   rec.warmup_batches = rec.warmup_batch_size = 0;
   rec.simulated = true;
   rec.backend = {{"backend", "simulated"}, {"profile_model", profile.model}, {"profile_meter", profile.meter}};
+  if (!slowdown.empty()) rec.backend["slowdown"] = slowdown.text;
   rec.offered_rate_hz = offered_rate_hz(schedule);
   rec.started_utc = utc_now_iso8601();
   out.result = run_engine(std::move(schedule), *policy, backend, meter, clock);

@@ -4,6 +4,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "arrivals/rng.hpp"
 #include "backends/backend.hpp"
@@ -14,11 +16,31 @@
 
 namespace greenbatch {
 
+// A machine slower than its profile, for asking how a policy holds up (simulate --slowdown):
+// "xF" (every batch's service times F) or "xF@START+DURATION" (the batches that start in that
+// stretch of the run, timed as its schedule is, from the run's start), comma-separated; where stretches overlap
+// their factors multiply. F from 0.01 to 100. A slower batch also draws its power longer: the
+// energy follows.
+struct Slowdown {
+  struct Stretch {
+    double factor = 1;
+    TimeNs start_ns = 0;
+    std::optional<TimeNs> end_ns;  // none: to the end of the run
+  };
+  std::vector<Stretch> stretches;
+  std::string text;  // as given (empty: none)
+  double factor_at(TimeNs t) const;
+  bool empty() const { return stretches.empty(); }
+};
+// Throws UserError naming `what` and saying what is accepted.
+Slowdown parse_slowdown(const std::string& text, std::string_view what = "--slowdown");
+
 // The backend of a simulation: sleeps (on the virtual clock) a service time drawn, with a seed,
 // from the profile's distribution for the batch size and the time the server idled before it.
 class ProfileBackend final : public Backend {
  public:
-  ProfileBackend(const Profile& p, Clock& clock, std::uint64_t seed) : profile_(p), clock_(clock), rng_(seed) {}
+  ProfileBackend(const Profile& p, Clock& clock, std::uint64_t seed, const Slowdown& slowdown = {})
+      : profile_(p), clock_(clock), rng_(seed), slowdown_(slowdown) {}
   void run(std::span<const Request> batch) override;
   std::string model() const override { return profile_.model; }
   std::string device() const override { return profile_.device; }
@@ -28,6 +50,7 @@ class ProfileBackend final : public Backend {
   const Profile& profile_;
   Clock& clock_;
   Rng rng_;
+  const Slowdown& slowdown_;
   std::optional<TimeNs> last_end_ns_;
 };
 
@@ -47,7 +70,8 @@ class ProfileMeter final : public EnergyMeter {
 };
 
 // One simulated run: the schedule of `spec` (rate, arrivals, requests, seed, policy) through the
-// profile on the virtual clock. The record says simulated (the caller names the profile's file).
-RunOutcome simulate_run(const Profile& profile, const RunSpec& spec);
+// profile on the virtual clock, on a machine `slowdown` slower (the record's backend says so).
+// The record says simulated (the caller names the profile's file).
+RunOutcome simulate_run(const Profile& profile, const RunSpec& spec, const Slowdown& slowdown = {});
 
 }  // namespace greenbatch

@@ -81,7 +81,7 @@ SimulateResult simulate(const SimulateInput& in, const std::function<void(const 
   result.runs.reserve(count);
   for (const LoadedProfile& lp : in.profiles)
   for (const SimulationPlan::Run& planned : in.plan.runs) {
-    RunOutcome sim = simulate_run(lp.profile, planned.spec);
+    RunOutcome sim = simulate_run(lp.profile, planned.spec, in.slowdown);
     RunRecord& rec = sim.record;
     result.requests += rec.summary->completed;
     rec.profile = lp.path;

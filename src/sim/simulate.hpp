@@ -9,6 +9,7 @@
 #include "engine/execute.hpp"
 #include "engine/run_record.hpp"
 #include "sim/profile.hpp"
+#include "sim/replay.hpp"
 
 namespace greenbatch {
 
@@ -37,6 +38,7 @@ struct SimulateInput {
   SimulationPlan plan;
   std::string out;           // results folder: runs.jsonl and runs.csv are appended
   std::string requests_out;  // per-request CSV of the one run (empty: none)
+  Slowdown slowdown;         // the machine replayed on, slower than the profiles' (none: as profiled)
 };
 
 struct SimulatedRun {

@@ -86,7 +86,7 @@ TuneResult tune(const Profile& p, const TuneInput& in, bool static_only) {
   auto work = [&] {
     for (std::size_t i = next++; i < policies.size(); i = next++) {
       try {
-        const RunRecord rec = simulate_run(p, simulated_spec(in, policies[i])).record;
+        const RunRecord rec = simulate_run(p, simulated_spec(in, policies[i]), in.slowdown).record;
         const double lat = latency_figure(rec.summary->latency_s, slo.figure);
         if (lat <= slo.limit_s() && rec.energy->per_image_j) {
           found[i] = TuneCandidate{rec.policy, *rec.energy->per_image_j, lat, rec.summary->latency_s.p99,
@@ -139,6 +139,13 @@ OracleResult oracle(const Profile& p, const TuneInput& in) {
                                 "the segments of a steps: or diurnal: load (a steady load's best is tune's first)",
                                 in.arrivals));
   }
+  for (const Slowdown::Stretch& s : in.slowdown.stretches) {
+    if (s.end_ns) {
+      throw UserError(fmt::format("--oracle with --slowdown '{}': the oracle tunes each segment on its own, so it takes a "
+                                  "slowdown of the whole run (xF), not stretches",
+                                  in.slowdown.text));
+    }
+  }
   // The segments of as many cycles as the run's requests take.
   const double count = static_cast<double>(schedule_count(a, in.requests, in.requests_given));
   const TimeNs cycle = a.cycle_ns();
@@ -182,7 +189,7 @@ OracleResult oracle(const Profile& p, const TuneInput& in) {
   for (std::size_t i = 0; i < parts.size(); ++i) {
     r.policy += fmt::format("{}{}@{}", i ? "+" : "", parts[i].second, duration_spec(parts[i].first));
   }
-  r.record = simulate_run(p, simulated_spec(in, r.policy)).record;
+  r.record = simulate_run(p, simulated_spec(in, r.policy), in.slowdown).record;
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include "core/time.hpp"
 #include "engine/run_record.hpp"
 #include "sim/profile.hpp"
+#include "sim/replay.hpp"
 
 namespace greenbatch {
 
@@ -29,6 +30,7 @@ struct TuneInput {
   std::size_t cap = 128;  // the largest batch size searched
   LatencyTarget target;
   unsigned jobs = 0;  // policies simulated at once (0: one per hardware thread)
+  Slowdown slowdown;  // tune for a machine slower than the profile (simulate --slowdown); the oracle takes xF only
 };
 
 // One simulated policy that meets the target.

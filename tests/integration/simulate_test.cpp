@@ -336,6 +336,64 @@ TEST(Simulate, EqualsARunOfTheSyntheticBackend) {
   }
 }
 
+TEST(Simulate, ASlowdownStretchesTheServiceOfTheBatchesThatStartInIt) {
+  // An exact profile (2 ms + 0.1 ms per image), fixed:10 at 1000/s constant (a batch every 10 ms):
+  // a stretch x3 from 1 s for 1 s triples the service of the batches that start in it, and only
+  // theirs; x2 over the whole run doubles every one, and their energy above idle with it.
+  const std::string model = "synthetic:base=2ms,per_item=100us";
+  const Profile p = synthetic_profile(model);
+  RunSpec s;
+  s.model = model;
+  s.clock = ClockKind::kVirtual;
+  s.rate_hz = 1000;
+  s.arrivals = "constant";
+  s.policy = "fixed:10";
+  s.requests = 3000;
+  s.requests_given = true;
+  const RunOutcome plain = simulate_run(p, s);
+  const RunOutcome stretch = simulate_run(p, s, parse_slowdown("x3@1s+1s"));
+  const RunOutcome whole = simulate_run(p, s, parse_slowdown("x2"));
+  ASSERT_EQ(plain.result.batches.size(), 300u);
+  ASSERT_EQ(stretch.result.batches.size(), 300u);
+  ASSERT_EQ(whole.result.batches.size(), 300u);
+  std::size_t slowed = 0;
+  for (std::size_t i = 0; i < 300; ++i) {
+    const auto service = [&](const RunOutcome& o) {
+      const BatchRecord& b = o.result.batches[i];
+      return ns_to_s(b.end_ns - b.start_ns);
+    };
+    const TimeNs start = stretch.result.batches[i].start_ns;
+    const bool in_stretch = start >= 1'000'000'000 && start < 2'000'000'000;
+    slowed += in_stretch;
+    EXPECT_NEAR(service(stretch), service(plain) * (in_stretch ? 3 : 1), 1e-9) << "batch " << i;
+    EXPECT_NEAR(service(whole), 2 * service(plain), 1e-9) << "batch " << i;
+  }
+  EXPECT_EQ(slowed, 100u);  // a second of batches every 10 ms (each 3 ms: the server keeps up)
+  EXPECT_NEAR(*whole.record.energy->dynamic_per_image_j, 2 * *plain.record.energy->dynamic_per_image_j, 1e-9);
+  EXPECT_EQ(whole.record.backend.value("slowdown", ""), "x2");
+  EXPECT_FALSE(plain.record.backend.contains("slowdown"));
+}
+
+TEST(Simulate, ASlowdownIsReadStrictlyAndOverlappingStretchesMultiply) {
+  const Slowdown d = parse_slowdown("x2@1s+2s,x1.5@2s+2s,x0.5");
+  EXPECT_DOUBLE_EQ(d.factor_at(0), 0.5);
+  EXPECT_DOUBLE_EQ(d.factor_at(1'500'000'000), 1.0);
+  EXPECT_DOUBLE_EQ(d.factor_at(2'500'000'000), 1.5);
+  EXPECT_DOUBLE_EQ(d.factor_at(3'500'000'000), 0.75);
+  EXPECT_DOUBLE_EQ(d.factor_at(4'000'000'000), 0.5);  // a stretch ends before its end
+  for (const char* bad : {"", "2", "x", "xfast", "x0", "x1000", "x2@5s", "x2@5s+0s", "x2@5+1s", "x2@-1s+1s", "x2,y3"}) {
+    SCOPED_TRACE(bad);
+    try {
+      parse_slowdown(bad);
+      ADD_FAILURE() << "accepted";
+    } catch (const UserError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("--slowdown"), std::string::npos) << what;
+      EXPECT_NE(what.find("accepted: xF"), std::string::npos) << what;
+    }
+  }
+}
+
 class Tune : public testing::TempDirTest {};
 
 TEST_F(Tune, FindsTheOptimumDerivedByHand) {
@@ -357,6 +415,40 @@ TEST_F(Tune, FindsTheOptimumDerivedByHand) {
   const auto none = run_greenbatch("tune --profile " + file + " --rate 100 --slo max=5ms");
   EXPECT_EQ(none.code, 1);
   EXPECT_NE(none.output.find("no policy meets the target"), std::string::npos) << none.output;
+}
+
+TEST_F(Tune, ASlowerMachineMovesTheOptimumDerivedByHand) {
+  // As FindsTheOptimumDerivedByHand on a machine twice as slow: a batch of N takes 20 + 2 N ms,
+  // so the oldest waits 10 (N - 1) + 20 + 2 N = 12 N + 10 ms; under 200 ms, N = 15 (190 ms).
+  const Profile p = synthetic_profile("synthetic:base=10ms,per_item=1ms");
+  const std::string file = write("p.json", p.to_json().dump());
+  const std::string tune = "tune --profile " + file + " --rate 100 --slo max=200ms --top 3 --requests 512";
+  const auto r = run_greenbatch(tune + " --slowdown x2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto header = r.output.find("policy ");
+  ASSERT_NE(header, std::string::npos) << r.output;
+  EXPECT_EQ(r.output.substr(r.output.find('\n', header) + 1, 9), "fixed:15 ") << r.output;
+  EXPECT_NE(r.output.find("190 ms"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("slower than the profile: --slowdown x2"), std::string::npos) << r.output;
+  // simulate says it too, and records it.
+  const auto sim = run_greenbatch("simulate --profile " + file + " --rate 100 --policy fixed:15 --arrivals constant "
+                                  "--requests 512 --slowdown x2 --out " + (dir_ / "sim").string());
+  ASSERT_EQ(sim.code, 0) << sim.output;
+  const auto records = read_jsonl((dir_ / "sim" / "runs.jsonl").string());
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["backend"]["slowdown"], "x2");
+  EXPECT_NEAR(records[0]["latency_s"]["max"].get<double>(), 0.190, 1e-6);
+  // Refused, saying why: a bad slowdown, one with --verify (real runs), stretches with --oracle.
+  const auto bad = run_greenbatch(tune + " --slowdown 2");
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.output.find("a slowdown starts with x"), std::string::npos) << bad.output;
+  const auto verify = run_greenbatch(tune + " --slowdown x2 --verify --out " + (dir_ / "v").string());
+  EXPECT_NE(verify.code, 0);
+  EXPECT_NE(verify.output.find("--slowdown with --verify"), std::string::npos) << verify.output;
+  const auto oracle = run_greenbatch("tune --profile " + file + " --arrivals steps:20@10s,100@10s --slo max=200ms "
+                                     "--oracle --slowdown x2@5s+1s");
+  EXPECT_NE(oracle.code, 0);
+  EXPECT_NE(oracle.output.find("not stretches"), std::string::npos) << oracle.output;
 }
 
 // A profile measured with the CPU-time estimate (no sensor) simulates estimated energy, labelled so.

@@ -68,7 +68,13 @@ int do_profile(const ProfileCli& c) {
   write_profile(c.out, p);
   fmt::print("profile of {} on {} ({}), idle {}\n", p.model, p.device, p.meter,
              p.idle_power_w ? fmt::format("{:.4g} W", *p.idle_power_w) : "not measured");
-  fmt::print("{:>6} {:>8} {:>14} {:>14} {:>16}\n", "batch", "batches", "service med", "p10..p90", "energy J/image");
+  const bool estimated = p.meta.is_object() && p.meta.value("energy_estimated", false);
+  if (estimated) {
+    fmt::print("* energy ESTIMATED: from this process's CPU time (no sensor), not measured; so is everything simulated "
+               "or tuned from this profile\n");
+  }
+  fmt::print("{:>6} {:>8} {:>14} {:>14} {:>16}\n", "batch", "batches", "service med", "p10..p90",
+             estimated ? "energy J/image*" : "energy J/image");
   for (const auto& pt : p.points) {
     fmt::print("{:>6} {:>8} {:>14} {:>14} {:>16}\n", pt.batch_size, pt.batches,
                format_duration_s(pt.service_median_s),

@@ -172,6 +172,15 @@ TEST_F(Estimate, ThroughTheCliRecommendAndTheReportLabelledEstimated) {
   const auto load = testing::run_greenbatch("load http://127.0.0.1:9 --model m --meter estimate --out " + out);
   EXPECT_EQ(load.code, 2) << load.output;
   EXPECT_NE(load.output.find("--meter server"), std::string::npos) << load.output;
+  // profile says so of its own table, and marks the profile (energy_estimated).
+  const std::string profile = (dir_ / "est.profile.json").string();
+  const auto prof = testing::run_greenbatch("profile --model synthetic:base=2ms --meter estimate:tdp=100W,threads=10 "
+                                            "--batch-sizes 1,2 --idle-gaps 5ms --idle-samples 5 --refine 0 "
+                                            "--warmup-batches 0 --idle-window 0s --min-window 200ms --out " + profile);
+  ASSERT_EQ(prof.code, 0) << prof.output;
+  EXPECT_NE(prof.output.find("* energy ESTIMATED"), std::string::npos) << prof.output;
+  EXPECT_NE(prof.output.find("energy J/image*"), std::string::npos) << prof.output;
+  EXPECT_TRUE(nlohmann::json::parse(testing::slurp(profile)).value("energy_estimated", false));
   // Bad parameters are clear errors.
   const auto idle = testing::run_greenbatch("run --model synthetic --meter estimate:idle=5W --requests 4 --out " + out);
   EXPECT_NE(idle.code, 0);

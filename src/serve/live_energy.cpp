@@ -7,7 +7,9 @@
 
 namespace greenbatch::serve {
 
-LiveEnergyTracker::LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w) : meter_(meter), idle_w_(idle_w) {}
+LiveEnergyTracker::LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w,
+                                     std::chrono::steady_clock::duration scrape_reuse)
+    : meter_(meter), idle_w_(idle_w), scrape_reuse_(scrape_reuse) {}
 
 LiveEnergyTracker::~LiveEnergyTracker() { stop(); }
 
@@ -54,16 +56,26 @@ std::optional<LiveEnergy> LiveEnergyTracker::read(InferenceLoop::Activity& activ
   return e;
 }
 
-double LiveEnergyTracker::joules() {
+void LiveEnergyTracker::read_for_scrape() {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    if (last_scrape_read_ && now - *last_scrape_read_ < scrape_reuse_) return;
+  }
   InferenceLoop::Activity a;
-  read(a);
+  if (!read(a)) return;  // not started, or no reading: the next scrape tries again
+  std::lock_guard lock(mutex_);
+  last_scrape_read_ = now;
+}
+
+double LiveEnergyTracker::joules() {
+  read_for_scrape();
   std::lock_guard lock(mutex_);
   return last_joules_;
 }
 
 double LiveEnergyTracker::power_w() {
-  InferenceLoop::Activity a;
-  read(a);
+  read_for_scrape();
   std::lock_guard lock(mutex_);
   return last_power_w_.value_or(std::numeric_limits<double>::quiet_NaN());
 }

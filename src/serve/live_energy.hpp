@@ -6,6 +6,7 @@
 // The meter is never read on the inference thread: a batch only asks for a snapshot, which a
 // thread of the tracker's own takes (a GPU's energy counter takes milliseconds to read).
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -25,9 +26,14 @@ class LiveEnergyTracker {
   // window spans the snapshots of the last `window` (at least two).
   static constexpr TimeNs kSnapshotPeriodNs = 100'000'000;  // 100 ms: NVML's counter updates about this often
   static constexpr TimeNs kRecentWindowNs = 10'000'000'000; // 10 s
+  // A scrape asks for energy and power one after the other: a reading younger than this (steady
+  // clock) answers both, so that one scrape reads the meter once and its two figures agree.
+  static constexpr std::chrono::milliseconds kScrapeReuse{100};
 
-  // `idle_w` is the idle power measured before (none: no dynamic figures).
-  LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w);
+  // `idle_w` is the idle power measured before (none: no dynamic figures); `scrape_reuse`, how
+  // long a scrape's reading answers the next ones.
+  LiveEnergyTracker(EnergyMeter& meter, std::optional<double> idle_w,
+                    std::chrono::steady_clock::duration scrape_reuse = kScrapeReuse);
   ~LiveEnergyTracker();
   LiveEnergyTracker(const LiveEnergyTracker&) = delete;
   LiveEnergyTracker& operator=(const LiveEnergyTracker&) = delete;
@@ -54,6 +60,7 @@ class LiveEnergyTracker {
   double joules();
   // The latest power reading (NaN before the first).
   double power_w();
+  // Both read the meter unless a scrape read it within `scrape_reuse`.
 
  private:
   struct Snapshot {
@@ -62,17 +69,20 @@ class LiveEnergyTracker {
     std::uint64_t items = 0;
   };
   std::optional<LiveEnergy> read(InferenceLoop::Activity& activity);
+  void read_for_scrape();  // read(), unless a scrape read within scrape_reuse_
   void snapshot(GaugeFamily& per_inference);  // the snapshot thread
   void run();
 
   EnergyMeter& meter_;
   const std::optional<double> idle_w_;
+  const std::chrono::steady_clock::duration scrape_reuse_;
   const InferenceLoop* loop_ = nullptr;
   TimeNs start_ns_ = 0;  // the meter's window opened (loop time)
   std::atomic<bool> started_{false};
   std::mutex mutex_;
   double last_joules_ = 0;
   std::optional<double> last_power_w_;
+  std::optional<std::chrono::steady_clock::time_point> last_scrape_read_;  // under mutex_
   std::deque<Snapshot> snapshots_;  // snapshot thread only
   std::optional<TimeNs> last_asked_ns_;  // inference thread only
   std::mutex wake_mutex_;

@@ -170,6 +170,38 @@ TEST(LiveEnergy, TheInferenceThreadNeverReadsTheMeter) {
   EXPECT_GT(metrics.energy_per_inference->labels({"since_start", "dynamic"}).value(), 0.0);
 }
 
+// A scrape asks for energy, then power: one reading answers both (a GPU's counter takes
+// milliseconds to read), until the reuse time has passed.
+TEST(LiveEnergy, OneScrapeReadsTheMeterOnce) {
+  for (const bool reuse : {true, false}) {
+    SCOPED_TRACE(reuse ? "reuse for an hour" : "no reuse");
+    ThreadNotingMeter meter(10, 110);
+    LiveEnergyTracker live(meter, 10.0, reuse ? std::chrono::steady_clock::duration(1h)
+                                              : std::chrono::steady_clock::duration::zero());
+    MetricsRegistry registry;
+    ServingSources sources;
+    sources.queue_depth = [] { return 0.0; };
+    sources.energy = live.sources();
+    register_serving_metrics(registry, sources);
+    SlowBackend backend;
+    auto policy = parse_policy("fixed:1");
+    InferenceLoop loop(backend, *policy, 10, {});
+    live.attach(loop);
+    live.start();
+    const auto reads = [&] {
+      std::lock_guard lock(meter.mutex);
+      return meter.readers.size();
+    };
+    const std::string text = registry.render();
+    EXPECT_NE(text.find("greenbatch_power_watts 10\n"), std::string::npos) << text;
+    EXPECT_EQ(reads(), reuse ? 1u : 2u);  // energy and power
+    registry.render();
+    EXPECT_EQ(reads(), reuse ? 1u : 4u);
+    loop.close();
+    live.stop();
+  }
+}
+
 TEST(LiveEnergy, AMeterWithoutReadingsLeavesTheCounterAtZeroAndPowerUnknown) {
   NoMeter meter("no meter in this test");
   LiveEnergyTracker live(meter, std::nullopt);

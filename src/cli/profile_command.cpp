@@ -68,7 +68,7 @@ int do_profile(const ProfileCli& c) {
   write_profile(c.out, p);
   fmt::print("profile of {} on {} ({}), idle {}\n", p.model, p.device, p.meter,
              p.idle_power_w ? fmt::format("{:.4g} W", *p.idle_power_w) : "not measured");
-  const bool estimated = p.meta.is_object() && p.meta.value("energy_estimated", false);
+  const bool estimated = p.energy_estimated();
   if (estimated) {
     fmt::print("* energy ESTIMATED: from this process's CPU time (no sensor), not measured; so is everything simulated "
                "or tuned from this profile\n");
@@ -319,7 +319,7 @@ int do_tune(const TuneCli& c) {
     fmt::print("no policy meets the target at this rate: the model is too slow for it, or the target too tight\n");
     return 1;
   }
-  if (p.meta.is_object() && p.meta.value("energy_estimated", false)) {
+  if (p.energy_estimated()) {
     fmt::print("energy ESTIMATED: the profile's energy is the CPU-time estimate (no sensor), not measured\n");
   }
   fmt::print("{:<20} {:>16} {:>12} {:>12} {:>10}\n", "policy", "energy J/image", "p99", "max", "avg batch");

@@ -52,6 +52,9 @@ struct Profile {
   double idle_smoothing = 0.5;
   // Power above idle while a batch of this size runs (its dynamic energy over its mean time).
   std::optional<double> dynamic_power_w(std::size_t batch) const;
+  // Its energy is the CPU-time estimate (profile --meter estimate, or auto with no sensor), not
+  // measured: so is everything simulated or tuned from it.
+  bool energy_estimated() const { return meta.is_object() && meta.value("energy_estimated", false); }
   nlohmann::json to_json() const;
   static Profile from_json(const nlohmann::json& j, const std::string& source);  // throws UserError
 };

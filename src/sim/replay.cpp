@@ -92,7 +92,7 @@ Energy ProfileMeter::stop(TimeNs now, std::span<const BatchRecord> batches, std:
     return power_by_size[size];
   });
   // A profile whose energy was estimated from CPU time gives estimated figures, labelled so.
-  if (profile_.meta.is_object() && profile_.meta.value("energy_estimated", false)) {
+  if (profile_.energy_estimated()) {
     e.estimated = true;
     e.reason = "simulated from a profile whose energy was estimated from CPU time (no sensor), not measured";
   } else {

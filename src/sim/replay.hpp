@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "arrivals/rng.hpp"
@@ -39,8 +40,8 @@ Slowdown parse_slowdown(const std::string& text, std::string_view what = "--slow
 // from the profile's distribution for the batch size and the time the server idled before it.
 class ProfileBackend final : public Backend {
  public:
-  ProfileBackend(const Profile& p, Clock& clock, std::uint64_t seed, const Slowdown& slowdown = {})
-      : profile_(p), clock_(clock), rng_(seed), slowdown_(slowdown) {}
+  ProfileBackend(const Profile& p, Clock& clock, std::uint64_t seed, Slowdown slowdown = {})
+      : profile_(p), clock_(clock), rng_(seed), slowdown_(std::move(slowdown)) {}
   void run(std::span<const Request> batch) override;
   std::string model() const override { return profile_.model; }
   std::string device() const override { return profile_.device; }
@@ -50,7 +51,7 @@ class ProfileBackend final : public Backend {
   const Profile& profile_;
   Clock& clock_;
   Rng rng_;
-  const Slowdown& slowdown_;
+  Slowdown slowdown_;  // a copy: a default or temporary argument must not dangle
   std::optional<TimeNs> last_end_ns_;
 };
 

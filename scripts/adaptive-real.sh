@@ -32,10 +32,7 @@ if [ -e "$out/real/runs.jsonl" ]; then
 fi
 mkdir -p "$out/real"
 static="${STATIC:-}"
-if [ -z "$static" ]; then
-  tuned=$("$exe" tune --profile "$profile" --arrivals "$load" --slo "$target" --top 100000 || true)
-  static=$(awk 'NR > 2 && $1 ~ /^(fixed|greedy|timeout):/ {print $1; exit}' <<<"$tuned")
-fi
+[ -n "$static" ] || static=$(bench_best_static "$build" "$profile" "$load" "$target")
 adaptive="adaptive:$target,profile=$profile"
 bench_machine_line
 bench_blas_line

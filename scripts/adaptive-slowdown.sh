@@ -24,19 +24,21 @@ load="${LOAD:-steps:16@30s,128@30s,32@30s}"
 target="${TARGET:-p99=200ms}"
 factors="${FACTORS:-1 1.1 1.2 1.3 1.5 2}"
 seed="${SEED:-1}"
-[ -x "$exe" ] || { echo "adaptive-slowdown.sh: no $exe; build first (bash scripts/build.sh)" >&2; exit 2; }
+source scripts/bench-lib.sh
+bench_require_greenbatch "$build"
 rm -rf "$out"
 mkdir -p "$out"
-best_static() {  # tune's best fixed, greedy or timeout policy (adaptive and aimd are candidates too)
-  local table
-  table=$("$exe" tune --profile "$profile" --arrivals "$load" --slo "$target" --seed "$seed" --top 100000 "$@" 2>/dev/null)
-  awk 'NR > 2 && $1 ~ /^(fixed|greedy|timeout):/ {print $1; exit}' <<<"$table"
-}
+best_static() { bench_best_static "$build" "$profile" "$load" "$target" --seed "$seed" "$@" 2>/dev/null; }
 static=$(best_static)
+[ -n "$static" ] || { echo "adaptive-slowdown.sh: no static policy meets $target on the profile" >&2; exit 1; }
 adaptive="adaptive:$target,profile=$profile"
 echo "# $load, target $target, seed $seed; profile $profile; tuned on the profile: $static" >&2
 for f in $factors; do
   retuned=$(best_static --slowdown "x$f")
+  if [ -z "$retuned" ]; then
+    echo "adaptive-slowdown.sh: no static policy meets $target at x$f: left out" >&2
+    continue
+  fi
   "$exe" simulate --profile "$profile" --arrivals "$load" --policy "$adaptive,$static,$retuned" --seed "$seed" \
     --slowdown "x$f" --out "$out/x$f" >/dev/null 2>&1
   echo "$f $static $retuned" >>"$out/factors.txt"

@@ -21,6 +21,16 @@ bench_require_greenbatch() {
   [ -x "$1/greenbatch" ] || { echo "no $1/greenbatch: build greenbatch first (bash scripts/build.sh)" >&2; exit 2; }
 }
 
+# tune's best fixed, greedy or timeout policy (the target's adaptive and aimd are candidates too:
+# skipped) from BUILD/greenbatch, PROFILE, LOAD and TARGET; extra arguments go to tune. Empty when
+# no policy meets the target.
+bench_best_static() {
+  local exe="$1/greenbatch" profile="$2" load="$3" target="$4" table
+  shift 4
+  table=$("$exe" tune --profile "$profile" --arrivals "$load" --slo "$target" --top 100000 "$@" || true)
+  awk 'NR > 2 && $1 ~ /^(fixed|greedy|timeout):/ {print $1; exit}' <<<"$table"
+}
+
 # Exports models/NAME.pt when it is missing (PYTHON: Debian's /usr/bin/python3 with torchvision).
 bench_ensure_model() {
   [ -f "models/$1.pt" ] || "${PYTHON:-/usr/bin/python3}" scripts/export_models.py "$1" >&2
